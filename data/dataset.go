@@ -19,6 +19,41 @@ type Dataset struct {
 	ItemRaw []string
 	// Timestamps, when the source has them, parallels Seqs.
 	Timestamps [][]int64
+	// UserIndex maps a raw user id to its internal index (the inverse of
+	// UserRaw). The readers fill it; it may be nil in hand-built Datasets,
+	// in which case UserID falls back to a linear scan.
+	UserIndex map[string]int
+	// ItemIndex maps a raw item id to its internal id (the inverse of
+	// ItemRaw), filled by the readers like UserIndex.
+	ItemIndex map[string]int
+}
+
+// UserID returns the internal index of raw user id raw.
+func (d *Dataset) UserID(raw string) (int, bool) {
+	if d.UserIndex != nil {
+		u, ok := d.UserIndex[raw]
+		return u, ok
+	}
+	for u, r := range d.UserRaw {
+		if r == raw {
+			return u, true
+		}
+	}
+	return 0, false
+}
+
+// ItemID returns the internal id (1..NumItems) of raw item id raw.
+func (d *Dataset) ItemID(raw string) (int, bool) {
+	if d.ItemIndex != nil {
+		i, ok := d.ItemIndex[raw]
+		return i, ok
+	}
+	for i := 1; i < len(d.ItemRaw); i++ {
+		if d.ItemRaw[i] == raw {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // NumUsers returns the number of users.
