@@ -40,7 +40,7 @@ func numel(shape []int) int {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
-			panic(fmt.Errorf("%w: negative dimension in %v", ErrShape, shape))
+			panic(fmt.Errorf("%w: negative dimension in %v", ErrShape, append([]int(nil), shape...)))
 		}
 		n *= d
 	}
@@ -117,7 +117,9 @@ func (t *Tensor) CopyFrom(src *Tensor) {
 // gonum convention for destination receivers.
 func (t *Tensor) Ensure(shape ...int) {
 	n := numel(shape)
-	if len(t.Data) == 0 && n != 0 {
+	if len(t.Data) == 0 {
+		// An empty destination sizes itself, including to a shape with a
+		// zero dimension (an empty batch), which has no data either.
 		if cap(t.Data) >= n {
 			t.Data = t.Data[:n]
 			clear(t.Data)
@@ -128,7 +130,8 @@ func (t *Tensor) Ensure(shape ...int) {
 		return
 	}
 	if !SameShape(t.Shape, shape) {
-		panic(fmt.Errorf("%w: destination %v, want %v", ErrShape, t.Shape, shape))
+		// Copy shape so that it does not escape: callers pass stack arrays.
+		panic(fmt.Errorf("%w: destination %v, want %v", ErrShape, t.Shape, append([]int(nil), shape...)))
 	}
 }
 

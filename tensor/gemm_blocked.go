@@ -1,0 +1,173 @@
+package tensor
+
+import "sync"
+
+// Cache blocking of the packed GEMM (the BLIS loop nest): a kc x nc panel of
+// op(B) is packed once per (jc, pc) block and stays in L2/L3, an mc x kc
+// panel of op(A) is packed per (ic, pc) block and stays in L2, and the
+// micro-kernel streams mr x kc slivers of A against kc x nr slivers of B from
+// L1, keeping an mr x nr tile of C in registers.
+const (
+	gemmKC = 256
+	gemmMC = 96
+	gemmNC = 2048
+)
+
+// microKernel describes one register-blocked micro-kernel. fn computes the
+// full mr x nr tile C = alpha·Â·B̂ + beta·C from packed slivers a (kc·mr
+// values, column-major in mr) and b (kc·nr values, row-major in nr); when
+// beta is 0, C is only written. c starts at the tile's top-left element and
+// has row stride ldc.
+type microKernel struct {
+	mr, nr int
+	fn     func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+}
+
+// workspace holds the packing buffers one goroutine needs; it is recycled
+// through a sync.Pool so steady-state products allocate nothing.
+type workspace struct {
+	a, b []float32
+	tile []float32
+}
+
+var workspaces = sync.Pool{New: func() any { return new(workspace) }}
+
+func getWorkspace() *workspace  { return workspaces.Get().(*workspace) }
+func putWorkspace(w *workspace) { workspaces.Put(w) }
+
+func grow(buf []float32, n int) []float32 {
+	if cap(buf) < n {
+		return make([]float32, n)
+	}
+	return buf[:n]
+}
+
+// gemmSerial computes the whole product on the calling goroutine. It expects
+// m, n > 0 and validated operands.
+func gemmSerial(ws *workspace, kern microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	mr, nr := kern.mr, kern.nr
+	kcMax := min(k, gemmKC)
+	ncMax := min(roundUp(n, nr), gemmNC)
+	mcMax := min(roundUp(m, mr), gemmMC)
+	ws.b = grow(ws.b, kcMax*ncMax)
+	ws.a = grow(ws.a, kcMax*mcMax)
+	ws.tile = grow(ws.tile, mr*nr)
+	for jc := 0; jc < n; jc += gemmNC {
+		nc := min(gemmNC, n-jc)
+		for pc := 0; pc < k; pc += gemmKC {
+			kc := min(gemmKC, k-pc)
+			packB(ws.b, transB, b, ldb, pc, jc, kc, nc, nr)
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			for ic := 0; ic < m; ic += gemmMC {
+				mc := min(gemmMC, m-ic)
+				packA(ws.a, transA, a, lda, ic, pc, mc, kc, mr)
+				for jr := 0; jr < nc; jr += nr {
+					nw := min(nr, nc-jr)
+					bp := ws.b[jr*kc : (jr+nr)*kc]
+					for ir := 0; ir < mc; ir += mr {
+						mh := min(mr, mc-ir)
+						ap := ws.a[ir*kc : (ir+mr)*kc]
+						co := (ic+ir)*ldc + jc + jr
+						if mh == mr && nw == nr {
+							kern.fn(kc, ap, bp, c[co:], ldc, alpha, bet)
+							continue
+						}
+						// Edge tile: compute the full tile into scratch from
+						// zero-padded packs and merge the valid part.
+						kern.fn(kc, ap, bp, ws.tile, nr, alpha, 0)
+						for i := 0; i < mh; i++ {
+							t := ws.tile[i*nr : i*nr+nw]
+							cr := c[co+i*ldc : co+i*ldc+nw]
+							if bet == 0 {
+								copy(cr, t)
+							} else {
+								for j, v := range t {
+									cr[j] = bet*cr[j] + v
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// scaleC sets C = beta·C, with beta == 0 clearing C (NaN included).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		cr := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(cr)
+		case 1:
+		default:
+			for j := range cr {
+				cr[j] *= beta
+			}
+		}
+	}
+}
+
+// packA copies the mc x kc block of op(A) at (ic, pc) into dst as slivers of
+// mr rows: sliver s holds, for each p, the mr values op(A)[ic+s·mr+r, pc+p]
+// contiguously; rows past mc are zero.
+func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc, mr int) {
+	for s := 0; s < mc; s += mr {
+		d := dst[s*kc : (s+mr)*kc]
+		rows := min(mr, mc-s)
+		if rows < mr {
+			clear(d)
+		}
+		if transA {
+			// op(A)[i,p] = a[p*lda+i]: each p is a contiguous run of rows.
+			for p := 0; p < kc; p++ {
+				src := a[(pc+p)*lda+ic+s:]
+				copy(d[p*mr:p*mr+rows], src[:rows])
+			}
+			continue
+		}
+		for r := 0; r < rows; r++ {
+			src := a[(ic+s+r)*lda+pc:]
+			src = src[:kc]
+			for p, v := range src {
+				d[p*mr+r] = v
+			}
+		}
+	}
+}
+
+// packB copies the kc x nc block of op(B) at (pc, jc) into dst as slivers of
+// nr columns: sliver s holds, for each p, the nr values op(B)[pc+p, jc+s·nr+j]
+// contiguously; columns past nc are zero.
+func packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc, nr int) {
+	for s := 0; s < nc; s += nr {
+		d := dst[s*kc : (s+nr)*kc]
+		cols := min(nr, nc-s)
+		if cols < nr {
+			clear(d)
+		}
+		if !transB {
+			for p := 0; p < kc; p++ {
+				src := b[(pc+p)*ldb+jc+s:]
+				copy(d[p*nr:p*nr+cols], src[:cols])
+			}
+			continue
+		}
+		// op(B)[p,j] = b[j*ldb+p]: each j is a contiguous run of p.
+		for j := 0; j < cols; j++ {
+			src := b[(jc+s+j)*ldb+pc:]
+			src = src[:kc]
+			for p, v := range src {
+				d[p*nr+j] = v
+			}
+		}
+	}
+}
