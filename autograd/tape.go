@@ -1,0 +1,286 @@
+package autograd
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/llmrec/llmrec/tensor"
+)
+
+// ErrBackward is wrapped by the errors Backward returns (non-scalar loss, NaN
+// or infinite loss, loss from another tape, nothing to differentiate).
+var ErrBackward = errors.New("autograd: backward")
+
+// Option configures a Tape.
+type Option func(*Tape)
+
+// NoGrad makes a tape that computes forward values only: its ops record
+// nothing and their results never require a gradient. Use it for evaluation
+// and inference.
+func NoGrad() Option { return func(t *Tape) { t.noGrad = true } }
+
+// Tape records the operations of one forward pass so that Backward can
+// propagate gradients in reverse, and owns the memory of every intermediate
+// it creates (tensors, gradient buffers, node records). Reset hands that
+// memory back for the next step, so a training loop with the same shapes at
+// every step allocates (almost) nothing once warmed up.
+//
+// Intermediate Values (and Scratch tensors) returned by a tape are valid until
+// its next Reset. Parameters (NewParam) live outside any tape.
+//
+// A Tape is not safe for concurrent use: use one tape per goroutine. Many
+// inference tapes may read the same parameters concurrently as long as nobody
+// updates them.
+type Tape struct {
+	noGrad  bool
+	corrupt opKind // test hook: negate the incoming gradient of this op kind
+
+	nodes []node
+
+	vals  []*Value
+	nvals int
+	tens  []*tensor.Tensor
+	ntens int
+
+	free map[int][][]float32
+	used [][]float32
+
+	ints  []int
+	bools []bool
+	vrefs []*Value
+	shape []int
+}
+
+// NewTape returns an empty tape. With NoGrad() it only computes forward
+// values.
+func NewTape(opts ...Option) *Tape {
+	t := &Tape{free: make(map[int][][]float32)}
+	for _, o := range opts {
+		o(t)
+	}
+	return t
+}
+
+// NewInferenceTape is NewTape(NoGrad()).
+func NewInferenceTape() *Tape { return NewTape(NoGrad()) }
+
+// Grad reports whether the tape records operations for Backward (false for
+// a NoGrad tape).
+func (t *Tape) Grad() bool { return !t.noGrad }
+
+// Len returns the number of recorded operations.
+func (t *Tape) Len() int { return len(t.nodes) }
+
+// Reset forgets the recorded operations and hands every intermediate buffer
+// back to the tape's free lists. Values and tensors obtained from the tape
+// before Reset must not be used afterwards. Parameters are untouched (their
+// gradients keep accumulating until ZeroGrad).
+func (t *Tape) Reset() {
+	for i := range t.nodes {
+		t.nodes[i] = node{}
+	}
+	t.nodes = t.nodes[:0]
+	for _, b := range t.used {
+		n := cap(b)
+		t.free[n] = append(t.free[n], b[:n])
+	}
+	clear(t.used)
+	t.used = t.used[:0]
+	for i := 0; i < t.nvals; i++ {
+		*t.vals[i] = Value{}
+	}
+	t.nvals = 0
+	for i := 0; i < t.ntens; i++ {
+		t.tens[i].Data = nil
+	}
+	t.ntens = 0
+	t.ints = t.ints[:0]
+	t.bools = t.bools[:0]
+	clear(t.vrefs)
+	t.vrefs = t.vrefs[:0]
+}
+
+// floats returns a buffer of n float32 from the free lists (zeroed when zero
+// is true).
+func (t *Tape) floats(n int, zero bool) []float32 {
+	var b []float32
+	if l := t.free[n]; len(l) > 0 {
+		b = l[len(l)-1]
+		l[len(l)-1] = nil
+		t.free[n] = l[:len(l)-1]
+		if zero {
+			clear(b)
+		}
+	} else {
+		b = make([]float32, n)
+	}
+	t.used = append(t.used, b)
+	return b
+}
+
+// newTensor returns an arena tensor of the given shape.
+func (t *Tape) newTensor(zero bool, shape ...int) *tensor.Tensor {
+	if t.ntens == len(t.tens) {
+		t.tens = append(t.tens, &tensor.Tensor{})
+	}
+	x := t.tens[t.ntens]
+	t.ntens++
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			panic(fmt.Errorf("%w: negative dimension in %v", tensor.ErrShape, shape))
+		}
+		n *= d
+	}
+	x.Shape = append(x.Shape[:0], shape...)
+	x.Data = t.floats(n, zero)
+	return x
+}
+
+// view returns an arena tensor sharing data with a new shape.
+func (t *Tape) view(data []float32, shape ...int) *tensor.Tensor {
+	if t.ntens == len(t.tens) {
+		t.tens = append(t.tens, &tensor.Tensor{})
+	}
+	x := t.tens[t.ntens]
+	t.ntens++
+	x.Shape = append(x.Shape[:0], shape...)
+	x.Data = data
+	return x
+}
+
+func (t *Tape) newValue(data *tensor.Tensor, requiresGrad bool) *Value {
+	if t.nvals == len(t.vals) {
+		t.vals = append(t.vals, &Value{})
+	}
+	v := t.vals[t.nvals]
+	t.nvals++
+	*v = Value{Data: data, requiresGrad: requiresGrad && !t.noGrad, node: -1}
+	return v
+}
+
+// Scratch returns a zeroed tensor owned by the tape, valid until Reset. Layers
+// use it for masks and constants so that a steady-state step allocates
+// nothing.
+func (t *Tape) Scratch(shape ...int) *tensor.Tensor { return t.newTensor(true, shape...) }
+
+// ScratchBools returns n false booleans owned by the tape, valid until Reset.
+func (t *Tape) ScratchBools(n int) []bool {
+	s := len(t.bools)
+	t.bools = append(t.bools, make([]bool, n)...)
+	b := t.bools[s : s+n : s+n]
+	clear(b)
+	return b
+}
+
+// ScratchInts returns n zeroed ints owned by the tape, valid until Reset.
+func (t *Tape) ScratchInts(n int) []int {
+	s := len(t.ints)
+	t.ints = append(t.ints, make([]int, n)...)
+	b := t.ints[s : s+n : s+n]
+	clear(b)
+	return b
+}
+
+func (t *Tape) copyInts(src []int) []int {
+	s := len(t.ints)
+	t.ints = append(t.ints, src...)
+	return t.ints[s : s+len(src) : s+len(src)]
+}
+
+// Const wraps x as a constant of this tape: ops read it, no gradient flows to
+// it. x is not copied.
+func (t *Tape) Const(x *tensor.Tensor) *Value { return t.newValue(x, false) }
+
+// Full returns a constant tensor of the given shape filled with v, owned by
+// the tape.
+func (t *Tape) Full(v float32, shape ...int) *Value {
+	x := t.newTensor(false, shape...)
+	x.Fill(v)
+	return t.newValue(x, false)
+}
+
+// NewConst wraps x as a constant leaf usable on any tape (no gradient).
+func NewConst(x *tensor.Tensor) *Value { return &Value{Data: x, node: -1} }
+
+// needs reports whether an op with these inputs must be recorded.
+func (t *Tape) needs(vs ...*Value) bool {
+	if t.noGrad {
+		return false
+	}
+	for _, v := range vs {
+		if v != nil && v.requiresGrad {
+			return true
+		}
+	}
+	return false
+}
+
+// record appends n (whose out is already set) and links out to it.
+func (t *Tape) record(n node) {
+	n.out.node = len(t.nodes)
+	t.nodes = append(t.nodes, n)
+}
+
+// gradOf returns v's gradient buffer, allocating a zeroed one for
+// intermediates. It returns nil when v needs no gradient.
+func (t *Tape) gradOf(v *Value) *tensor.Tensor {
+	if v == nil || !v.requiresGrad {
+		return nil
+	}
+	if v.Grad == nil {
+		v.Grad = t.newTensor(true, v.Data.Shape...)
+	}
+	return v.Grad
+}
+
+// Backward propagates gradients from loss, a scalar (one element) computed
+// on this tape, to every Value that requires a gradient. Parameters'
+// gradients are accumulated into their Grad (callers zero them per step).
+// It returns an error wrapping ErrBackward when loss is not a scalar, is NaN
+// or infinite, or was not recorded on this tape.
+func (t *Tape) Backward(loss *Value) error {
+	if loss == nil || loss.Data == nil {
+		return fmt.Errorf("%w: nil loss", ErrBackward)
+	}
+	if loss.Data.Len() != 1 {
+		return fmt.Errorf("%w: loss must be a scalar, got shape %v", ErrBackward, loss.Data.Shape)
+	}
+	if v := float64(loss.Data.Data[0]); math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("%w: loss is %v", ErrBackward, v)
+	}
+	if t.noGrad {
+		return fmt.Errorf("%w: tape records no gradients (NoGrad)", ErrBackward)
+	}
+	if !loss.requiresGrad || loss.node < 0 || loss.node >= len(t.nodes) || t.nodes[loss.node].out != loss {
+		return fmt.Errorf("%w: loss was not recorded on this tape or depends on no value that requires a gradient", ErrBackward)
+	}
+	g := t.gradOf(loss)
+	g.Data[0] += 1
+	t.backwardFrom(loss.node)
+	return nil
+}
+
+// backwardFrom runs the recorded backward functions from node last down to 0.
+func (t *Tape) backwardFrom(last int) {
+	for i := last; i >= 0; i-- {
+		n := &t.nodes[i]
+		if n.out.Grad == nil {
+			continue
+		}
+		if n.op == t.corrupt {
+			negate(n.out.Grad.Data)
+			t.backward(n)
+			negate(n.out.Grad.Data)
+			continue
+		}
+		t.backward(n)
+	}
+}
+
+func negate(x []float32) {
+	for i := range x {
+		x[i] = -x[i]
+	}
+}
