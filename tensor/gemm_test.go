@@ -374,7 +374,7 @@ func TestMatMulBatched(t *testing.T) {
 		outShape       []int
 	}{
 		{[]int{3, 4}, []int{4, 5}, false, false, []int{3, 5}},
-		{[]int{2, 3, 4}, []int{5, 4}, false, true, []int{2, 3, 5}},          // shared 2-D b
+		{[]int{2, 3, 4}, []int{5, 4}, false, true, []int{2, 3, 5}},             // shared 2-D b
 		{[]int{2, 2, 4, 3}, []int{2, 2, 4, 5}, true, false, []int{2, 2, 3, 5}}, // batched b
 		{[]int{6, 7, 9}, []int{6, 9, 7}, false, false, []int{6, 7, 7}},
 	} {
