@@ -134,7 +134,20 @@ func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc, mr int)
 			}
 			continue
 		}
-		for r := 0; r < rows; r++ {
+		r := 0
+		if mr%4 == 0 || mr%4 == 2 {
+			// Two rows at a time: fewer passes over the strided destination.
+			for ; r+2 <= rows; r += 2 {
+				o0 := (ic+s+r)*lda + pc
+				r0, r1 := a[o0:o0+kc], a[o0+lda:o0+lda+kc]
+				dd := d[r:]
+				for p := range r0 {
+					dd[p*mr] = r0[p]
+					dd[p*mr+1] = r1[p]
+				}
+			}
+		}
+		for ; r < rows; r++ {
 			src := a[(ic+s+r)*lda+pc:]
 			src = src[:kc]
 			for p, v := range src {
@@ -162,7 +175,20 @@ func packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc, nr int)
 			continue
 		}
 		// op(B)[p,j] = b[j*ldb+p]: each j is a contiguous run of p.
-		for j := 0; j < cols; j++ {
+		j := 0
+		if nr%4 == 0 {
+			// Four columns at a time: each p writes four adjacent values.
+			for ; j+4 <= cols; j += 4 {
+				o0 := (jc+s+j)*ldb + pc
+				r0, r1 := b[o0:o0+kc], b[o0+ldb:o0+ldb+kc]
+				r2, r3 := b[o0+2*ldb:o0+2*ldb+kc], b[o0+3*ldb:o0+3*ldb+kc]
+				for p := range r0 {
+					q := d[p*nr+j : p*nr+j+4 : p*nr+j+4]
+					q[0], q[1], q[2], q[3] = r0[p], r1[p], r2[p], r3[p]
+				}
+			}
+		}
+		for ; j < cols; j++ {
 			src := b[(jc+s+j)*ldb+pc:]
 			src = src[:kc]
 			for p, v := range src {
