@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/llmrec/llmrec/autograd"
@@ -53,4 +54,58 @@ func ZeroGrad(params []Param) {
 	for _, p := range params {
 		p.Value.ZeroGrad()
 	}
+}
+
+// NumParams returns the total number of scalar elements in params.
+func NumParams(params []Param) int {
+	n := 0
+	for _, p := range params {
+		if p.Value != nil && p.Value.Data != nil {
+			n += p.Value.Data.Len()
+		}
+	}
+	return n
+}
+
+// Filter returns the params for which keep returns true, in order. Use it to
+// build optimizer groups, e.g. the parameters whose names end in ".bias".
+func Filter(params []Param, keep func(Param) bool) []Param {
+	var out []Param
+	for _, p := range params {
+		if keep(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Freeze marks params as not requiring gradients: ops still read them, but
+// optimizers and ClipGradNorm skip them.
+func Freeze(params []Param) {
+	for _, p := range params {
+		p.Value.SetRequiresGrad(false)
+	}
+}
+
+// Unfreeze marks params as requiring gradients again.
+func Unfreeze(params []Param) {
+	for _, p := range params {
+		p.Value.SetRequiresGrad(true)
+	}
+}
+
+// CheckNames returns an error when a name is empty or appears twice, the
+// conditions under which params cannot map one-to-one to checkpoint keys.
+func CheckNames(params []Param) error {
+	seen := make(map[string]bool, len(params))
+	for i, p := range params {
+		if p.Name == "" {
+			return fmt.Errorf("nn: parameter %d has an empty name", i)
+		}
+		if seen[p.Name] {
+			return fmt.Errorf("nn: duplicate parameter name %q", p.Name)
+		}
+		seen[p.Name] = true
+	}
+	return nil
 }
