@@ -16,7 +16,6 @@ const (
 	opScale
 	opMulScalar
 	opAddScalar
-	opNeg
 	opSum
 	opMean
 	opSumRows

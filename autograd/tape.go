@@ -126,14 +126,14 @@ func (t *Tape) newTensor(zero bool, shape ...int) *tensor.Tensor {
 	}
 	x := t.tens[t.ntens]
 	t.ntens++
+	x.Shape = append(x.Shape[:0], shape...)
 	n := 1
-	for _, d := range shape {
+	for _, d := range x.Shape {
 		if d < 0 {
-			panic(fmt.Errorf("%w: negative dimension in %v", tensor.ErrShape, shape))
+			panic(fmt.Errorf("%w: negative dimension in %v", tensor.ErrShape, x.Shape))
 		}
 		n *= d
 	}
-	x.Shape = append(x.Shape[:0], shape...)
 	x.Data = t.floats(n, zero)
 	return x
 }
