@@ -334,7 +334,8 @@ func (o *Adam) Step() {
 			} else {
 				l2 = float32(c.WeightDecay)
 			}
-			m, v := st.m, st.v
+			// Equal lengths (checked above) let the compiler drop bounds checks.
+			m, v, grad := st.m[:len(w)], st.v[:len(w)], grad[:len(w)]
 			for i := range w {
 				gg := grad[i] + l2*w[i]
 				m[i] = b1*m[i] + (1-b1)*gg
