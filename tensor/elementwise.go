@@ -104,8 +104,10 @@ func ReLU(dst, x *Tensor) *Tensor {
 	return dst
 }
 
-// ReLUBackward computes dx = dy where x > 0, else 0. dx may alias dy.
+// ReLUBackward computes dx = dy where x > 0, else 0. dx may alias dy. dy must
+// have x's element count.
 func ReLUBackward(dx, dy, x *Tensor) *Tensor {
+	sameLen("ReLUBackward", dy, x)
 	dx.Ensure(x.Shape...)
 	for i, v := range x.Data {
 		if v > 0 {
@@ -131,8 +133,9 @@ func GELU(dst, x *Tensor) *Tensor {
 }
 
 // GELUBackward computes dx = dy · gelu'(x) for the tanh approximation. dx may
-// alias dy.
+// alias dy. dy must have x's element count.
 func GELUBackward(dx, dy, x *Tensor) *Tensor {
+	sameLen("GELUBackward", dy, x)
 	dx.Ensure(x.Shape...)
 	for i, v := range x.Data {
 		u := float64(v)
@@ -141,4 +144,12 @@ func GELUBackward(dx, dy, x *Tensor) *Tensor {
 		dx.Data[i] = dy.Data[i] * float32(d)
 	}
 	return dx
+}
+
+// sameLen panics with ErrShape unless a and b have the same element count
+// (a gradient and the tensor it belongs to, say).
+func sameLen(op string, a, b *Tensor) {
+	if len(a.Data) != len(b.Data) {
+		panic(fmt.Errorf("%w: %s %v and %v", ErrShape, op, a.Shape, b.Shape))
+	}
 }

@@ -57,6 +57,11 @@ func LayerNorm(dst, x *Tensor, gamma, beta []float32, eps float32, mean, rstd []
 // when the forward pass had no affine part.
 func LayerNormBackward(dx, dy, x *Tensor, gamma, mean, rstd, dgamma, dbeta []float32, accumulate bool) *Tensor {
 	cols, rows := x.Cols(), x.Rows()
+	if len(dy.Data) != len(x.Data) || len(mean) < rows || len(rstd) < rows ||
+		(gamma != nil && len(gamma) != cols) || (dgamma != nil && len(dgamma) != cols) || (dbeta != nil && len(dbeta) != cols) {
+		panic(fmt.Errorf("%w: LayerNormBackward x %v dy %v gamma %d mean %d rstd %d dgamma %d dbeta %d",
+			ErrShape, x.Shape, dy.Shape, len(gamma), len(mean), len(rstd), len(dgamma), len(dbeta)))
+	}
 	dx.Ensure(x.Shape...)
 	n := float32(cols)
 	for r := 0; r < rows; r++ {

@@ -37,9 +37,16 @@ func softmax(dst, src, mask *Tensor, keep []bool, logOut bool) *Tensor {
 	cols := src.Cols()
 	period := 0
 	if mask != nil {
+		if mask.Dims() == 0 {
+			panic(fmt.Errorf("%w: Softmax mask must have at least one dimension, src %v", ErrShape, src.Shape))
+		}
 		period = suffixBroadcast("Softmax mask", src, mask)
 	}
 	if keep != nil {
+		if cols == 0 {
+			dst.Ensure(src.Shape...)
+			return dst
+		}
 		if len(keep) == 0 || len(src.Data)%len(keep) != 0 || len(keep)%cols != 0 {
 			panic(fmt.Errorf("%w: Softmax keep mask of %d for %v", ErrShape, len(keep), src.Shape))
 		}
@@ -82,9 +89,11 @@ func softmax(dst, src, mask *Tensor, keep []bool, logOut bool) *Tensor {
 			}
 		}
 		if logOut {
-			lse := mx + float32(math.Log(sum))
-			for j := range y {
-				y[j] -= lse
+			// (v − max) − log Σ: subtracting the max first keeps large logits
+			// exact, instead of cancelling against a rounded max + log Σ.
+			ls := float32(math.Log(sum))
+			for j, v := range y {
+				y[j] = (v - mx) - ls
 			}
 		} else {
 			inv := float32(1 / sum)
@@ -99,6 +108,7 @@ func softmax(dst, src, mask *Tensor, keep []bool, logOut bool) *Tensor {
 // SoftmaxBackward computes dx = y ⊙ (dy − Σ_j dy_j y_j) row-wise, where y is
 // the softmax output. dx may alias dy.
 func SoftmaxBackward(dx, y, dy *Tensor) *Tensor {
+	sameLen("SoftmaxBackward", dy, y)
 	dx.Ensure(y.Shape...)
 	cols := y.Cols()
 	for off := 0; off < len(y.Data); off += cols {
@@ -114,6 +124,7 @@ func SoftmaxBackward(dx, y, dy *Tensor) *Tensor {
 // LogSoftmaxBackward computes dx = dy − softmax ⊙ Σ_j dy_j row-wise from the
 // log-softmax output ly. Excluded (-Inf) positions get 0. dx may alias dy.
 func LogSoftmaxBackward(dx, ly, dy *Tensor) *Tensor {
+	sameLen("LogSoftmaxBackward", dy, ly)
 	dx.Ensure(ly.Shape...)
 	cols := ly.Cols()
 	for off := 0; off < len(ly.Data); off += cols {
