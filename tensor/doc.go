@@ -11,4 +11,28 @@
 //	a := tensor.New(2, 3)
 //	b := tensor.New(3, 4)
 //	c := tensor.MatMul(&tensor.Tensor{}, a, b, false, false) // 2 x 4
+//
+// # GEMM
+//
+// Gemm (and MatMul/MatMulAdd on top of it) is a packed, cache-blocked matrix
+// product in the BLIS style: panels of op(A) and op(B) are copied into
+// contiguous slivers (which is also how the four transpose combinations and
+// edges that do not fill a tile are handled: zero-padded packs), and a
+// register-blocked micro-kernel multiplies them. On amd64 CPUs with AVX2 and
+// FMA (checked at run time with golang.org/x/sys/cpu) the micro-kernel is a
+// 6x16 assembly kernel; elsewhere, or when built with the purego tag
+// (go build -tags purego), a 4x4 pure-Go kernel runs instead. No cgo.
+//
+// Packing buffers are recycled through a sync.Pool, so steady-state calls
+// allocate nothing. A product of at least 2^21 multiply-adds is split into
+// blocks of C over GOMAXPROCS goroutines, and a batched MatMul of small
+// products (attention scores, say) is shared out by batch entries; smaller
+// work stays on the calling goroutine.
+//
+// # Concurrency
+//
+// Kernels keep no state between calls: any number of goroutines may call
+// them at once as long as their destinations are distinct and nobody writes
+// their inputs. Gemm in particular is safe for concurrent use on distinct
+// destinations.
 package tensor

@@ -1,0 +1,46 @@
+package tensor_test
+
+import (
+	"fmt"
+
+	"github.com/llmrec/llmrec/tensor"
+)
+
+func ExampleMatMul() {
+	// A batch of two 2x3 matrices times one shared 3x2 matrix.
+	a := tensor.FromSlice([]float32{
+		1, 2, 3,
+		4, 5, 6,
+
+		1, 0, 0,
+		0, 1, 0,
+	}, 2, 2, 3)
+	b := tensor.FromSlice([]float32{
+		1, 0,
+		0, 1,
+		1, 1,
+	}, 3, 2)
+	c := tensor.MatMul(&tensor.Tensor{}, a, b, false, false)
+	fmt.Println(c.Shape)
+	fmt.Println(c.Data)
+
+	// Scores against a table of item embeddings: a·bᵀ without materializing
+	// the transpose.
+	users := tensor.FromSlice([]float32{1, 1, 0}, 1, 3)
+	items := tensor.FromSlice([]float32{1, 0, 0, 0, 2, 0, 0, 0, 3}, 3, 3)
+	fmt.Println(tensor.MatMul(&tensor.Tensor{}, users, items, false, true).Data)
+	// Output:
+	// [2 2 2]
+	// [4 5 10 11 1 0 0 1]
+	// [1 2 0]
+}
+
+func ExampleGemm() {
+	// C = 2·A·B + 1·C with A 2x2, B 2x2, row-major.
+	a := []float32{1, 2, 3, 4}
+	b := []float32{5, 6, 7, 8}
+	c := []float32{1, 1, 1, 1}
+	tensor.Gemm(false, false, 2, 2, 2, 2, a, 2, b, 2, 1, c, 2)
+	fmt.Println(c)
+	// Output: [39 45 87 101]
+}
