@@ -1,7 +1,6 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -29,19 +28,28 @@ func Write(w io.Writer, tensors []Named, metadata map[string]string) error {
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(w, 1<<16)
 	var lenBuf [8]byte
 	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hdr)))
-	bw.Write(lenBuf[:])
-	bw.Write(hdr)
-	var b [4]byte
+	if _, err := w.Write(lenBuf[:]); err != nil {
+		return fmt.Errorf("safetensors: write: %w", err)
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return fmt.Errorf("safetensors: write: %w", err)
+	}
+	// Encode the data in chunks: one Write per 64 KiB, not per element.
+	buf := make([]byte, 0, chunk)
 	for _, nt := range tensors {
 		for _, v := range nt.Tensor.Data {
-			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
-			bw.Write(b[:])
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) == cap(buf) {
+				if _, err := w.Write(buf); err != nil {
+					return fmt.Errorf("safetensors: write: %w", err)
+				}
+				buf = buf[:0]
+			}
 		}
 	}
-	if err := bw.Flush(); err != nil {
+	if _, err := w.Write(buf); err != nil {
 		return fmt.Errorf("safetensors: write: %w", err)
 	}
 	return nil
