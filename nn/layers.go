@@ -1,0 +1,196 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/llmrec/llmrec/autograd"
+	"github.com/llmrec/llmrec/tensor"
+)
+
+// Linear is y = x·Wᵀ + b with W stored [out, in] as PyTorch's nn.Linear.
+// Parameter names: "weight", "bias".
+//
+// A Linear is safe for concurrent Forward calls on different tapes as long
+// as nobody updates its parameters meanwhile.
+type Linear struct {
+	// Weight is [out, in].
+	Weight *autograd.Value
+	// Bias is [out], or nil for a layer without bias.
+	Bias *autograd.Value
+}
+
+// NewLinear returns a Linear layer with Xavier-normal weights and, when bias
+// is true, a bias drawn from U(±1/√in) (PyTorch's default for nn.Linear's
+// bias), as the SASRec reference initializes.
+func NewLinear(rng *rand.Rand, in, out int, bias bool) *Linear {
+	w := tensor.New(out, in)
+	XavierNormal(rng, w)
+	l := &Linear{Weight: autograd.NewParam(w)}
+	if bias {
+		b := tensor.New(out)
+		bound := 1 / math.Sqrt(float64(in))
+		Uniform(rng, b, -bound, bound)
+		l.Bias = autograd.NewParam(b)
+	}
+	return l
+}
+
+// Forward applies the layer to x [..., in] and returns [..., out].
+func (l *Linear) Forward(t *autograd.Tape, x *autograd.Value) *autograd.Value {
+	return t.Linear(x, l.Weight, l.Bias)
+}
+
+// Params returns "weight" and, if present, "bias".
+func (l *Linear) Params() []Param {
+	ps := []Param{{Name: "weight", Value: l.Weight}}
+	if l.Bias != nil {
+		ps = append(ps, Param{Name: "bias", Value: l.Bias})
+	}
+	return ps
+}
+
+// Embedding is a lookup table of Num rows of size Dim. The row Padding
+// (when ≥ 0) is zeroed at construction and receives no gradient, as
+// PyTorch's padding_idx. Parameter name: "weight".
+//
+// Safe for concurrent Forward calls as long as nobody updates the table.
+type Embedding struct {
+	// Weight is [Num, Dim].
+	Weight *autograd.Value
+	// Padding is the padding row, or -1 for none.
+	Padding int
+}
+
+// NewEmbedding returns an Embedding of n rows of size d with Xavier-normal
+// initialization (as the SASRec reference), the padding row (if ≥ 0) zeroed.
+func NewEmbedding(rng *rand.Rand, n, d, padding int) *Embedding {
+	w := tensor.New(n, d)
+	XavierNormal(rng, w)
+	if padding >= 0 {
+		clear(w.Row(padding))
+	}
+	return &Embedding{Weight: autograd.NewParam(w), Padding: padding}
+}
+
+// Forward looks up rows idx and returns [lead..., d] where the product of
+// lead equals len(idx) (lead omitted: [len(idx), d]). Indices must be in
+// range (validate data first: an out-of-range index panics).
+func (e *Embedding) Forward(t *autograd.Tape, idx []int, lead ...int) *autograd.Value {
+	y := t.Gather(e.Weight, idx, e.Padding)
+	if len(lead) == 0 {
+		return y
+	}
+	switch len(lead) {
+	case 1:
+		return t.Reshape(y, lead[0], -1)
+	case 2:
+		return t.Reshape(y, lead[0], lead[1], -1)
+	}
+	shape := append(append(make([]int, 0, len(lead)+1), lead...), e.Weight.Data.Cols())
+	return t.Reshape(y, shape...)
+}
+
+// Params returns "weight".
+func (e *Embedding) Params() []Param { return []Param{{Name: "weight", Value: e.Weight}} }
+
+// LayerNorm normalizes the last axis and applies a learned affine map.
+// Parameter names: "weight" (gamma, init 1), "bias" (beta, init 0).
+//
+// Safe for concurrent Forward calls as long as nobody updates its
+// parameters.
+type LayerNorm struct {
+	Gamma, Beta *autograd.Value
+	// Eps is added to the variance (the SASRec reference uses 1e-8,
+	// PyTorch's default is 1e-5).
+	Eps float32
+}
+
+// NewLayerNorm returns a LayerNorm over d features.
+func NewLayerNorm(d int, eps float32) *LayerNorm {
+	g := tensor.New(d)
+	g.Fill(1)
+	return &LayerNorm{Gamma: autograd.NewParam(g), Beta: autograd.NewParam(tensor.New(d)), Eps: eps}
+}
+
+// Forward normalizes x [..., d].
+func (l *LayerNorm) Forward(t *autograd.Tape, x *autograd.Value) *autograd.Value {
+	return t.LayerNorm(x, l.Gamma, l.Beta, l.Eps)
+}
+
+// Params returns "weight" and "bias".
+func (l *LayerNorm) Params() []Param {
+	return []Param{{Name: "weight", Value: l.Gamma}, {Name: "bias", Value: l.Beta}}
+}
+
+// Dropout zeroes entries with probability P during training (inverted
+// scaling); it has no parameters. The mode is an argument, never a global.
+//
+// Safe for concurrent use (it holds only P); the rng passed in is not.
+type Dropout struct {
+	P float32
+}
+
+// Forward applies dropout when train is true, drawing the mask from rng;
+// otherwise it returns x unchanged.
+func (d Dropout) Forward(t *autograd.Tape, x *autograd.Value, train bool, rng *rand.Rand) *autograd.Value {
+	return t.Dropout(x, d.P, train, rng)
+}
+
+// Activation selects the nonlinearity of a FeedForward layer.
+type Activation int
+
+const (
+	// ReLU is max(x, 0) (SASRec).
+	ReLU Activation = iota
+	// GELU is the tanh approximation of GELU (BERT4Rec).
+	GELU
+)
+
+// String returns "relu" or "gelu".
+func (a Activation) String() string {
+	switch a {
+	case ReLU:
+		return "relu"
+	case GELU:
+		return "gelu"
+	}
+	return fmt.Sprintf("Activation(%d)", int(a))
+}
+
+func (a Activation) apply(t *autograd.Tape, x *autograd.Value) *autograd.Value {
+	if a == GELU {
+		return t.GELU(x)
+	}
+	return t.ReLU(x)
+}
+
+// FeedForward is the position-wise network W2·Dropout(act(W1·x + b1)) + b2.
+// Parameter names: "w1.weight", "w1.bias", "w2.weight", "w2.bias".
+//
+// Safe for concurrent Forward calls on different tapes (with different rngs)
+// as long as nobody updates its parameters.
+type FeedForward struct {
+	W1, W2 *Linear
+	Act    Activation
+	// Dropout is the probability applied after the activation.
+	Dropout float32
+}
+
+// NewFeedForward returns a FeedForward d -> inner -> d.
+func NewFeedForward(rng *rand.Rand, d, inner int, act Activation, dropout float32) *FeedForward {
+	return &FeedForward{W1: NewLinear(rng, d, inner, true), W2: NewLinear(rng, inner, d, true), Act: act, Dropout: dropout}
+}
+
+// Forward applies the network to x [..., d].
+func (f *FeedForward) Forward(t *autograd.Tape, x *autograd.Value, train bool, rng *rand.Rand) *autograd.Value {
+	h := f.Act.apply(t, f.W1.Forward(t, x))
+	h = t.Dropout(h, f.Dropout, train, rng)
+	return f.W2.Forward(t, h)
+}
+
+// Params returns the two linear layers' parameters under "w1" and "w2".
+func (f *FeedForward) Params() []Param {
+	return append(Prefix("w1", f.W1.Params()), Prefix("w2", f.W2.Params())...)
+}
