@@ -31,7 +31,7 @@ func SaveCheckpoint(path string, params []Param, metadata map[string]string) err
 }
 
 // LoadOptions relaxes LoadCheckpointWith's strict key matching. Shape
-// mismatches are always errors.
+// mismatches are always errors. A plain value, safe to share.
 type LoadOptions struct {
 	// AllowMissing accepts parameters that the file does not contain; they
 	// keep their current values.
@@ -41,7 +41,8 @@ type LoadOptions struct {
 	AllowUnexpected bool
 }
 
-// LoadResult reports what a load skipped, and the file's metadata.
+// LoadResult reports what a load skipped, and the file's metadata. A plain
+// value owned by the caller; not safe for concurrent mutation.
 type LoadResult struct {
 	// Missing lists parameter names absent from the file, sorted.
 	Missing []string
@@ -52,7 +53,7 @@ type LoadResult struct {
 }
 
 // Mismatch describes a key whose stored tensor cannot be loaded into the
-// parameter of that name.
+// parameter of that name. A plain value, safe to read concurrently.
 type Mismatch struct {
 	Name string
 	// Want is the parameter's shape, Got the stored one.
@@ -61,6 +62,7 @@ type Mismatch struct {
 	DType safetensors.DType
 }
 
+// String describes the mismatch ("b: shape [2 3] in file, [3 2] in model").
 func (m Mismatch) String() string {
 	if !slices.Equal(m.Want, m.Got) {
 		return fmt.Sprintf("%s: shape %v in file, %v in model", m.Name, m.Got, m.Want)
@@ -70,7 +72,8 @@ func (m Mismatch) String() string {
 
 // CheckpointError is returned when a checkpoint's keys do not match the
 // parameters. It lists every problem, each list sorted by name, like
-// PyTorch's load_state_dict(strict=True).
+// PyTorch's load_state_dict(strict=True). A plain value, safe to read
+// concurrently.
 type CheckpointError struct {
 	Path       string
 	Missing    []string
@@ -78,6 +81,7 @@ type CheckpointError struct {
 	Mismatched []Mismatch
 }
 
+// Error lists the path and every missing, unexpected and mismatched key.
 func (e *CheckpointError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "nn: load checkpoint %s: keys do not match the parameters", e.Path)

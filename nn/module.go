@@ -9,13 +9,18 @@ import (
 
 // Param is a named trainable tensor. Names are dotted paths
 // ("blocks.0.attn.q.weight") that map one-to-one to checkpoint keys.
+//
+// A Param is a small handle: copying it shares the Value. Reading a Param's
+// Value from many goroutines is safe while nobody updates it (an optimizer
+// Step or a checkpoint load does).
 type Param struct {
 	Name  string
 	Value *autograd.Value
 }
 
 // Module is anything with parameters. Params returns them with their full
-// dotted names, in a deterministic order.
+// dotted names, in a deterministic order. Implementations should make Params
+// safe to call concurrently (it only reads).
 type Module interface {
 	Params() []Param
 }

@@ -13,7 +13,8 @@ import (
 // Step applies one update to every trainable parameter (frozen ones, whose
 // RequiresGrad is false, are skipped and keep no state); ZeroGrad clears the
 // gradients for the next backward pass; SetLR changes the learning rate of
-// every parameter group (for schedules).
+// every parameter group (for schedules). Implementations are not safe for
+// concurrent use; they run in the training goroutine.
 type Optimizer interface {
 	Step()
 	ZeroGrad()
@@ -59,7 +60,8 @@ func checkFinite(opt, field string, x float64) error {
 // SGDConfig holds the hyperparameters of one SGD parameter group, with
 // PyTorch's meanings: WeightDecay adds WeightDecay*p to the gradient;
 // Momentum keeps a buffer b = Momentum*b + (1-Dampening)*g (b = g on the first
-// step); Nesterov uses g + Momentum*b instead of b.
+// step); Nesterov uses g + Momentum*b instead of b. A plain value, safe to
+// share.
 type SGDConfig struct {
 	LR          float64
 	Momentum    float64
@@ -189,7 +191,7 @@ func checkState(opt string, p Param, s []float32) {
 }
 
 // AdamConfig holds the hyperparameters of one Adam/AdamW parameter group.
-// DefaultAdam returns PyTorch's defaults.
+// DefaultAdam returns PyTorch's defaults. A plain value, safe to share.
 type AdamConfig struct {
 	// LR is the learning rate.
 	LR float64

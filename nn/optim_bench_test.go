@@ -8,32 +8,22 @@ import (
 	"github.com/llmrec/llmrec/tensor"
 )
 
-// mlp is a 2-layer perceptron built directly on the tape's Linear op (the
-// package's own layer types are not needed to measure the optimizer and the
-// training loop).
+// mlp is a 2-layer perceptron of the package's Linear layers.
 type mlp struct {
-	w1, b1, w2, b2 *autograd.Value
+	fc1, fc2 *Linear
 }
 
 func newMLP(rng *rand.Rand, in, hidden, out int) *mlp {
-	m := &mlp{
-		w1: autograd.NewParam(tensor.New(hidden, in)),
-		b1: autograd.NewParam(tensor.New(hidden)),
-		w2: autograd.NewParam(tensor.New(out, hidden)),
-		b2: autograd.NewParam(tensor.New(out)),
-	}
-	KaimingUniform(rng, m.w1.Data, 2.2360679775)
-	KaimingUniform(rng, m.w2.Data, 2.2360679775)
-	return m
+	return &mlp{fc1: NewLinear(rng, in, hidden, true), fc2: NewLinear(rng, hidden, out, true)}
 }
 
 func (m *mlp) Params() []Param {
-	return []Param{{"fc1.weight", m.w1}, {"fc1.bias", m.b1}, {"fc2.weight", m.w2}, {"fc2.bias", m.b2}}
+	return append(Prefix("fc1", m.fc1.Params()), Prefix("fc2", m.fc2.Params())...)
 }
 
 func (m *mlp) loss(tp *autograd.Tape, x *tensor.Tensor, y []int) *autograd.Value {
-	h := tp.ReLU(tp.Linear(tp.Const(x), m.w1, m.b1))
-	return tp.CrossEntropy(tp.Linear(h, m.w2, m.b2), y, nil)
+	h := tp.ReLU(m.fc1.Forward(tp, tp.Const(x)))
+	return tp.CrossEntropy(m.fc2.Forward(tp, h), y, nil)
 }
 
 // BenchmarkMLPTrainStep measures one full training step of a 256-128-10 MLP

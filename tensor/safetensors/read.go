@@ -26,6 +26,7 @@ const MaxHeaderSize = 100 << 20
 var ErrFormat = errors.New("safetensors: invalid file")
 
 // DType names an element type as spelled in the header ("F32", "BF16", ...).
+// A string value, safe for concurrent use.
 type DType string
 
 // The element types of the format. Tensor converts the floating-point ones to
@@ -65,7 +66,8 @@ func (d DType) Size() int {
 	return 0
 }
 
-// Info describes one stored tensor as declared by the header.
+// Info describes one stored tensor as declared by the header. A plain value
+// (File.Info returns a copy), safe to read concurrently.
 type Info struct {
 	// DType is the element type.
 	DType DType

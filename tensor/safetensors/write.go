@@ -13,7 +13,9 @@ import (
 	"github.com/llmrec/llmrec/tensor"
 )
 
-// Named is a tensor with the key it is stored under.
+// Named is a tensor with the key it is stored under. Write only reads the
+// tensor, so several goroutines may write the same tensors concurrently as
+// long as nobody modifies them.
 type Named struct {
 	Name   string
 	Tensor *tensor.Tensor
