@@ -1,14 +1,11 @@
 package eval
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
@@ -19,41 +16,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// readSeqSplit reads a `user item item ...` file (users in file order, ids
-// 1-based) and splits it leave-one-out as SASRec's data_partition. It is a
-// small private reader so these tests do not depend on the data package's
-// readers.
-func readSeqSplit(tb testing.TB, path string) *data.Split {
+// beautySplit loads Amazon Beauty with the data package and splits it
+// leave-one-out.
+func beautySplit(tb testing.TB) *data.Split {
 	tb.Helper()
-	f, err := os.Open(path)
+	d, err := data.Load(sharedtest.File(tb, "amazon-beauty/Beauty.txt"), data.Options{Format: data.FormatSeq})
 	require.NoError(tb, err)
-	defer f.Close()
-	sp := &data.Split{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		tok := strings.Fields(sc.Text())
-		if len(tok) < 2 {
-			continue
-		}
-		seq := make([]int, len(tok)-1)
-		for i, s := range tok[1:] {
-			v, err := strconv.Atoi(s)
-			require.NoError(tb, err)
-			seq[i] = v
-			sp.NumItems = max(sp.NumItems, v)
-		}
-		n := len(seq)
-		if n < 3 {
-			sp.Train, sp.Valid, sp.Test = append(sp.Train, seq), append(sp.Valid, 0), append(sp.Test, 0)
-			continue
-		}
-		sp.Train, sp.Valid, sp.Test = append(sp.Train, seq[:n-2]), append(sp.Valid, seq[n-2]), append(sp.Test, seq[n-1])
-	}
-	require.NoError(tb, sc.Err())
-	return sp
+	return data.LeaveOneOut(d)
 }
 
+// trainFreq counts training occurrences per item (written here rather than
+// taken from data.ItemFrequency so the check below is independent of it).
 func trainFreq(sp *data.Split) []int {
 	f := make([]int, sp.NumItems+1)
 	for _, s := range sp.Train {
@@ -68,7 +41,7 @@ func trainFreq(sp *data.Split) []int {
 // baseline on Amazon Beauty against a plain single-threaded computation,
 // for both protocols and both stages.
 func TestPopularityBeauty(t *testing.T) {
-	sp := readSeqSplit(t, sharedtest.File(t, "amazon-beauty/Beauty.txt"))
+	sp := beautySplit(t)
 	require.Len(t, sp.Train, 22363)
 	require.Equal(t, 12101, sp.NumItems)
 	freq := trainFreq(sp)
@@ -172,25 +145,33 @@ func (s *dotScorer) ScoreAll(inputs [][]int, out []float32) error {
 
 // BenchmarkFullRanking evaluates a d=64 dot-product scorer with full
 // ranking (history masked) on every Amazon Beauty user: 22,363 users x
-// 12,101 items, test stage, GOMAXPROCS workers.
+// 12,101 items, test stage, with one worker and with GOMAXPROCS workers.
 func BenchmarkFullRanking(b *testing.B) {
-	sp := readSeqSplit(b, sharedtest.File(b, "amazon-beauty/Beauty.txt"))
+	sp := beautySplit(b)
 	s := newDotScorer(rand.New(rand.NewPCG(1, 1)), len(sp.Train), sp.NumItems, 64)
-	ev, err := NewEvaluator(sp, Config{})
-	require.NoError(b, err)
-	for b.Loop() {
-		if _, err := ev.Evaluate(context.Background(), s, Test); err != nil {
-			b.Fatal(err)
+	for _, workers := range []int{1, 0} {
+		name := "workers=" + strconv.Itoa(workers)
+		if workers == 0 {
+			name = "workers=GOMAXPROCS"
 		}
+		b.Run(name, func(b *testing.B) {
+			ev, err := NewEvaluator(sp, Config{Workers: workers})
+			require.NoError(b, err)
+			for b.Loop() {
+				if _, err := ev.Evaluate(context.Background(), s, Test); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(ev.Users())), "users")
+		})
 	}
-	b.ReportMetric(float64(len(ev.Users())), "users")
 }
 
 // BenchmarkSampled is the sampled100 protocol on Beauty with the popularity
 // baseline through ScoreCandidates: the cost of drawing the negatives and
 // ranking, with a trivial model.
 func BenchmarkSampled(b *testing.B) {
-	sp := readSeqSplit(b, sharedtest.File(b, "amazon-beauty/Beauty.txt"))
+	sp := beautySplit(b)
 	ev, err := NewEvaluator(sp, Config{Protocol: Sampled, Seed: 42})
 	require.NoError(b, err)
 	pop := NewPopularity(trainFreq(sp))
