@@ -7,6 +7,7 @@ import (
 )
 
 // BatchConfig configures the training samplers. Zero fields take defaults.
+// A plain value, safe for concurrent use.
 type BatchConfig struct {
 	// BatchSize is the number of users per batch (default 128).
 	BatchSize int

@@ -6,6 +6,10 @@ import (
 	"strconv"
 )
 
+// MaxKeptItemID is the largest item id accepted with IDKeep: kept ids index
+// tables of NumItems+1 rows, so a stray huge id must not size them.
+const MaxKeptItemID = 1 << 24
+
 // builder accumulates interactions while a reader streams a file and turns
 // them into a Dataset with contiguous ids.
 type builder struct {
@@ -75,6 +79,9 @@ func (b *builder) item(raw string, line int) (int, error) {
 		}
 		if b.opts.NumItems > 0 && id > b.opts.NumItems {
 			return 0, perr(b.file, line, "item id %d > max %d", id, b.opts.NumItems)
+		}
+		if id > MaxKeptItemID {
+			return 0, perr(b.file, line, "item id %d > %d, too large to keep as an index (use IDRemap)", id, MaxKeptItemID)
 		}
 		if id > b.maxItem {
 			b.maxItem = id

@@ -72,6 +72,8 @@ func (d *Dataset) NumInteractions() int {
 // a user with at least 3 items, Train[u] is all but the last two, Valid[u]
 // the second to last and Test[u] the last; a user with fewer than 3 items
 // has every item in Train[u] and Valid[u] = Test[u] = 0 (no held-out item).
+// Like Dataset, a Split is not mutated by the library and is safe for
+// concurrent reads.
 type Split struct {
 	NumItems int
 	Train    [][]int

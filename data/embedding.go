@@ -11,7 +11,8 @@ import (
 	"github.com/llmrec/llmrec/tensor/safetensors"
 )
 
-// EmbeddingOptions configures AlignEmbeddings and LoadItemEmbeddings.
+// EmbeddingOptions configures AlignEmbeddings and LoadItemEmbeddings. It is
+// only read, so it is safe for concurrent use.
 type EmbeddingOptions struct {
 	// RowKeys, when non-nil, gives the raw item id of every file row (so
 	// len(RowKeys) must equal the row count); rows are matched to items
@@ -30,7 +31,8 @@ type EmbeddingOptions struct {
 	Key string
 }
 
-// EmbeddingReport describes the checks made while aligning embeddings.
+// EmbeddingReport describes the checks made while aligning embeddings. It is
+// not modified after it is returned; safe for concurrent reads.
 type EmbeddingReport struct {
 	// FileRows and Dim are the shape of the matrix read.
 	FileRows, Dim int

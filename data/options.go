@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// Format names a file layout understood by Load.
+// Format names a file layout understood by Load. It is a plain value, safe
+// for concurrent use.
 type Format string
 
 // The formats Load understands.
@@ -27,7 +28,8 @@ const (
 	FormatInter Format = "inter"
 )
 
-// IDMode says how raw item ids become internal ids.
+// IDMode says how raw item ids become internal ids (a plain value, safe for
+// concurrent use).
 type IDMode int
 
 const (
@@ -35,8 +37,8 @@ const (
 	IDAuto IDMode = iota
 	// IDKeep keeps integer item ids as they are: raw item i is internal item
 	// i, so row i of an embedding file written for the same ids matches.
-	// Every item id must be an integer >= 1; NumItems is the largest id (or
-	// Options.NumItems). Users are ordered by numeric raw id when all raw
+	// Every item id must be an integer in 1..MaxKeptItemID; NumItems is the
+	// largest id (or Options.NumItems). Users are ordered by numeric raw id when all raw
 	// user ids are integers, otherwise by first appearance.
 	IDKeep
 	// IDRemap numbers items 1, 2, ... and users 0, 1, ... in order of first
@@ -47,6 +49,7 @@ const (
 // PairColumns selects 0-based whitespace-separated columns of a pairs file;
 // -1 means absent. The zero value means {User: 0, Item: 1, Time: -1,
 // Rating: -1}. MovieLens u.data is {User: 0, Item: 1, Rating: 2, Time: 3}.
+// A plain value, safe for concurrent use.
 type PairColumns struct {
 	User, Item, Time, Rating int
 }
@@ -57,14 +60,16 @@ type PairColumns struct {
 // the header has the History column and no Item column, each row is one user
 // whose items are a Python list literal of strings (PAD's
 // Prime_Pantry_cleaned_history.csv: header ",user,history", so set User to
-// "user").
+// "user"). A plain value, safe for concurrent use.
 type CSVColumns struct {
 	User, Item, Time, Rating, History string
 }
 
 // Options configures the readers. The zero value is usable: ids kept for
 // FormatSeq and remapped otherwise, sequences sorted by timestamp when the
-// file has one, no rating filter.
+// file has one, no rating filter. Options is passed by value; readers do
+// not modify it (Items is only read), so one Options may be shared by
+// concurrent readers.
 type Options struct {
 	// Format selects the reader in Load; empty means by extension (.txt seq,
 	// .csv/.tsv csv, .inter inter).
@@ -127,7 +132,7 @@ func (o *Options) csvCols() CSVColumns {
 
 // ParseError is the error the readers return for bad input: it names the
 // file (base name) and the 1-based line, or line 0 when the problem is not
-// tied to a line.
+// tied to a line. It is immutable once returned and safe for concurrent use.
 type ParseError struct {
 	File string
 	Line int

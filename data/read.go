@@ -476,7 +476,8 @@ func LoadItemOrder(path, column string) ([]string, error) {
 	return out, nil
 }
 
-// Folder describes the files found by LoadDir in a dataset folder.
+// Folder describes the files found by LoadDir in a dataset folder. It is
+// safe for concurrent reads.
 type Folder struct {
 	// Dataset is the loaded sequence file.
 	Dataset *Dataset
