@@ -1,0 +1,172 @@
+package backbone
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/llmrec/llmrec/nn"
+	"github.com/llmrec/llmrec/tensor"
+	"github.com/stretchr/testify/require"
+)
+
+// synthetic sequences of varied lengths over n items.
+func synthSeqs(rng *rand.Rand, users, n, minLen, maxLen int) [][]int {
+	out := make([][]int, users)
+	for u := range out {
+		l := minLen + rng.IntN(maxLen-minLen+1)
+		for j := 0; j < l; j++ {
+			out[u] = append(out[u], 1+rng.IntN(n))
+		}
+	}
+	return out
+}
+
+// checkGrads compares the analytic gradient of m's loss with central finite
+// differences for a sample of entries of every parameter. The loss is made
+// deterministic by reseeding the rng for every evaluation (same batch,
+// negatives and dropout masks).
+func checkGrads(t *testing.T, m Model, seqs [][]int, perParam int) {
+	t.Helper()
+	loss := func() float64 {
+		l, err := m.LossGrad(seqs, rand.New(rand.NewPCG(7, 7)))
+		require.NoError(t, err)
+		return l
+	}
+	params := m.Params()
+	nn.ZeroGrad(params)
+	loss()
+	grads := make([][]float32, len(params))
+	for i, p := range params {
+		grads[i] = append([]float32(nil), p.Value.Grad.Data...)
+	}
+	pick := rand.New(rand.NewPCG(1, 2))
+	checked := 0
+	for i, p := range params {
+		if !p.Value.RequiresGrad() {
+			continue
+		}
+		w := p.Value.Data.Data
+		for c := 0; c < perParam; c++ {
+			j := pick.IntN(len(w))
+			// prefer entries with a nonzero gradient when there are any (tables are sparse)
+			for try := 0; try < 50 && grads[i][j] == 0; try++ {
+				j = pick.IntN(len(w))
+			}
+			const eps = 1e-3
+			old := w[j]
+			w[j] = old + eps
+			lp := loss()
+			w[j] = old - eps
+			lm := loss()
+			w[j] = old
+			num := (lp - lm) / (2 * eps)
+			got := float64(grads[i][j])
+			tol := 2e-3 + 3e-2*math.Abs(num)
+			require.InDelta(t, num, got, tol, "param %s[%d]: numeric %g analytic %g", p.Name, j, num, got)
+			checked++
+		}
+	}
+	require.Greater(t, checked, 0)
+}
+
+func TestSASRecGradients(t *testing.T) {
+	for _, style := range []string{"tf", "preln", "postln"} {
+		for _, variant := range []string{"plain", "heads2-outproj-gelu-dropout", "nocausal"} {
+			t.Run(style+"/"+variant, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(3, 4))
+				cfg := DefaultEncoderConfig("sasrec")
+				cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Dropout, cfg.Style, cfg.Inner = 8, 6, 2, 0, style, 12
+				switch variant {
+				case "heads2-outproj-gelu-dropout":
+					cfg.Heads, cfg.OutProj, cfg.Activation, cfg.Dropout = 2, true, "gelu", 0.3
+				case "nocausal":
+					cfg.NoCausal = true
+				}
+				enc, err := NewSASRec(cfg, rng)
+				require.NoError(t, err)
+				items := NewIDTable(20, 8, rng)
+				// larger init so that the loss is not flat
+				for i := range items.W.Data.Data[8:] {
+					items.W.Data.Data[8+i] *= 8
+				}
+				m, err := NewSeqModel(enc, items, ModelConfig{NumNeg: 2})
+				require.NoError(t, err)
+				seqs := synthSeqs(rng, 5, 20, 2, 9) // some longer than MaxLen
+				checkGrads(t, m, seqs, 4)
+			})
+		}
+	}
+}
+
+func TestBERT4RecGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	cfg := DefaultEncoderConfig("bert4rec")
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Dropout, cfg.Heads = 8, 6, 1, 0.2, 2
+	enc, err := NewSASRec(cfg, rng)
+	require.NoError(t, err)
+	items := NewIDTable(20, 8, rng)
+	m, err := NewSeqModel(enc, items, ModelConfig{MaskProb: 0.4})
+	require.NoError(t, err)
+	require.Equal(t, "masked", m.Cfg.Task)
+	checkGrads(t, m, synthSeqs(rng, 5, 20, 2, 9), 4)
+}
+
+func TestItemTableGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	llm := tensor.New(21, 10)
+	for i := range llm.Data[10:] {
+		llm.Data[10+i] = float32(rng.NormFloat64())
+	}
+	type tcase struct {
+		name string
+		mk   func() ItemTable
+	}
+	cases := []tcase{
+		{"adapter-linear", func() ItemTable {
+			a, err := NewAdapterTable(llm, 8, nil, "", rng)
+			require.NoError(t, err)
+			return a
+		}},
+		{"adapter-mlp", func() ItemTable {
+			a, err := NewAdapterTable(llm, 8, []int{12}, "gelu", rng)
+			require.NoError(t, err)
+			return a
+		}},
+		{"normalized-learned", func() ItemTable {
+			return NewNormalizedTable(NewIDTable(20, 8, rng), 3, true)
+		}},
+		{"concat-id-adapter", func() ItemTable {
+			a, err := NewAdapterTable(llm, 4, []int{6}, "gelu", rng)
+			require.NoError(t, err)
+			c, err := NewConcatTable(NewIDTable(20, 4, rng), a)
+			require.NoError(t, err)
+			return c
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultEncoderConfig("sasrec")
+			// GELU keeps the loss smooth when a shared bias moves every item vector
+			cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Dropout, cfg.Activation = 8, 6, 1, 0, "gelu"
+			enc, err := NewSASRec(cfg, rng)
+			require.NoError(t, err)
+			m, err := NewSeqModel(enc, tc.mk(), ModelConfig{})
+			require.NoError(t, err)
+			checkGrads(t, m, synthSeqs(rng, 4, 20, 2, 7), 4)
+		})
+	}
+}
+
+func ExampleBucketBatches() {
+	lengths := []int{5, 1, 9, 2, 8, 3}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, b := range BucketBatches(lengths, 2, 3, rng) {
+		fmt.Println(len(b))
+	}
+	// Output:
+	// 2
+	// 2
+	// 2
+}

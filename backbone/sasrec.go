@@ -1,0 +1,642 @@
+package backbone
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/llmrec/llmrec/autograd"
+	"github.com/llmrec/llmrec/nn"
+	"github.com/llmrec/llmrec/tensor"
+)
+
+// SASRec is the self-attentive sequential encoder (Kang & McAuley, ICDM
+// 2018), as in the SASRec PyTorch reference: input = item vector · sqrt(d) +
+// a learned position vector, dropout, N blocks (Q/K/V linear with bias, h
+// heads, scaled dot-product attention with dropout on the weights, no output
+// projection unless OutProj; FFN W2·Dropout(ReLU(W1·x))+b2 then dropout),
+// then a final LayerNorm. With EncoderConfig.Kind "bert4rec" it is the
+// BERT4Rec encoder: bidirectional, with a trainable mask vector that
+// replaces the input of masked tokens.
+//
+// Batches are packed (see Batch): the causal and key-padding masks of the
+// padded formulation hold by construction, since a token only attends to
+// earlier tokens of its own sequence. Parameter names follow the PyTorch
+// reference ("pos_emb.weight", "blocks.0.attn.q.weight", "ln_final.bias",
+// ...). See Encoder for concurrency.
+type SASRec struct {
+	cfg    EncoderConfig
+	pos    *autograd.Value
+	mask   *autograd.Value
+	blocks []*saBlock
+	lnF    *layerNorm
+	causal bool
+}
+
+type saBlock struct {
+	ln1, ln2   *layerNorm
+	q, k, v, o *linear
+	w1, w2     *linear
+}
+
+// NewSASRec returns a SASRec (or BERT4Rec, by cfg.Kind) encoder initialized
+// as the reference: xavier_normal on every matrix, PyTorch's default
+// U(±1/sqrt(fan_in)) on Linear biases, LayerNorm weight 1 and bias 0.
+func NewSASRec(cfg EncoderConfig, rng *rand.Rand) (*SASRec, error) {
+	m, err := buildSASRec(cfg)
+	if err != nil {
+		return nil, err
+	}
+	xavierNormal(m.pos.Data, rng)
+	if m.mask != nil {
+		xavierNormal(m.mask.Data, rng)
+	}
+	for _, b := range m.blocks {
+		for _, l := range []*linear{b.q, b.k, b.v, b.o, b.w1, b.w2} {
+			if l != nil {
+				l.init(rng)
+			}
+		}
+	}
+	return m, nil
+}
+
+func buildSASRec(cfg EncoderConfig) (*SASRec, error) {
+	if cfg.Kind == "" {
+		cfg.Kind = "sasrec"
+	}
+	if cfg.Kind != "sasrec" && cfg.Kind != "bert4rec" {
+		return nil, fmt.Errorf("backbone: SASRec encoder kind %q", cfg.Kind)
+	}
+	if cfg.Dim < 1 || cfg.MaxLen < 1 || cfg.Blocks < 0 {
+		return nil, fmt.Errorf("backbone: SASRec: dim %d, max_len %d, blocks %d must be positive", cfg.Dim, cfg.MaxLen, cfg.Blocks)
+	}
+	if cfg.Heads < 1 || cfg.Dim%cfg.Heads != 0 {
+		return nil, fmt.Errorf("backbone: SASRec: dim %d is not divisible by heads %d", cfg.Dim, cfg.Heads)
+	}
+	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
+		return nil, fmt.Errorf("backbone: SASRec: dropout %g not in [0, 1)", cfg.Dropout)
+	}
+	if cfg.Style == "" {
+		cfg.Style = "tf"
+	}
+	if cfg.Style != "tf" && cfg.Style != "preln" && cfg.Style != "postln" {
+		return nil, fmt.Errorf("backbone: SASRec: block style %q (want tf, preln or postln)", cfg.Style)
+	}
+	if cfg.Activation == "" {
+		cfg.Activation = "relu"
+	}
+	if cfg.Activation != "relu" && cfg.Activation != "gelu" {
+		return nil, fmt.Errorf("backbone: SASRec: activation %q (want relu or gelu)", cfg.Activation)
+	}
+	if cfg.LNEps <= 0 {
+		cfg.LNEps = 1e-8
+	}
+	if cfg.Inner <= 0 {
+		cfg.Inner = cfg.Dim
+	}
+	if cfg.Kind == "bert4rec" {
+		cfg.NoCausal = true
+	}
+	d := cfg.Dim
+	m := &SASRec{cfg: cfg, pos: param(cfg.MaxLen, d), lnF: newLayerNorm(d, cfg.LNEps), causal: !cfg.NoCausal}
+	if cfg.Kind == "bert4rec" {
+		m.mask = param(1, d)
+	}
+	for i := 0; i < cfg.Blocks; i++ {
+		b := &saBlock{ln1: newLayerNorm(d, cfg.LNEps), ln2: newLayerNorm(d, cfg.LNEps),
+			q: newLinear(d, d, true), k: newLinear(d, d, true), v: newLinear(d, d, true),
+			w1: newLinear(d, cfg.Inner, true), w2: newLinear(cfg.Inner, d, true)}
+		if cfg.OutProj {
+			b.o = newLinear(d, d, true)
+		}
+		m.blocks = append(m.blocks, b)
+	}
+	return m, nil
+}
+
+// Params returns the parameters with the reference's names.
+func (m *SASRec) Params() []nn.Param {
+	ps := []nn.Param{{Name: "pos_emb.weight", Value: m.pos}}
+	if m.mask != nil {
+		ps = append(ps, nn.Param{Name: "mask_emb", Value: m.mask})
+	}
+	for i, b := range m.blocks {
+		p := fmt.Sprintf("blocks.%d.", i)
+		ps = append(ps, b.ln1.params(p+"ln_attn")...)
+		ps = append(ps, b.q.params(p+"attn.q")...)
+		ps = append(ps, b.k.params(p+"attn.k")...)
+		ps = append(ps, b.v.params(p+"attn.v")...)
+		if b.o != nil {
+			ps = append(ps, b.o.params(p+"attn.o")...)
+		}
+		ps = append(ps, b.ln2.params(p+"ln_ffn")...)
+		ps = append(ps, b.w1.params(p+"ffn.w1")...)
+		ps = append(ps, b.w2.params(p+"ffn.w2")...)
+	}
+	return append(ps, m.lnF.params("ln_final")...)
+}
+
+// Dim returns d.
+func (m *SASRec) Dim() int { return m.cfg.Dim }
+
+// MaxLen returns the window width.
+func (m *SASRec) MaxLen() int { return m.cfg.MaxLen }
+
+// Config returns the configuration (with defaults filled in).
+func (m *SASRec) Config() EncoderConfig { return m.cfg }
+
+type saBlockCache struct {
+	in          *tensor.Tensor
+	ln1, ln2    lnCache
+	qin, kvin   *tensor.Tensor
+	Q, K, V     tensor.Tensor
+	A, Am       []float32
+	O, P        tensor.Tensor
+	s1, s2      tensor.Tensor
+	x1          *tensor.Tensor
+	fin         *tensor.Tensor
+	f1, a1, f2  tensor.Tensor
+	m1, m2      []float32 // active dropout masks (nil when not training)
+	m1b, m2b    []float32
+	out         *tensor.Tensor
+	attnOffsets []int
+}
+
+type saScratch struct {
+	b      *Batch
+	train  bool
+	e      tensor.Tensor
+	m0     []float32 // active embedding dropout mask (nil when not training)
+	m0b    []float32
+	abuf   [][]float32
+	blocks []saBlockCache
+	lnF    lnCache
+	// backward buffers
+	dx, dcur, dnext, dP, dO, dQ, dK, dV, dqin, dtmp, dF, da, df1 tensor.Tensor
+	da1                                                          tensor.Tensor
+}
+
+// NewScratch returns working memory for one goroutine.
+func (m *SASRec) NewScratch() Scratch {
+	return &saScratch{blocks: make([]saBlockCache, len(m.blocks))}
+}
+
+// dropout draws a mask of n elements into *buf and returns it, or returns
+// nil when there is no dropout.
+func (m *SASRec) dropout(buf *[]float32, n int, train bool, rng *rand.Rand) []float32 {
+	if !train || m.cfg.Dropout == 0 {
+		return nil
+	}
+	*buf = growF(*buf, n)
+	dropoutMask(*buf, m.cfg.Dropout, rng)
+	return *buf
+}
+
+func applyMask(x []float32, mask []float32) {
+	if mask == nil {
+		return
+	}
+	for i, v := range mask {
+		x[i] *= v
+	}
+}
+
+func addInto(dst, a, b *tensor.Tensor) *tensor.Tensor {
+	resize(dst, a.Rows(), a.Cols())
+	for i, v := range a.Data {
+		dst.Data[i] = v + b.Data[i]
+	}
+	return dst
+}
+
+// Forward encodes b (see Encoder).
+func (m *SASRec) Forward(s Scratch, b *Batch, x *tensor.Tensor, train bool, rng *rand.Rand) *tensor.Tensor {
+	st := s.(*saScratch)
+	st.b, st.train = b, train
+	d, T := m.cfg.Dim, b.NumTokens()
+	if x.Rows() != T || x.Cols() != d {
+		panic(fmt.Errorf("%w: SASRec.Forward: x %v for %d tokens of width %d", tensor.ErrShape, x.Shape, T, d))
+	}
+	scale := float32(math.Sqrt(float64(d)))
+	e := resize(&st.e, T, d)
+	pos := m.pos.Data.Data
+	for t := 0; t < T; t++ {
+		src := x.Data[t*d : (t+1)*d]
+		if m.mask != nil && len(b.Masked) > t && b.Masked[t] {
+			src = m.mask.Data.Data
+		}
+		p := b.Pos[t]
+		if p < 0 || p >= m.cfg.MaxLen {
+			panic(fmt.Errorf("%w: SASRec.Forward: position %d outside window %d", tensor.ErrShape, p, m.cfg.MaxLen))
+		}
+		pr, dst := pos[p*d:(p+1)*d], e.Data[t*d:(t+1)*d]
+		for j, v := range src {
+			dst[j] = v*scale + pr[j]
+		}
+	}
+	st.m0 = m.dropout(&st.m0b, T*d, train, rng)
+	applyMask(e.Data, st.m0)
+	cur := e
+	for i, blk := range m.blocks {
+		cur = m.blockForward(blk, &st.blocks[i], b, cur, train, rng)
+	}
+	return m.lnF.forward(&st.lnF, cur)
+}
+
+func (m *SASRec) blockForward(blk *saBlock, c *saBlockCache, b *Batch, in *tensor.Tensor, train bool, rng *rand.Rand) *tensor.Tensor {
+	c.in = in
+	switch m.cfg.Style {
+	case "tf":
+		qn := blk.ln1.forward(&c.ln1, in)
+		c.qin, c.kvin = qn, in
+	case "preln":
+		qn := blk.ln1.forward(&c.ln1, in)
+		c.qin, c.kvin = qn, qn
+	default:
+		c.qin, c.kvin = in, in
+	}
+	blk.q.forward(&c.Q, c.qin)
+	blk.k.forward(&c.K, c.kvin)
+	blk.v.forward(&c.V, c.kvin)
+	m.attnForward(c, b, train, rng)
+	P := &c.O
+	if blk.o != nil {
+		P = blk.o.forward(&c.P, &c.O)
+	}
+	switch m.cfg.Style {
+	case "tf":
+		addInto(&c.s1, c.qin, P)
+		c.x1 = &c.s1
+		c.fin = blk.ln2.forward(&c.ln2, c.x1)
+	case "preln":
+		addInto(&c.s1, in, P)
+		c.x1 = &c.s1
+		c.fin = blk.ln2.forward(&c.ln2, c.x1)
+	default:
+		addInto(&c.s1, in, P)
+		c.x1 = blk.ln1.forward(&c.ln1, &c.s1)
+		c.fin = c.x1
+	}
+	// FFN
+	blk.w1.forward(&c.f1, c.fin)
+	a1 := resize(&c.a1, c.f1.Rows(), c.f1.Cols())
+	if m.cfg.Activation == "gelu" {
+		tensor.GELU(a1, &c.f1)
+	} else {
+		for i, v := range c.f1.Data {
+			a1.Data[i] = max(v, 0)
+		}
+	}
+	c.m1 = m.dropout(&c.m1b, len(a1.Data), train, rng)
+	applyMask(a1.Data, c.m1)
+	blk.w2.forward(&c.f2, a1)
+	c.m2 = m.dropout(&c.m2b, len(c.f2.Data), train, rng)
+	applyMask(c.f2.Data, c.m2)
+	switch m.cfg.Style {
+	case "tf":
+		c.out = addInto(&c.s2, c.fin, &c.f2)
+	case "preln":
+		c.out = addInto(&c.s2, c.x1, &c.f2)
+	default:
+		addInto(&c.s2, c.x1, &c.f2)
+		c.out = blk.ln2.forward(&c.ln2, &c.s2)
+	}
+	return c.out
+}
+
+// attnForward computes c.O from c.Q, c.K, c.V per sequence and head.
+func (m *SASRec) attnForward(c *saBlockCache, b *Batch, train bool, rng *rand.Rand) {
+	d, h := m.cfg.Dim, m.cfg.Heads
+	ns := b.NumSeqs()
+	c.attnOffsets = growI(c.attnOffsets, ns+1)
+	c.attnOffsets[0] = 0
+	for s := 0; s < ns; s++ {
+		p := b.SeqLen(s)
+		c.attnOffsets[s+1] = c.attnOffsets[s] + h*p*p
+	}
+	n := c.attnOffsets[ns]
+	c.A = growF(c.A, n)
+	if train && m.cfg.Dropout > 0 {
+		c.Am = growF(c.Am, n)
+		dropoutMask(c.Am, m.cfg.Dropout, rng)
+	}
+	resize(&c.O, b.NumTokens(), d)
+	m.parallelSeqs(b, func(_, s0, s1 int) {
+		for s := s0; s < s1; s++ {
+			m.attnSeqForward(c, b, s, train)
+		}
+	})
+}
+
+// parallelSeqs splits the sequences of b into contiguous ranges of similar
+// token counts and runs f on them concurrently.
+func (m *SASRec) parallelSeqs(b *Batch, f func(w, s0, s1 int)) {
+	ns := b.NumSeqs()
+	workers := m.workers()
+	if workers == 1 || b.NumTokens() < 256 || ns < 2 {
+		f(0, 0, ns)
+		return
+	}
+	var wg sync.WaitGroup
+	per := (b.NumTokens() + workers - 1) / workers
+	s0 := 0
+	for w := 0; w < workers && s0 < ns; w++ {
+		s1 := s0
+		for s1 < ns && (b.Offsets[s1]-b.Offsets[s0] < per || s1 == s0) {
+			s1++
+		}
+		if w == workers-1 {
+			s1 = ns
+		}
+		lo, hi, ww := s0, s1, w
+		if hi == ns {
+			f(ww, lo, hi)
+		} else {
+			wg.Go(func() { f(ww, lo, hi) })
+		}
+		s0 = s1
+	}
+	wg.Wait()
+}
+
+func (m *SASRec) workers() int {
+	if m.cfg.Threads <= 0 {
+		return 2
+	}
+	return m.cfg.Threads
+}
+
+func dot(a, b []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func axpy(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+func (m *SASRec) attnSeqForward(c *saBlockCache, b *Batch, s int, train bool) {
+	d, h := m.cfg.Dim, m.cfg.Heads
+	dh := d / h
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	o, p := b.Offsets[s], b.SeqLen(s)
+	Q, K, V, O := c.Q.Data, c.K.Data, c.V.Data, c.O.Data
+	drop := train && m.cfg.Dropout > 0
+	for hh := 0; hh < h; hh++ {
+		c0 := hh * dh
+		base := c.attnOffsets[s] + hh*p*p
+		for i := 0; i < p; i++ {
+			jmax := p - 1
+			if m.causal {
+				jmax = i
+			}
+			row := c.A[base+i*p : base+(i+1)*p]
+			qi := Q[(o+i)*d+c0 : (o+i)*d+c0+dh]
+			mx := float32(math.Inf(-1))
+			for j := 0; j <= jmax; j++ {
+				v := dot(qi, K[(o+j)*d+c0:(o+j)*d+c0+dh]) * scale
+				row[j] = v
+				mx = max(mx, v)
+			}
+			var sum float32
+			for j := 0; j <= jmax; j++ {
+				ev := float32(math.Exp(float64(row[j] - mx)))
+				row[j] = ev
+				sum += ev
+			}
+			inv := 1 / sum
+			for j := 0; j <= jmax; j++ {
+				row[j] *= inv
+			}
+			for j := jmax + 1; j < p; j++ {
+				row[j] = 0
+			}
+			oi := O[(o+i)*d+c0 : (o+i)*d+c0+dh]
+			clear(oi)
+			for j := 0; j <= jmax; j++ {
+				a := row[j]
+				if drop {
+					a *= c.Am[base+i*p+j]
+				}
+				if a != 0 {
+					axpy(a, V[(o+j)*d+c0:(o+j)*d+c0+dh], oi)
+				}
+			}
+		}
+	}
+}
+
+func (m *SASRec) attnSeqBackward(c *saBlockCache, b *Batch, s int, dO, dQ, dK, dV []float32, drop bool, da []float32) {
+	d, h := m.cfg.Dim, m.cfg.Heads
+	dh := d / h
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	o, p := b.Offsets[s], b.SeqLen(s)
+	Q, K, V := c.Q.Data, c.K.Data, c.V.Data
+	for hh := 0; hh < h; hh++ {
+		c0 := hh * dh
+		base := c.attnOffsets[s] + hh*p*p
+		for i := 0; i < p; i++ {
+			jmax := p - 1
+			if m.causal {
+				jmax = i
+			}
+			arow := c.A[base+i*p : base+i*p+jmax+1]
+			doi := dO[(o+i)*d+c0 : (o+i)*d+c0+dh]
+			var sum float32
+			for j := range arow {
+				vj := (o + j) * d
+				g := dot(doi, V[vj+c0:vj+c0+dh])
+				a := arow[j]
+				if drop {
+					mk := c.Am[base+i*p+j]
+					g *= mk
+					a *= mk
+				}
+				if a != 0 {
+					axpy(a, doi, dV[vj+c0:vj+c0+dh])
+				}
+				da[j] = g
+				sum += g * arow[j]
+			}
+			qi := Q[(o+i)*d+c0 : (o+i)*d+c0+dh]
+			dqi := dQ[(o+i)*d+c0 : (o+i)*d+c0+dh]
+			for j, a := range arow {
+				ds := a * (da[j] - sum) * scale
+				if ds == 0 {
+					continue
+				}
+				kj := (o + j) * d
+				axpy(ds, K[kj+c0:kj+c0+dh], dqi)
+				axpy(ds, qi, dK[kj+c0:kj+c0+dh])
+			}
+		}
+	}
+}
+
+// Backward propagates dh (see Encoder).
+func (m *SASRec) Backward(s Scratch, dh *tensor.Tensor) *tensor.Tensor {
+	st := s.(*saScratch)
+	b := st.b
+	d, T := m.cfg.Dim, b.NumTokens()
+	var last *tensor.Tensor = &st.e
+	if n := len(m.blocks); n > 0 {
+		last = st.blocks[n-1].out
+	}
+	cur := &st.dcur
+	m.lnF.backward(cur, dh, last, &st.lnF, false)
+	for i := len(m.blocks) - 1; i >= 0; i-- {
+		next := &st.dnext
+		m.blockBackward(m.blocks[i], &st.blocks[i], st, cur, next)
+		st.dcur, st.dnext = st.dnext, st.dcur
+		cur = &st.dcur
+	}
+	// embedding dropout, positions, scale
+	applyMask(cur.Data, st.m0)
+	scale := float32(math.Sqrt(float64(d)))
+	dx := resize(&st.dx, T, d)
+	var gpos, gmask []float32
+	if m.pos.RequiresGrad() {
+		gpos = m.pos.Grad.Data
+	}
+	if m.mask != nil && m.mask.RequiresGrad() {
+		gmask = m.mask.Grad.Data
+	}
+	for t := 0; t < T; t++ {
+		g := cur.Data[t*d : (t+1)*d]
+		if gpos != nil {
+			axpy(1, g, gpos[b.Pos[t]*d:(b.Pos[t]+1)*d])
+		}
+		out := dx.Data[t*d : (t+1)*d]
+		if m.mask != nil && len(b.Masked) > t && b.Masked[t] {
+			if gmask != nil {
+				axpy(scale, g, gmask)
+			}
+			clear(out)
+			continue
+		}
+		for j, v := range g {
+			out[j] = v * scale
+		}
+	}
+	return dx
+}
+
+// blockBackward writes into din the gradient wrt the block input, given dout.
+func (m *SASRec) blockBackward(blk *saBlock, c *saBlockCache, st *saScratch, dout, din *tensor.Tensor) {
+	b := st.b
+	T, d := b.NumTokens(), m.cfg.Dim
+	style := m.cfg.Style
+	// d wrt s2 / out
+	var ds2 *tensor.Tensor
+	if style == "postln" {
+		ds2 = &st.dtmp
+		blk.ln2.backward(ds2, dout, &c.s2, &c.ln2, false)
+	} else {
+		ds2 = dout
+	}
+	// FFN backward: dF = ds2
+	dF := resize(&st.dF, T, d)
+	copy(dF.Data, ds2.Data)
+	applyMask(dF.Data, c.m2)
+	da := &st.da1
+	blk.w2.backward(da, dF, &c.a1, false)
+	applyMask(da.Data, c.m1)
+	df1 := resize(&st.df1, da.Rows(), da.Cols())
+	if m.cfg.Activation == "gelu" {
+		tensor.GELUBackward(df1, da, &c.f1)
+	} else {
+		for i, v := range c.f1.Data {
+			if v > 0 {
+				df1.Data[i] = da.Data[i]
+			} else {
+				df1.Data[i] = 0
+			}
+		}
+	}
+	// dfin = W1 backward (+ residual for tf)
+	dfin := &st.dqin
+	blk.w1.backward(dfin, df1, c.fin, false)
+	dx1 := &st.dP // reuse as d x1
+	switch style {
+	case "tf":
+		// s2 = fin + F, fin = LN2(x1)
+		axpy(1, ds2.Data, dfin.Data)
+		blk.ln2.backward(dx1, dfin, c.x1, &c.ln2, false)
+	case "preln":
+		// s2 = x1 + F, fin = LN2(x1)
+		blk.ln2.backward(dx1, dfin, c.x1, &c.ln2, false)
+		axpy(1, ds2.Data, dx1.Data)
+	default:
+		// s2 = x1 + F, fin = x1
+		resize(dx1, T, d)
+		copy(dx1.Data, dfin.Data)
+		axpy(1, ds2.Data, dx1.Data)
+	}
+	// ds1
+	var ds1 *tensor.Tensor
+	if style == "postln" {
+		ds1 = &st.dtmp
+		blk.ln1.backward(ds1, dx1, &c.s1, &c.ln1, false)
+	} else {
+		ds1 = dx1
+	}
+	// attention output projection
+	dO := ds1
+	if blk.o != nil {
+		dO = &st.dO
+		blk.o.backward(dO, ds1, &c.O, false)
+	}
+	dQ, dK, dV := zeros(&st.dQ, T, d), zeros(&st.dK, T, d), zeros(&st.dV, T, d)
+	drop := st.train && m.cfg.Dropout > 0
+	maxP := b.LongestSeq()
+	for len(st.abuf) < m.workers() {
+		st.abuf = append(st.abuf, nil)
+	}
+	for w := range st.abuf {
+		st.abuf[w] = growF(st.abuf[w], maxP)
+	}
+	m.parallelSeqs(b, func(w, s0, s1 int) {
+		for s := s0; s < s1; s++ {
+			m.attnSeqBackward(c, b, s, dO.Data, dQ.Data, dK.Data, dV.Data, drop, st.abuf[w])
+		}
+	})
+	// gradients wrt qin and kvin
+	dqin := &st.dqin
+	blk.q.backward(dqin, dQ, c.qin, false)
+	resize(din, T, d)
+	switch style {
+	case "tf":
+		// s1 = qn + P, qn = LN1(in); kv = in
+		axpy(1, ds1.Data, dqin.Data)
+		blk.k.backward(din, dK, c.kvin, false)
+		blk.v.backward(din, dV, c.kvin, true)
+		blk.ln1.backward(din, dqin, c.in, &c.ln1, true)
+	case "preln":
+		// s1 = in + P, qn = LN1(in) feeds q, k, v
+		blk.k.backward(dqin, dK, c.kvin, true)
+		blk.v.backward(dqin, dV, c.kvin, true)
+		blk.ln1.backward(din, dqin, c.in, &c.ln1, false)
+		axpy(1, ds1.Data, din.Data)
+	default:
+		// s1 = in + P, q/k/v from in
+		blk.k.backward(dqin, dK, c.kvin, true)
+		blk.v.backward(dqin, dV, c.kvin, true)
+		copy(din.Data, dqin.Data)
+		axpy(1, ds1.Data, din.Data)
+	}
+}

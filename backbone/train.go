@@ -1,0 +1,250 @@
+package backbone
+
+import (
+	"context"
+	"fmt"
+	"github.com/llmrec/llmrec/nn"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// TrainConfig holds the optimization settings of Train. Zero fields take the
+// SASRec reference's values (see DefaultTrainConfig).
+type TrainConfig struct {
+	// Epochs is the maximum number of epochs.
+	Epochs int `json:"epochs"`
+	// BatchSize is the number of users per step.
+	BatchSize int `json:"batch_size"`
+	// LR, Beta1, Beta2 and Eps configure Adam.
+	LR    float64 `json:"lr"`
+	Beta1 float64 `json:"beta1"`
+	Beta2 float64 `json:"beta2"`
+	Eps   float64 `json:"eps"`
+	// WeightDecay is AdamW's decoupled weight decay (0 = plain Adam).
+	WeightDecay float64 `json:"weight_decay,omitempty"`
+	// ClipNorm clips the global gradient norm when positive.
+	ClipNorm float64 `json:"clip_norm,omitempty"`
+	// Patience stops training after this many epochs without a better
+	// validation metric (0 = never).
+	Patience int `json:"patience"`
+	// EvalEvery validates every k epochs (and at the last one).
+	EvalEvery int `json:"eval_every"`
+	// Seed seeds batching, negatives, masks and dropout.
+	Seed uint64 `json:"seed"`
+	// BucketPool > 1 groups users of similar length into the same batch
+	// (pools of BucketPool batches are sorted by length; see BucketBatches).
+	// Packed batches do not need it for speed; it is off by default.
+	BucketPool int `json:"bucket_pool,omitempty"`
+}
+
+// DefaultTrainConfig returns the SASRec reference's settings: 200 epochs,
+// batch 128, Adam lr 1e-3 with betas (0.9, 0.98) and eps 1e-8, patience 20,
+// validation every epoch, seed 42.
+func DefaultTrainConfig() TrainConfig {
+	return TrainConfig{Epochs: 200, BatchSize: 128, LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-8,
+		Patience: 20, EvalEvery: 1, Seed: 42}
+}
+
+func (c *TrainConfig) fill() error {
+	d := DefaultTrainConfig()
+	if c.Epochs == 0 {
+		c.Epochs = d.Epochs
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.LR == 0 {
+		c.LR = d.LR
+	}
+	if c.Beta1 == 0 {
+		c.Beta1 = d.Beta1
+	}
+	if c.Beta2 == 0 {
+		c.Beta2 = d.Beta2
+	}
+	if c.Eps == 0 {
+		c.Eps = d.Eps
+	}
+	if c.EvalEvery == 0 {
+		c.EvalEvery = 1
+	}
+	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || c.Patience < 0 || c.EvalEvery < 0 {
+		return fmt.Errorf("backbone: negative training setting in %+v", *c)
+	}
+	return nil
+}
+
+// EpochStats records one epoch of training.
+type EpochStats struct {
+	Epoch int `json:"epoch"`
+	// Loss is the mean step loss.
+	Loss float64 `json:"loss"`
+	// Steps is the number of optimizer steps.
+	Steps int `json:"steps"`
+	// Seconds is the training time of the epoch, without validation.
+	Seconds float64 `json:"train_s"`
+	// EvalSeconds is the validation time (0 when not validated).
+	EvalSeconds float64 `json:"eval_s,omitempty"`
+	// Metrics are the validation metrics (nil when not validated).
+	Metrics map[string]float64 `json:"valid,omitempty"`
+	// Improved is true when the monitored metric reached a new best.
+	Improved bool `json:"improved,omitempty"`
+}
+
+// History is the result of Train.
+type History struct {
+	Epochs []EpochStats `json:"curve"`
+	// BestEpoch is the epoch with the best validation metric (0 if none).
+	BestEpoch int `json:"best_epoch"`
+	// Best holds the validation metrics of BestEpoch.
+	Best map[string]float64 `json:"best"`
+	// StopReason is "epochs", "patience" or "canceled".
+	StopReason string `json:"stop_reason"`
+}
+
+// EpochSeconds returns the training seconds of every epoch.
+func (h *History) EpochSeconds() []float64 {
+	out := make([]float64, len(h.Epochs))
+	for i, e := range h.Epochs {
+		out[i] = e.Seconds
+	}
+	return out
+}
+
+// TrainOptions are Train's hooks; all are optional.
+type TrainOptions struct {
+	// Validate returns validation metrics after an epoch; nil disables
+	// validation and early stopping.
+	Validate func(ctx context.Context, epoch int) (map[string]float64, error)
+	// Metric is the key of the metric to maximize (default "ndcg@10").
+	Metric string
+	// OnEpoch is called after every epoch (after validation).
+	OnEpoch func(EpochStats)
+	// Logger receives one Info record per epoch.
+	Logger *slog.Logger
+	// KeepLast keeps the final weights; by default Train restores the
+	// weights of the best validation epoch before returning.
+	KeepLast bool
+}
+
+// Train trains m on the users' training sequences with Adam: every epoch
+// visits the users with at least 2 items in a random order (or length
+// buckets), BatchSize users per step. After every EvalEvery epochs it calls
+// Validate, keeps the best weights by opt.Metric and stops after Patience
+// epochs without improvement. It returns the history, also on error.
+//
+// A non-finite loss stops training with an error naming the epoch and the
+// step; a canceled ctx stops it at the next step with ctx's error (the
+// history and the best weights so far are kept). Train is not safe for
+// concurrent use with anything else that touches m.
+func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt TrainOptions) (*History, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	if opt.Metric == "" {
+		opt.Metric = "ndcg@10"
+	}
+	var users, lengths []int
+	for u, s := range train {
+		if len(s) >= 2 {
+			users = append(users, u)
+			lengths = append(lengths, len(s))
+		}
+	}
+	if len(users) == 0 {
+		return nil, fmt.Errorf("backbone: no user has 2 or more training items")
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5a5e))
+	params := m.Params()
+	opti := newAdam(params, cfg.LR, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay, cfg.WeightDecay > 0)
+	h := &History{StopReason: "epochs"}
+	var best []([]float32)
+	bestVal := math.Inf(-1)
+	seqs := make([][]int, 0, cfg.BatchSize)
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		t0 := time.Now()
+		batches := BucketBatches(lengths, cfg.BatchSize, cfg.BucketPool, rng)
+		var sum float64
+		for step, bi := range batches {
+			if err := ctx.Err(); err != nil {
+				h.StopReason = "canceled"
+				restore(params, best, opt.KeepLast)
+				return h, err
+			}
+			seqs = seqs[:0]
+			for _, i := range bi {
+				seqs = append(seqs, train[users[i]])
+			}
+			opti.zeroGrad()
+			loss, err := m.LossGrad(seqs, rng)
+			if err != nil {
+				restore(params, best, opt.KeepLast)
+				return h, fmt.Errorf("backbone: epoch %d step %d: %w", epoch, step+1, err)
+			}
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				restore(params, best, opt.KeepLast)
+				return h, fmt.Errorf("backbone: epoch %d step %d: non-finite loss %v", epoch, step+1, loss)
+			}
+			if cfg.ClipNorm > 0 {
+				opti.clip(cfg.ClipNorm)
+			}
+			opti.step()
+			sum += loss
+		}
+		es := EpochStats{Epoch: epoch, Loss: sum / float64(len(batches)), Steps: len(batches), Seconds: time.Since(t0).Seconds()}
+		if opt.Validate != nil && (epoch%cfg.EvalEvery == 0 || epoch == cfg.Epochs) {
+			t1 := time.Now()
+			met, err := opt.Validate(ctx, epoch)
+			if err != nil {
+				h.Epochs = append(h.Epochs, es)
+				restore(params, best, opt.KeepLast)
+				return h, fmt.Errorf("backbone: epoch %d: validation: %w", epoch, err)
+			}
+			es.EvalSeconds, es.Metrics = time.Since(t1).Seconds(), met
+			v, ok := met[opt.Metric]
+			if !ok {
+				restore(params, best, opt.KeepLast)
+				return h, fmt.Errorf("backbone: validation returned no %q", opt.Metric)
+			}
+			if v > bestVal {
+				bestVal, h.BestEpoch, h.Best, es.Improved = v, epoch, met, true
+				best = snapshot(params, best)
+			}
+		}
+		h.Epochs = append(h.Epochs, es)
+		if opt.Logger != nil {
+			opt.Logger.Info("epoch", "epoch", epoch, "loss", es.Loss, "train_s", es.Seconds,
+				"eval_s", es.EvalSeconds, opt.Metric, es.Metrics[opt.Metric], "improved", es.Improved)
+		}
+		if opt.OnEpoch != nil {
+			opt.OnEpoch(es)
+		}
+		if cfg.Patience > 0 && h.BestEpoch > 0 && epoch-h.BestEpoch >= cfg.Patience {
+			h.StopReason = "patience"
+			break
+		}
+	}
+	restore(params, best, opt.KeepLast)
+	return h, nil
+}
+
+func snapshot(params []nn.Param, dst [][]float32) [][]float32 {
+	if dst == nil {
+		dst = make([][]float32, len(params))
+	}
+	for i, p := range params {
+		dst[i] = append(dst[i][:0], p.Value.Data.Data...)
+	}
+	return dst
+}
+
+func restore(params []nn.Param, best [][]float32, keepLast bool) {
+	if keepLast || best == nil {
+		return
+	}
+	for i, p := range params {
+		copy(p.Value.Data.Data, best[i])
+	}
+}
