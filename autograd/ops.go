@@ -471,7 +471,7 @@ func (t *Tape) Reshape(x *Value, shape ...int) *Value {
 		n *= t.shape[infer]
 	}
 	if n != x.Data.Len() {
-		shapePanic("Reshape %v to %v", x.Data.Shape, shape)
+		shapePanic("Reshape %v to %v", x.Data.Shape, append([]int(nil), shape...))
 	}
 	out := t.view(x.Data.Data, t.shape...)
 	y := t.newValue(out, t.needs(x))
@@ -486,12 +486,12 @@ func (t *Tape) Reshape(x *Value, shape ...int) *Value {
 func (t *Tape) Permute(x *Value, perm ...int) *Value {
 	X := x.Data
 	if len(perm) != X.Dims() || len(perm) > maxDims {
-		shapePanic("Permute %v by %v", X.Shape, perm)
+		shapePanic("Permute %v by %v", X.Shape, append([]int(nil), perm...))
 	}
 	var seen [maxDims]bool
 	for _, p := range perm {
 		if p < 0 || p >= len(perm) || seen[p] {
-			shapePanic("Permute %v by %v", X.Shape, perm)
+			shapePanic("Permute %v by %v", X.Shape, append([]int(nil), perm...))
 		}
 		seen[p] = true
 	}

@@ -84,3 +84,80 @@ func TestTransformerBlockStyleStructure(t *testing.T) {
 		require.InDeltaSlice(t, layerF64(want.Data), layerF64(y.Data.Data), 1e-5, s.String())
 	}
 }
+
+// sasrecStep is a SASRec-shaped training step (embedding, one tf-style
+// block, final norm, BCE on positives/negatives) reused across iterations.
+type sasrecStep struct {
+	tp            *autograd.Tape
+	emb           *Embedding
+	blk           *TransformerBlock
+	ln            *LayerNorm
+	rng           *rand.Rand
+	seq, pos, neg []int
+	pad           []bool
+	mask          *tensor.Tensor
+	params        []Param
+	B, T          int
+}
+
+func newSASRecStep(B, T, d, items int) *sasrecStep {
+	rng := rand.New(rand.NewPCG(1, 2))
+	s := &sasrecStep{tp: autograd.NewTape(), rng: rng, B: B, T: T}
+	s.emb = NewEmbedding(rng, items+1, d, 0)
+	s.blk, _ = NewTransformerBlock(rng, BlockConfig{D: d, Heads: 1, Dropout: 0.5, Style: StyleTF})
+	s.ln = NewLayerNorm(d, 1e-8)
+	s.params = append(append(Prefix("emb", s.emb.Params()), Prefix("blk", s.blk.Params())...), Prefix("ln", s.ln.Params())...)
+	n := B * T
+	s.seq, s.pos, s.neg, s.pad = make([]int, n), make([]int, n), make([]int, n), make([]bool, n)
+	s.mask = tensor.New(n)
+	for i := range n {
+		if i%T < T/4 { // left padding
+			s.pad[i] = true
+			continue
+		}
+		s.seq[i], s.pos[i], s.neg[i] = 1+rng.IntN(items), 1+rng.IntN(items), 1+rng.IntN(items)
+		s.mask.Data[i] = 1
+	}
+	return s
+}
+
+func (s *sasrecStep) run() error {
+	t := s.tp
+	t.Reset()
+	ZeroGrad(s.params)
+	m := AttnMask{Causal: true, KeyPad: s.pad}
+	x := s.emb.Forward(t, s.seq, s.B, s.T)
+	x = t.Dropout(t.Mul(x, TimelineMask(t, s.pad, s.B, s.T)), 0.5, true, s.rng)
+	h := s.ln.Forward(t, s.blk.Forward(t, x, m, true, s.rng))
+	pe := s.emb.Forward(t, s.pos, s.B, s.T)
+	ne := s.emb.Forward(t, s.neg, s.B, s.T)
+	loss := BCELoss(t, t.RowDot(h, pe), t.RowDot(h, ne), s.mask)
+	return t.Backward(loss)
+}
+
+// TestSASRecStepAllocs: a steady-state transformer training step through
+// the tape allocates (almost) nothing.
+func TestSASRecStepAllocs(t *testing.T) {
+	s := newSASRecStep(4, 6, 8, 20)
+	for range 3 {
+		require.NoError(t, s.run())
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := s.run(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("allocations per steady-state SASRec-block step: %v", allocs)
+	require.LessOrEqual(t, allocs, 2.0)
+}
+
+// BenchmarkSASRecBlockStep: forward+backward of one tf-style block at the
+// SASRec reference size (batch 128, maxlen 50, d 64, Beauty's 12101 items).
+func BenchmarkSASRecBlockStep(b *testing.B) {
+	s := newSASRecStep(128, 50, 64, 12101)
+	for b.Loop() {
+		if err := s.run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
