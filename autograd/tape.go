@@ -12,7 +12,8 @@ import (
 // or infinite loss, loss from another tape, nothing to differentiate).
 var ErrBackward = errors.New("autograd: backward")
 
-// Option configures a Tape.
+// Option configures a Tape at construction (see NoGrad). Options are
+// stateless and safe to share.
 type Option func(*Tape)
 
 // NoGrad makes a tape that computes forward values only: its ops record

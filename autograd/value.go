@@ -9,6 +9,10 @@ import "github.com/llmrec/llmrec/tensor"
 // their Grad, and are what optimizers update. Intermediate Values are created
 // by a Tape's ops and belong to its arena: they are valid until the tape's
 // next Reset.
+//
+// A Value is not safe for concurrent mutation: only the training goroutine
+// writes a parameter's Data and Grad. Many inference tapes may read the same
+// parameters concurrently while nobody writes them.
 type Value struct {
 	// Data is the forward value.
 	Data *tensor.Tensor

@@ -52,9 +52,11 @@ func (m AttnMask) keep(t *autograd.Tape, B, T int) []bool {
 // Safe for concurrent Forward calls on different tapes (with different rngs)
 // as long as nobody updates its parameters.
 type MultiHeadSelfAttention struct {
+	// Q, K and V are the d x d query, key and value projections.
 	Q, K, V *Linear
 	// O is the output projection, or nil for none.
-	O     *Linear
+	O *Linear
+	// Heads is the number of heads; each has size d/Heads.
 	Heads int
 	// Dropout is the probability applied to the attention weights.
 	Dropout float32

@@ -23,8 +23,11 @@ import (
 // Safe for concurrent Forward calls on different tapes as long as nobody
 // updates its parameters.
 type GRU struct {
+	// WeightIH [3H, in] and WeightHH [3H, H] hold the r, z, n blocks in
+	// that order; BiasIH and BiasHH are [3H].
 	WeightIH, WeightHH, BiasIH, BiasHH *autograd.Value
-	Hidden                             int
+	// Hidden is H.
+	Hidden int
 }
 
 // NewGRU returns a GRU from in to hidden features, every parameter drawn

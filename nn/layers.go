@@ -101,6 +101,7 @@ func (e *Embedding) Params() []Param { return []Param{{Name: "weight", Value: e.
 // Safe for concurrent Forward calls as long as nobody updates its
 // parameters.
 type LayerNorm struct {
+	// Gamma (scale) and Beta (shift) are [d].
 	Gamma, Beta *autograd.Value
 	// Eps is added to the variance (the SASRec reference uses 1e-8,
 	// PyTorch's default is 1e-5).
@@ -129,6 +130,7 @@ func (l *LayerNorm) Params() []Param {
 //
 // Safe for concurrent use (it holds only P); the rng passed in is not.
 type Dropout struct {
+	// P is the probability of zeroing an entry.
 	P float32
 }
 
@@ -172,8 +174,10 @@ func (a Activation) apply(t *autograd.Tape, x *autograd.Value) *autograd.Value {
 // Safe for concurrent Forward calls on different tapes (with different rngs)
 // as long as nobody updates its parameters.
 type FeedForward struct {
+	// W1 is d -> inner, W2 is inner -> d.
 	W1, W2 *Linear
-	Act    Activation
+	// Act is the nonlinearity after W1.
+	Act Activation
 	// Dropout is the probability applied after the activation.
 	Dropout float32
 }

@@ -78,13 +78,18 @@ type BlockConfig struct {
 // Safe for concurrent Forward calls on different tapes (with different rngs)
 // as long as nobody updates its parameters.
 type TransformerBlock struct {
-	Style    BlockStyle
+	// Style places the layer norms.
+	Style BlockStyle
+	// LN1 goes with attention, LN2 with the feed-forward network.
 	LN1, LN2 *LayerNorm
-	Attn     *MultiHeadSelfAttention
-	FFN      *FeedForward
+	// Attn is the self-attention sublayer.
+	Attn *MultiHeadSelfAttention
+	// FFN is the position-wise feed-forward sublayer.
+	FFN *FeedForward
 	// Dropout is applied to the feed-forward output (and to the attention
 	// output when DropAttnOut) before the residual sum.
-	Dropout     float32
+	Dropout float32
+	// DropAttnOut enables the dropout on the attention output.
 	DropAttnOut bool
 	// ZeroPadded multiplies the block's output by the timeline mask (rows of
 	// padded positions set to 0) when the mask has KeyPad, as SASRec does
