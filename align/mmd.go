@@ -108,15 +108,21 @@ func (m MKMMD) kernels() (alphas, weights []float64) {
 // 2/T · Σ_p ‖f_p − f̄‖² with T = N+M, in float64. Kernel u of MKMMD uses
 // σ_u² = α_u · m. x and y must have the same number of columns.
 func Bandwidth(x, y *tensor.Tensor) float64 {
+	m, _ := jointStats(x, y)
+	return m
+}
+
+// jointStats returns Bandwidth(x, y) and the mean row f̄ of [x; y].
+func jointStats(x, y *tensor.Tensor) (float64, []float64) {
 	d := x.Cols()
 	if y.Cols() != d {
 		panic(fmt.Errorf("%w: align.Bandwidth: x %v and y %v", tensor.ErrShape, x.Shape, y.Shape))
 	}
 	T := x.Rows() + y.Rows()
-	if T == 0 {
-		return 0
-	}
 	mean := make([]float64, d)
+	if T == 0 {
+		return 0, mean
+	}
 	for _, t := range []*tensor.Tensor{x, y} {
 		for i, v := range t.Data {
 			mean[i%d] += float64(v)
@@ -132,7 +138,34 @@ func Bandwidth(x, y *tensor.Tensor) float64 {
 			s += e * e
 		}
 	}
-	return 2 * s / float64(T)
+	return 2 * s / float64(T), mean
+}
+
+// sqDist returns D[i,j] = ‖a_i − b_j‖² on t as ‖a_i‖² + ‖b_j‖² − 2 a_i·b_j,
+// so that the O(N·M·d) work runs in GEMM (forward and backward). Callers
+// center a and b on their joint mean first, which leaves D unchanged and
+// keeps the cancellation small. With same (a and b are one Value), the
+// diagonal is set to exactly 0.
+func sqDist(t *autograd.Tape, a, b *autograd.Value, same bool) *autograd.Value {
+	n, m := a.Data.Shape[0], b.Data.Shape[0]
+	na := t.RowDot(a, a)
+	nb := na
+	if !same {
+		nb = t.RowDot(b, b)
+	}
+	D := t.Add(t.Scale(t.MatMul(a, b, false, true), -2), t.Reshape(na, n, 1))
+	D = t.Add(D, nb)
+	if same {
+		mask := t.Scratch(n, m)
+		for i := range mask.Data {
+			mask.Data[i] = 1
+		}
+		for i := range n {
+			mask.Data[i*m+i] = 0
+		}
+		D = t.Mul(D, t.Const(mask))
+	}
+	return D
 }
 
 // Loss returns the MK-MMD estimate between x [N,d] and y [M,d] as a scalar
@@ -142,9 +175,9 @@ func (m MKMMD) Loss(t *autograd.Tape, x, y *autograd.Value) *autograd.Value {
 	alphas, weights := m.kernels()
 	equal := m.Estimator == UnbiasedOffset || m.Estimator == Linear
 	n, k := checkPair("MKMMD", x, y, 2, equal)
-	bw := m.FixedBandwidth
-	if bw <= 0 {
-		bw = Bandwidth(x.Data, y.Data)
+	bw, mean := jointStats(x.Data, y.Data)
+	if m.FixedBandwidth > 0 {
+		bw = m.FixedBandwidth
 	}
 	if !(bw > 0) || math.IsInf(bw, 0) {
 		// Every point is identical (or the data is not finite): any
@@ -189,15 +222,22 @@ func (m MKMMD) Loss(t *autograd.Tape, x, y *autograd.Value) *autograd.Value {
 		if m.Estimator == Biased {
 			cxx, cyy = 1/(N*N), 1/(M*M)
 		} else {
-			// Remove the diagonal: k(a,a) = Σ_u w_u exactly, since the
-			// distances are computed from differences (D_ii = 0).
+			// Remove the diagonal: k(a,a) = Σ_u w_u exactly, since sqDist
+			// sets D_ii = 0.
 			konst = -wsum/(N-1) - wsum/(M-1)
 			if m.Estimator == UnbiasedOffset {
 				konst += 2 / (N - 1)
 			}
 		}
-		l := t.Add(ksum(t.PairwiseSqDist(x, x), cxx), ksum(t.PairwiseSqDist(y, y), cyy))
-		l = t.Add(l, ksum(t.PairwiseSqDist(x, y), -2/(N*M)))
+		// Center on the joint mean (a constant translation: distances and
+		// their gradients are unchanged, the GEMM form loses less precision).
+		c := t.Scratch(len(mean))
+		for j, v := range mean {
+			c.Data[j] = float32(v)
+		}
+		cx, cy := t.Sub(x, t.Const(c)), t.Sub(y, t.Const(c))
+		l := t.Add(ksum(sqDist(t, cx, cx, true), cxx), ksum(sqDist(t, cy, cy, true), cyy))
+		l = t.Add(l, ksum(sqDist(t, cx, cy, false), -2/(N*M)))
 		if konst != 0 {
 			l = t.AddScalar(l, float32(konst))
 		}
