@@ -170,3 +170,14 @@ func ExampleBucketBatches() {
 	// 2
 	// 2
 }
+
+func TestGRU4RecGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	cfg := DefaultEncoderConfig("gru4rec")
+	cfg.Dim, cfg.MaxLen, cfg.Dropout = 8, 6, 0.2
+	enc, err := NewGRU4Rec(cfg, rng)
+	require.NoError(t, err)
+	m, err := NewSeqModel(enc, NewIDTable(20, 8, rng), ModelConfig{NumNeg: 2})
+	require.NoError(t, err)
+	checkGrads(t, m, synthSeqs(rng, 5, 20, 2, 9), 6)
+}

@@ -1,0 +1,257 @@
+// Command sasrec trains a sequential recommender (SASRec, GRU4Rec or
+// BERT4Rec) on a leave-one-out split of a dataset, prints one progress line
+// per epoch and, as its last line, one JSON object with the results:
+//
+//	go run ./examples/sasrec -data ../shared/data/amazon-beauty
+//
+// The defaults are the SASRec PyTorch reference's (../shared/reference):
+// d 64, maxlen 50, 2 blocks, 1 head, dropout 0.5, Adam lr 1e-3 (betas 0.9,
+// 0.98), batch 128, BCE with 1 negative, patience 20 on valid NDCG@10, the
+// sampled-100 protocol. -out saves the best model (.safetensors + .json)
+// for a Go service to load with backbone.LoadRecommender.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/data"
+	"github.com/llmrec/llmrec/eval"
+)
+
+type options struct {
+	data, format, model, protocol, out, style string
+	maxLen, dim, blocks, heads, batch      int
+	epochs, patience, evalEvery, negs      int
+	bucket, evalUsers, threads             int
+	dropout, lr, maskProb                  float64
+	seed                                   uint64
+	noCausal, quiet                        bool
+}
+
+func parse(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("sasrec", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.data, "data", "", "dataset folder (as ../shared/data/amazon-beauty) or interaction file")
+	fs.StringVar(&o.format, "format", "", "file format when -data is a file: seq, pairs, csv or inter (default: by extension)")
+	fs.StringVar(&o.model, "model", "sasrec", "sasrec, gru4rec or bert4rec")
+	fs.IntVar(&o.maxLen, "maxlen", 50, "input window (last items)")
+	fs.IntVar(&o.dim, "dim", 64, "hidden width d")
+	fs.IntVar(&o.blocks, "blocks", 2, "transformer blocks")
+	fs.IntVar(&o.heads, "heads", 1, "attention heads")
+	fs.Float64Var(&o.dropout, "dropout", -1, "dropout (default 0.5 for sasrec, 0.2 otherwise)")
+	fs.Float64Var(&o.lr, "lr", 1e-3, "Adam learning rate")
+	fs.IntVar(&o.batch, "batch", 128, "users per step")
+	fs.IntVar(&o.epochs, "epochs", 200, "maximum epochs")
+	fs.IntVar(&o.patience, "patience", 20, "stop after this many epochs without a better valid NDCG@10 (0 = never)")
+	fs.IntVar(&o.evalEvery, "eval-every", 1, "validate every k epochs")
+	fs.Uint64Var(&o.seed, "seed", 42, "seed of initialization, training and evaluation negatives")
+	fs.StringVar(&o.protocol, "protocol", "sampled100", "sampled100 (or sampledN) or full")
+	fs.StringVar(&o.out, "out", "", "save the best model here (.safetensors; a .json config is written beside it)")
+	fs.StringVar(&o.style, "style", "", "block style: tf (sasrec default), preln, postln (bert4rec default)")
+	fs.BoolVar(&o.noCausal, "no-causal", false, "drop the causal mask (LLM-ESR code's behaviour)")
+	fs.IntVar(&o.negs, "negs", 1, "negatives per position (BCE)")
+	fs.Float64Var(&o.maskProb, "mask-prob", 0.2, "masking probability (bert4rec)")
+	fs.IntVar(&o.bucket, "bucket", 0, "group users of similar length: pools of this many batches (0 = random batches)")
+	fs.IntVar(&o.evalUsers, "eval-users", 0, "evaluate a fixed random subset of users (0 = all)")
+	fs.IntVar(&o.threads, "threads", 2, "GOMAXPROCS (the reference uses 2 torch threads)")
+	fs.BoolVar(&o.quiet, "quiet", false, "print only the JSON line")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.data == "" {
+		return nil, errors.New("-data is required")
+	}
+	switch o.model {
+	case "sasrec", "gru4rec", "bert4rec":
+	default:
+		return nil, fmt.Errorf("-model %q: want sasrec, gru4rec or bert4rec", o.model)
+	}
+	return o, nil
+}
+
+func load(o *options) (*data.Dataset, error) {
+	st, err := os.Stat(o.data)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		f, err := data.LoadDir(o.data, data.Options{Format: data.Format(o.format)})
+		if err != nil {
+			return nil, err
+		}
+		return f.Dataset, nil
+	}
+	return data.Load(o.data, data.Options{Format: data.Format(o.format)})
+}
+
+type report struct {
+	Dataset      string             `json:"dataset"`
+	Model        string             `json:"model"`
+	Users        int                `json:"users"`
+	Items        int                `json:"items"`
+	Interactions int                `json:"interactions"`
+	Epochs       int                `json:"epochs"`
+	BestEpoch    int                `json:"best_epoch"`
+	Valid        map[string]float64 `json:"valid"`
+	Test         map[string]float64 `json:"test"`
+	EpochSeconds []float64          `json:"epoch_seconds"`
+	TrainSeconds float64            `json:"train_seconds"`
+	EvalSeconds  float64            `json:"eval_seconds"`
+	StopReason   string             `json:"stop_reason"`
+	Protocol     string             `json:"protocol"`
+	Params       int                `json:"params"`
+	Threads      int                `json:"threads"`
+	Seed         uint64             `json:"seed"`
+	Encoder      backbone.EncoderConfig
+	Train        backbone.TrainConfig
+}
+
+func metrics(r *eval.Result) map[string]float64 {
+	out := map[string]float64{}
+	for _, k := range []string{"hr@10", "ndcg@10", "mrr@10"} {
+		v, _ := r.Overall.Get(k)
+		out[k] = v
+	}
+	return out
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	runtime.GOMAXPROCS(o.threads)
+	ds, err := load(o)
+	if err != nil {
+		return err
+	}
+	split := data.LeaveOneOut(ds)
+	proto, negs, err := eval.ParseProtocol(o.protocol)
+	if err != nil {
+		return err
+	}
+	ev, err := eval.NewEvaluator(split, eval.Config{Protocol: proto, Negatives: negs, Seed: o.seed, Users: o.evalUsers, Ks: []int{10}})
+	if err != nil {
+		return err
+	}
+
+	ecfg := backbone.DefaultEncoderConfig(o.model)
+	ecfg.Dim, ecfg.MaxLen, ecfg.Blocks, ecfg.Heads = o.dim, o.maxLen, o.blocks, o.heads
+	ecfg.Threads = o.threads
+	if o.dropout >= 0 {
+		ecfg.Dropout = o.dropout
+	}
+	if o.style != "" {
+		ecfg.Style = o.style
+	}
+	if o.noCausal {
+		ecfg.NoCausal = true
+	}
+	rng := rand.New(rand.NewPCG(o.seed, 1))
+	enc, err := backbone.NewEncoder(ecfg, rng)
+	if err != nil {
+		return err
+	}
+	items := backbone.NewIDTable(split.NumItems, o.dim, rng)
+	m, err := backbone.NewSeqModel(enc, items, backbone.ModelConfig{NumNeg: o.negs, MaskProb: o.maskProb})
+	if err != nil {
+		return err
+	}
+	nparams := 0
+	for _, p := range m.Params() {
+		nparams += p.Value.Data.Len()
+	}
+	say := func(format string, a ...any) {
+		if !o.quiet {
+			fmt.Fprintf(stdout, format+"\n", a...)
+		}
+	}
+	say("# data %s: users %d items %d interactions %d model %s params %d threads %d",
+		ds.Name, ds.NumUsers(), split.NumItems, ds.NumInteractions(), o.model, nparams, o.threads)
+
+	tcfg := backbone.DefaultTrainConfig()
+	tcfg.Epochs, tcfg.BatchSize, tcfg.LR, tcfg.Patience, tcfg.EvalEvery, tcfg.Seed = o.epochs, o.batch, o.lr, o.patience, o.evalEvery, o.seed
+	tcfg.BucketPool = o.bucket
+	validate := func(ctx context.Context, epoch int) (map[string]float64, error) {
+		r, err := ev.Evaluate(ctx, backbone.NewRecommender(m), eval.Valid)
+		if err != nil {
+			return nil, err
+		}
+		return metrics(r), nil
+	}
+	hist, err := backbone.Train(ctx, m, split.Train, tcfg, backbone.TrainOptions{
+		Validate: validate,
+		OnEpoch: func(e backbone.EpochStats) {
+			mark := ""
+			if e.Improved {
+				mark = " *"
+			}
+			say("epoch %4d loss %.4f train_s %.2f eval_s %.2f valid hr@10 %.4f ndcg@10 %.4f mrr@10 %.4f%s",
+				e.Epoch, e.Loss, e.Seconds, e.EvalSeconds, e.Metrics["hr@10"], e.Metrics["ndcg@10"], e.Metrics["mrr@10"], mark)
+		},
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	// Train restored the best weights: evaluate them on test.
+	t0 := time.Now()
+	rec := backbone.NewRecommender(m)
+	vr, err := ev.Evaluate(context.Background(), rec, eval.Valid)
+	if err != nil {
+		return err
+	}
+	tr, err := ev.Evaluate(context.Background(), rec, eval.Test)
+	if err != nil {
+		return err
+	}
+	evalS := time.Since(t0).Seconds()
+	if o.out != "" {
+		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+			return err
+		}
+		if err := m.Save(o.out); err != nil {
+			return err
+		}
+		say("# saved %s and %s", o.out, backbone.JSONPath(o.out))
+	}
+	rep := report{Dataset: ds.Name, Model: o.model, Users: ds.NumUsers(), Items: split.NumItems,
+		Interactions: ds.NumInteractions(), Epochs: len(hist.Epochs), BestEpoch: hist.BestEpoch,
+		Valid: metrics(vr), Test: metrics(tr), EpochSeconds: hist.EpochSeconds(), StopReason: hist.StopReason,
+		Protocol: o.protocol, Params: nparams, Threads: o.threads, Seed: o.seed, Encoder: enc.Config(), Train: tcfg}
+	for _, e := range hist.Epochs {
+		rep.TrainSeconds += e.Seconds
+		rep.EvalSeconds += e.EvalSeconds
+	}
+	rep.EvalSeconds += evalS
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, string(b))
+	return nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			slog.Error("sasrec", "err", err)
+		}
+		os.Exit(1)
+	}
+}
