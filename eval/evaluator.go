@@ -58,7 +58,7 @@ const (
 // Config.Negatives is 0.
 const DefaultNegatives = 100
 
-// DefaultKs are the cut-offs reported when Config.Ks is empty.
+// defaultKs are the cut-offs reported when Config.Ks is empty.
 var defaultKs = []int{5, 10, 20}
 
 // DefaultBatch is the number of users per Scorer call when Config.Batch is 0.
@@ -421,34 +421,93 @@ func (e *Evaluator) batch(s Scorer, stage Stage, w *worker, users []int, ranks [
 	if err := s.ScoreAll(w.inputs, w.scores); err != nil {
 		return fmt.Errorf("eval: scoring users %d..%d: %w", users[0], users[len(users)-1], err)
 	}
+	pess := e.cfg.Ties == TiesPessimistic
 	for i, u := range users {
 		sc := w.scores[i*row : (i+1)*row]
 		tgt := e.target(stage, u)
 		ts := sc[tgt]
-		for j := 1; j < row; j++ {
-			if math.IsNaN(float64(sc[j])) {
-				return fmt.Errorf("eval: user %d (%s): score of item %d is NaN", u, stage, j)
-			}
+		// One pass over items 1..N counts the items above the target and
+		// detects NaN; the history items are then taken out again.
+		above, nan := countAbove(sc[1:], ts, pess)
+		if nan {
+			j := slices.IndexFunc(sc[1:], func(v float32) bool { return v != v }) + 1
+			return fmt.Errorf("eval: user %d (%s): score of item %d is NaN", u, stage, j)
 		}
-		// Masked items become NaN, which no comparison counts.
-		nan := float32(math.NaN())
-		sc[0] = nan
-		masked := false
+		if pess {
+			above-- // the target itself
+		}
+		maskedTarget := false
 		for _, h := range w.inputs[i] { // the input is the history
 			if h == tgt {
-				masked = e.cfg.MaskTarget
+				maskedTarget = maskedTarget || e.cfg.MaskTarget
+				continue
 			}
-			sc[h] = nan
+			v := sc[h]
+			if v != v {
+				continue // a repeated history item, already taken out
+			}
+			if v > ts || (pess && v == ts) {
+				above--
+			}
+			sc[h] = float32(math.NaN())
 		}
-		if !masked {
-			sc[tgt] = ts
-			ranks[i] = Rank(sc, tgt, e.cfg.Ties)
-			continue
+		if maskedTarget {
+			above = ni // below every item: never a hit
 		}
-		// The masked target ranks below every item: it never hits.
-		ranks[i] = ni
+		ranks[i] = above
 	}
 	return nil
+}
+
+// b2i is 1 for true and 0 for false; the compiler makes it branch-free.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// countAbove returns the number of scores above ts (strictly, or also equal
+// when orEqual) and whether any score is NaN (NaN is neither above nor
+// below, so the two counts then miss it).
+func countAbove(sc []float32, ts float32, orEqual bool) (int, bool) {
+	var a0, a1, a2, a3, b0, b1, b2, b3 int
+	i := 0
+	if orEqual {
+		for ; i+4 <= len(sc); i += 4 {
+			r := sc[i : i+4 : i+4]
+			a0 += b2i(r[0] >= ts)
+			b0 += b2i(r[0] < ts)
+			a1 += b2i(r[1] >= ts)
+			b1 += b2i(r[1] < ts)
+			a2 += b2i(r[2] >= ts)
+			b2 += b2i(r[2] < ts)
+			a3 += b2i(r[3] >= ts)
+			b3 += b2i(r[3] < ts)
+		}
+		for ; i < len(sc); i++ {
+			a0 += b2i(sc[i] >= ts)
+			b0 += b2i(sc[i] < ts)
+		}
+	} else {
+		for ; i+4 <= len(sc); i += 4 {
+			r := sc[i : i+4 : i+4]
+			a0 += b2i(r[0] > ts)
+			b0 += b2i(r[0] <= ts)
+			a1 += b2i(r[1] > ts)
+			b1 += b2i(r[1] <= ts)
+			a2 += b2i(r[2] > ts)
+			b2 += b2i(r[2] <= ts)
+			a3 += b2i(r[3] > ts)
+			b3 += b2i(r[3] <= ts)
+		}
+		for ; i < len(sc); i++ {
+			a0 += b2i(sc[i] > ts)
+			b0 += b2i(sc[i] <= ts)
+		}
+	}
+	a := a0 + a1 + a2 + a3
+	return a, a+b0+b1+b2+b3 != len(sc)
 }
 
 // sampledBatch ranks each target among its sampled negatives.
