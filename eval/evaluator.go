@@ -19,6 +19,7 @@ import (
 )
 
 // Stage selects which held-out item of a leave-one-out split is evaluated.
+// It is an immutable value, safe for concurrent use.
 type Stage int
 
 const (
@@ -37,7 +38,8 @@ func (s Stage) String() string {
 	return "valid"
 }
 
-// Protocol is how the target is ranked.
+// Protocol is how the target is ranked. It is an immutable value, safe for
+// concurrent use.
 type Protocol int
 
 const (
@@ -84,7 +86,8 @@ func ParseProtocol(name string) (Protocol, int, error) {
 }
 
 // Config sets up an Evaluator. The zero value is full ranking with the
-// reference's rules, K = 5, 10, 20, all users, seed 0.
+// reference's rules, K = 5, 10, 20, all users, seed 0. NewEvaluator copies
+// it; a Config is a plain value with no synchronization of its own.
 type Config struct {
 	// Protocol is Full or Sampled.
 	Protocol Protocol
@@ -210,8 +213,9 @@ func NewEvaluator(split *data.Split, cfg Config) (*Evaluator, error) {
 // slice is a copy.
 func (e *Evaluator) Users() []int { return slices.Clone(e.users) }
 
-// ProtocolName returns "full" or "sampledN" (with a "-unique" suffix for
-// UniqueNegatives), as the reference script names its protocols.
+// ProtocolName returns "full" (or "full-masktarget" with MaskTarget) or
+// "sampledN" (with a "-unique" suffix for UniqueNegatives), as the reference
+// script names its protocols.
 func (e *Evaluator) ProtocolName() string {
 	if e.cfg.Protocol == Full {
 		if e.cfg.MaskTarget {

@@ -5,7 +5,8 @@ import (
 	"strconv"
 )
 
-// Case is one evaluated (user, stage) as a Grouping sees it.
+// Case is one evaluated (user, stage) as a Grouping sees it. It is a plain
+// value passed to one Assign call at a time.
 type Case struct {
 	// User is the split row of the user.
 	User int

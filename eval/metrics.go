@@ -3,7 +3,8 @@ package eval
 import "math"
 
 // Ties says how candidates that score exactly the same as the target count
-// when its rank is computed.
+// when its rank is computed. It is an immutable value, safe for concurrent
+// use.
 type Ties int
 
 const (

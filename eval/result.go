@@ -74,13 +74,15 @@ func (m Metrics) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Bucket is one group of a Grouping with its metrics.
+// Bucket is one group of a Grouping with its metrics. Like Metrics it is
+// safe for concurrent reads.
 type Bucket struct {
 	Label string
 	Metrics
 }
 
 // GroupResult is the report of one Grouping: its buckets in Labels order.
+// It is safe for concurrent reads.
 type GroupResult struct {
 	Name    string
 	Buckets []Bucket
