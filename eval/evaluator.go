@@ -446,11 +446,8 @@ func (e *Evaluator) batch(s Scorer, stage Stage, w *worker, users []int, ranks [
 				maskedTarget = maskedTarget || e.cfg.MaskTarget
 				continue
 			}
-			v := sc[h]
-			if v != v {
-				continue // a repeated history item, already taken out
-			}
-			if v > ts || (pess && v == ts) {
+			// A repeated history item is NaN by now and compares false.
+			if v := sc[h]; v > ts || (pess && v == ts) {
 				above--
 			}
 			sc[h] = float32(math.NaN())

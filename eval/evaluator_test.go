@@ -413,3 +413,59 @@ func TestUserSubset(t *testing.T) {
 		require.Equal(t, rall.Ranks[j], ra.Ranks[i])
 	}
 }
+
+// TestFullRankingRandom compares full-ranking ranks with a naive count on
+// random splits (repeated history items, targets inside the history) and a
+// scorer with many ties, for both tie rules and both target-mask rules.
+func TestFullRankingRandom(t *testing.T) {
+	const ni = 37 // not a multiple of 4: exercises the kernel's tail
+	sp := randomSplit(rand.New(rand.NewPCG(10, 11)), 300, ni, 25)
+	h := hashScorer{ni}
+	for _, ties := range []Ties{TiesStrict, TiesPessimistic} {
+		for _, maskTarget := range []bool{false, true} {
+			ev, err := NewEvaluator(sp, Config{Ties: ties, MaskTarget: maskTarget, Batch: 16})
+			require.NoError(t, err)
+			for _, st := range []Stage{Valid, Test} {
+				res, err := ev.Evaluate(context.Background(), h, st)
+				require.NoError(t, err)
+				inHist := 0
+				for i, u := range res.Users {
+					in, tgt := sp.Train[u], sp.Valid[u]
+					if st == Test {
+						in, tgt = append(slices.Clone(sp.Train[u]), sp.Valid[u]), sp.Test[u]
+					}
+					want := 0
+					if slices.Contains(in, tgt) {
+						inHist++
+					}
+					if maskTarget && slices.Contains(in, tgt) {
+						want = ni
+					} else {
+						ts := h.score(in, tgt)
+						for it := 1; it <= ni; it++ {
+							if it == tgt || slices.Contains(in, it) {
+								continue
+							}
+							v := h.score(in, it)
+							if v > ts || (ties == TiesPessimistic && v == ts) {
+								want++
+							}
+						}
+					}
+					require.Equal(t, want, res.Ranks[i], "ties %s mask %v %s user %d", ties, maskTarget, st, u)
+				}
+				require.Positive(t, inHist, "the random split should have targets inside the history")
+			}
+		}
+	}
+}
+
+func TestPopularityScorerErrors(t *testing.T) {
+	p := NewPopularity([]int{0, 3, 1})
+	require.Error(t, p.ScoreAll([][]int{{1}}, make([]float32, 2)))
+	require.Error(t, p.ScoreCandidates([][]int{{1}}, [][]int{{1, 5}}, make([]float32, 2)))
+	require.Error(t, p.ScoreCandidates([][]int{{1}}, [][]int{{1, 2}}, make([]float32, 3)))
+	out := make([]float32, 2)
+	require.NoError(t, p.ScoreCandidates([][]int{{1}}, [][]int{{2, 1}}, out))
+	assert.Equal(t, []float32{1, 3}, out)
+}
