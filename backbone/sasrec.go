@@ -323,6 +323,12 @@ func (m *SASRec) attnForward(c *saBlockCache, b *Batch, train bool, rng *rand.Ra
 		dropoutMask(c.Am, m.cfg.Dropout, rng)
 	}
 	resize(&c.O, b.NumTokens(), d)
+	if !m.parallel(b) { // no closure: inference on one user allocates nothing
+		for s := 0; s < ns; s++ {
+			m.attnSeqForward(c, b, s, train)
+		}
+		return
+	}
 	m.parallelSeqs(b, func(_, s0, s1 int) {
 		for s := s0; s < s1; s++ {
 			m.attnSeqForward(c, b, s, train)
@@ -335,7 +341,7 @@ func (m *SASRec) attnForward(c *saBlockCache, b *Batch, train bool, rng *rand.Ra
 func (m *SASRec) parallelSeqs(b *Batch, f func(w, s0, s1 int)) {
 	ns := b.NumSeqs()
 	workers := m.workers()
-	if workers == 1 || b.NumTokens() < 256 || ns < 2 {
+	if !m.parallel(b) {
 		f(0, 0, ns)
 		return
 	}
@@ -359,6 +365,11 @@ func (m *SASRec) parallelSeqs(b *Batch, f func(w, s0, s1 int)) {
 		s0 = s1
 	}
 	wg.Wait()
+}
+
+// parallel reports whether attention over b is worth splitting.
+func (m *SASRec) parallel(b *Batch) bool {
+	return m.workers() > 1 && b.NumTokens() >= 256 && b.NumSeqs() >= 2
 }
 
 func (m *SASRec) workers() int {
@@ -610,12 +621,25 @@ func (m *SASRec) blockBackward(blk *saBlock, c *saBlockCache, st *saScratch, dou
 	for w := range st.abuf {
 		st.abuf[w] = growF(st.abuf[w], maxP)
 	}
+	if !m.parallel(b) {
+		for s := 0; s < b.NumSeqs(); s++ {
+			m.attnSeqBackward(c, b, s, dO.Data, dQ.Data, dK.Data, dV.Data, drop, st.abuf[0])
+		}
+		m.finishBlockBackward(blk, c, st, ds1, dQ, dK, dV, din)
+		return
+	}
 	m.parallelSeqs(b, func(w, s0, s1 int) {
 		for s := s0; s < s1; s++ {
 			m.attnSeqBackward(c, b, s, dO.Data, dQ.Data, dK.Data, dV.Data, drop, st.abuf[w])
 		}
 	})
-	// gradients wrt qin and kvin
+	m.finishBlockBackward(blk, c, st, ds1, dQ, dK, dV, din)
+}
+
+// finishBlockBackward propagates the Q/K/V gradients to the block input.
+func (m *SASRec) finishBlockBackward(blk *saBlock, c *saBlockCache, st *saScratch, ds1, dQ, dK, dV, din *tensor.Tensor) {
+	T, d := st.b.NumTokens(), m.cfg.Dim
+	style := m.cfg.Style
 	dqin := &st.dqin
 	blk.q.backward(dqin, dQ, c.qin, false)
 	resize(din, T, d)

@@ -33,12 +33,12 @@ import (
 
 type options struct {
 	data, format, model, protocol, out, style string
-	maxLen, dim, blocks, heads, batch      int
-	epochs, patience, evalEvery, negs      int
-	bucket, evalUsers, threads             int
-	dropout, lr, maskProb                  float64
-	seed                                   uint64
-	noCausal, quiet                        bool
+	maxLen, dim, blocks, heads, batch         int
+	epochs, patience, evalEvery, negs         int
+	bucket, evalUsers, threads                int
+	dropout, lr, maskProb                     float64
+	seed                                      uint64
+	noCausal, quiet                           bool
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {

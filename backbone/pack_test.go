@@ -1,0 +1,75 @@
+package backbone
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestBatchAddSeq(t *testing.T) {
+	var b Batch
+	b.Reset(4)
+	require.Equal(t, 0, b.AddSeq([]int{7, 8}))
+	require.Equal(t, 1, b.AddSeq([]int{1, 2, 3, 4, 5, 6})) // longer than the window: last 4 kept
+	require.Equal(t, 2, b.AddSeq(nil))
+	require.Equal(t, []int{7, 8, 3, 4, 5, 6}, b.Items)
+	// positions as in the left-padded window of width 4: the last item is at 3
+	require.Equal(t, []int{2, 3, 0, 1, 2, 3}, b.Pos)
+	require.Equal(t, []int{0, 2, 6, 6}, b.Offsets)
+	require.Equal(t, 3, b.NumSeqs())
+	require.Equal(t, 4, b.LongestSeq())
+	require.Equal(t, []int{1, 5, -1}, b.LastRows(nil))
+	b.Reset(4)
+	require.Zero(t, b.NumSeqs())
+	require.Zero(t, b.NumTokens())
+}
+
+func TestPadLeftAndTrim(t *testing.T) {
+	require.Equal(t, []int{0, 0, 0, 7, 8}, PadLeft(nil, []int{7, 8}, 5))
+	require.Equal(t, []int{3, 4}, PadLeft(nil, []int{1, 2, 3, 4}, 2))
+	rows := [][]int{
+		PadLeft(nil, []int{5, 6}, 6),
+		PadLeft(nil, []int{1, 2, 3}, 6),
+		PadLeft(nil, []int{9}, 6),
+	}
+	// the longest real sequence has 3 items: the first 3 columns are padding everywhere
+	require.Equal(t, 3, TrimPadded(rows))
+	require.Equal(t, 0, TrimPadded([][]int{{1, 2}, {0, 3}}))
+	require.Equal(t, 2, TrimPadded([][]int{{0, 0}})) // all padding
+	require.Equal(t, 0, TrimPadded(nil))
+}
+
+func TestBucketBatches(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	lengths := make([]int, 1000)
+	for i := range lengths {
+		lengths[i] = 1 + rng.IntN(50)
+	}
+	for _, pool := range []int{0, 1, 4, 100} {
+		bs := BucketBatches(lengths, 32, pool, rng)
+		var all []int
+		spread := 0
+		for _, b := range bs {
+			require.LessOrEqual(t, len(b), 32)
+			all = append(all, b...)
+			lo, hi := 1000, 0
+			for _, i := range b {
+				lo, hi = min(lo, lengths[i]), max(hi, lengths[i])
+			}
+			spread += hi - lo
+		}
+		slices.Sort(all)
+		for i, v := range all {
+			require.Equal(t, i, v, "pool %d: every index exactly once", pool)
+		}
+		mean := float64(spread) / float64(len(bs))
+		if pool > 1 {
+			// sorted pools: a batch spans a narrow band of lengths
+			require.Less(t, mean, 20.0, "pool %d", pool)
+		} else {
+			require.Greater(t, mean, 35.0, "random batches span most lengths")
+		}
+	}
+}
