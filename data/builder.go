@@ -201,6 +201,8 @@ func (b *builder) finish(name string, lastLine int) (*Dataset, error) {
 		n := b.maxItem
 		if b.opts.NumItems > 0 {
 			n = b.opts.NumItems
+		} else if n > 4*b.nInter+1<<16 {
+			return nil, perr(b.file, 0, "largest item id %d is far above the %d interactions: ids look sparse, use IDRemap (or set Options.NumItems)", n, b.nInter)
 		}
 		d.NumItems = n
 		d.ItemRaw = make([]string, n+1)

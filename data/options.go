@@ -38,7 +38,8 @@ const (
 	// IDKeep keeps integer item ids as they are: raw item i is internal item
 	// i, so row i of an embedding file written for the same ids matches.
 	// Every item id must be an integer in 1..MaxKeptItemID; NumItems is the
-	// largest id (or Options.NumItems). Users are ordered by numeric raw id when all raw
+	// largest id (or Options.NumItems). Without Options.NumItems, a largest
+	// id above 4*interactions+65536 is rejected as sparse. Users are ordered by numeric raw id when all raw
 	// user ids are integers, otherwise by first appearance.
 	IDKeep
 	// IDRemap numbers items 1, 2, ... and users 0, 1, ... in order of first
