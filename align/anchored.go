@@ -1,0 +1,127 @@
+package align
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/llmrec/llmrec/autograd"
+	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/nn"
+	"github.com/llmrec/llmrec/tensor"
+)
+
+// Anchored is PAD's recommendation-anchored alignment (phase 2) as a
+// backbone.Model:
+//
+//	L = L_rec(Rec) + Weight · Loss(X[B], Y[B])
+//
+// Rec is the alignment tower: a copy of the pre-trained ID tower (encoder
+// and ID table) whose item table also reads the text side (in PAD, the
+// concatenation of the ID-table copy and the text projection, fused by a
+// layer). X and Y are the two item tables to align, typically the text
+// projection and the ID-table copy, usually parts of Rec.Items, with the
+// same width. B is the items of the batch: every item in the users'
+// training windows (the last MaxLen+1 items), at most MaxRows of them drawn
+// at random when there are more. The original ID tower is not part of the
+// model, so it keeps its pre-trained values: that is the anchor that
+// protects collaborative knowledge.
+//
+// LossGrad keeps working memory in the model: one training goroutine at a
+// time; an Anchored is not safe for concurrent use.
+type Anchored struct {
+	// Rec is the alignment tower trained with its own BCE loss.
+	Rec *backbone.SeqModel
+	// X and Y are the item tables whose vectors Loss aligns.
+	X, Y backbone.ItemTable
+	// Loss is the alignment loss (PAD: MKMMD{Estimator: UnbiasedOffset}).
+	Loss Loss
+	// Weight is γ (PAD: 0.2).
+	Weight float64
+	// MaxRows bounds the number of aligned rows per batch (0 means 1024).
+	MaxRows int
+
+	tape   *autograd.Tape
+	ids    []int
+	xv, yv tensor.Tensor
+	// LastAlign is the alignment loss (before Weight) of the last LossGrad.
+	LastAlign float64
+}
+
+// NewAnchored checks that x and y have the same width and number of items as
+// rec's table and returns the model.
+func NewAnchored(rec *backbone.SeqModel, x, y backbone.ItemTable, loss Loss, weight float64) (*Anchored, error) {
+	if x.Dim() != y.Dim() {
+		return nil, fmt.Errorf("align: NewAnchored: tables of widths %d and %d cannot be aligned", x.Dim(), y.Dim())
+	}
+	if n := rec.NumItems(); x.NumItems() != n || y.NumItems() != n {
+		return nil, fmt.Errorf("align: NewAnchored: tables have %d and %d items, the model %d", x.NumItems(), y.NumItems(), n)
+	}
+	return &Anchored{Rec: rec, X: x, Y: y, Loss: loss, Weight: weight, tape: autograd.NewTape()}, nil
+}
+
+// Params returns the alignment tower's parameters (which include X's and
+// Y's when they are parts of its table) plus those of X and Y that are not,
+// under "align_x." and "align_y.".
+func (a *Anchored) Params() []nn.Param {
+	out := a.Rec.Params()
+	seen := map[*autograd.Value]bool{}
+	for _, p := range out {
+		seen[p.Value] = true
+	}
+	for _, p := range append(nn.Prefix("align_x", a.X.Params()), nn.Prefix("align_y", a.Y.Params())...) {
+		if !seen[p.Value] {
+			seen[p.Value] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// LossGrad computes L for seqs and adds its gradient into every trainable
+// parameter. See backbone.Model.
+func (a *Anchored) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
+	lrec, err := a.Rec.LossGrad(seqs, rng)
+	if err != nil {
+		return lrec, err
+	}
+	win := a.Rec.Enc.MaxLen() + 1
+	a.ids = a.ids[:0]
+	for _, s := range seqs {
+		if len(s) > win {
+			s = s[len(s)-win:]
+		}
+		a.ids = append(a.ids, s...)
+	}
+	maxRows := a.MaxRows
+	if maxRows <= 0 {
+		maxRows = 1024
+	}
+	if len(a.ids) > maxRows {
+		rng.Shuffle(len(a.ids), func(i, j int) { a.ids[i], a.ids[j] = a.ids[j], a.ids[i] })
+		a.ids = a.ids[:maxRows]
+	}
+	if len(a.ids) < 2 || a.Weight == 0 {
+		a.LastAlign = 0
+		return lrec, nil
+	}
+	t := a.tape
+	t.Reset()
+	// Look both tables up and run the loss on copies wrapped as leaves, then
+	// hand the gradients to the tables' own backward passes.
+	px := autograd.NewParam(copyInto(&tensor.Tensor{}, a.X.Lookup(&a.xv, a.ids)))
+	py := autograd.NewParam(copyInto(&tensor.Tensor{}, a.Y.Lookup(&a.yv, a.ids)))
+	l := a.Loss.Loss(t, px, py)
+	a.LastAlign = float64(l.Data.Data[0])
+	if err := t.Backward(t.Scale(l, float32(a.Weight))); err != nil {
+		return lrec, fmt.Errorf("align: anchored alignment loss: %w", err)
+	}
+	a.X.Backward(px.Grad)
+	a.Y.Backward(py.Grad)
+	return lrec + a.Weight*a.LastAlign, nil
+}
+
+func copyInto(dst, src *tensor.Tensor) *tensor.Tensor {
+	dst.Shape = append(dst.Shape[:0], src.Shape...)
+	dst.Data = append(dst.Data[:0], src.Data...)
+	return dst
+}
