@@ -22,6 +22,11 @@
 // UnbiasedOffset (PAD/tllib's value, Unbiased + 2/(N−1)) and Linear
 // (Gretton's O(N) statistic, for large batches).
 //
+// Anchored is PAD's phase 2 as a backbone.Model: the BCE loss of an
+// alignment tower (a copy of the pre-trained ID tower whose table also reads
+// the text side) plus γ times a Loss between two of its item tables; the
+// original ID tower stays untouched, which is the "anchor".
+//
 // Example, PAD's alignment term on one batch:
 //
 //	t := autograd.NewTape()

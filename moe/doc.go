@@ -19,6 +19,13 @@
 // expert scores with them; Combine does both. FreqGate is PAD's gate;
 // FeatureGate learns the gate from arbitrary item features instead.
 //
+// Mixture is the whole phase-3 model over backbone encoders and item tables
+// (one Expert each): it implements backbone.Model, so backbone.Train trains
+// the experts and the gate jointly, and NewScorer returns an eval.Scorer
+// that mixes the experts' full-ranking or candidate scores with the gate
+// weights of every item (computed once: the gate does not depend on the
+// user).
+//
 // Example (the candidate items of a batch and three experts' scores for
 // them):
 //

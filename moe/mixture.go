@@ -19,8 +19,10 @@ import (
 // last Lookup for Backward).
 type Expert struct {
 	// Name prefixes the expert's parameter names ("experts.<Name>.").
-	Name  string
-	Enc   backbone.Encoder
+	Name string
+	// Enc encodes the user's sequence over this expert's item vectors.
+	Enc backbone.Encoder
+	// Items is the expert's item table (input and output vectors).
 	Items backbone.ItemTable
 }
 
@@ -34,6 +36,7 @@ type Expert struct {
 // LossGrad keeps working memory in the Mixture: one training goroutine at a
 // time; a Mixture is not safe for concurrent use.
 type Mixture struct {
+	// Experts are the K experts, in the gate's expert order.
 	Experts []Expert
 	// Gate weights the experts per candidate item; its parameters are
 	// trained when it is an nn.Module (FreqGate and FeatureGate are).
