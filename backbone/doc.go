@@ -1,0 +1,46 @@
+// Package backbone provides the sequence encoders of llmrec (SASRec,
+// BERT4Rec, GRU4Rec), the composable item tables they score with, the
+// training loop, and a Recommender that serves a trained model.
+//
+// # Why it looks like this
+//
+// A sequential recommender is an Encoder over the vectors of an ItemTable,
+// scored by dot products with the same table. LLM-enhanced methods change the
+// table (LLMInit initializes it from reduced LLM embeddings, LLM-ESR
+// concatenates an ID view and an adapted LLM view, TF-LLMER normalizes its
+// rows) far more often than the encoder, so tables compose: IDTable,
+// NewIDTableFrom, AdapterTable, ConcatTable and NormalizedTable all satisfy
+// ItemTable, and SeqModel works with any of them.
+//
+// Recommendation data is mostly short sequences (Amazon Beauty: 8.9 items
+// on average, windows of 50). A padded batch spends most of its work on
+// padding, so batches here are packed (Batch): the real tokens of all
+// sequences back to back, dense layers run once over them, attention runs
+// per sequence. Because a padded SASRec masks padded keys and zeroes padded
+// rows, this computes the same hidden states as the padded model, with
+// positions taken from the right of the window exactly as the padded model
+// sees them. TrimPadded and BucketBatches are the corresponding tools for
+// padded batches.
+//
+// The encoders differentiate by hand (every op's backward is checked against
+// finite differences in the tests) and keep their working memory in a
+// Scratch, so a training step allocates almost nothing and inference can run
+// from many goroutines. Model is the small contract Train needs; a model
+// built on the autograd package satisfies it by recording on a tape inside
+// LossGrad.
+//
+// # Example
+//
+//	rng := rand.New(rand.NewPCG(42, 1))
+//	enc, _ := backbone.NewSASRec(backbone.DefaultEncoderConfig("sasrec"), rng)
+//	m, _ := backbone.NewSeqModel(enc, backbone.NewIDTable(split.NumItems, 64, rng), backbone.ModelConfig{})
+//	hist, err := backbone.Train(ctx, m, split.Train, backbone.DefaultTrainConfig(), backbone.TrainOptions{
+//		Validate: func(ctx context.Context, epoch int) (map[string]float64, error) { ... },
+//	})
+//	_ = m.Save("model.safetensors")          // + model.json
+//	rec, _ := backbone.LoadRecommender("model.safetensors")
+//	top, _ := rec.TopK(history, 10, history) // safe for concurrent use
+//
+// examples/sasrec trains any of the three encoders on a dataset folder and
+// reports the reference's metrics.
+package backbone
