@@ -33,6 +33,7 @@ import (
 
 type options struct {
 	data, format, model, protocol, out, style string
+	load                                      string
 	maxLen, dim, blocks, heads, batch         int
 	epochs, patience, evalEvery, negs         int
 	bucket, evalUsers, threads                int
@@ -69,6 +70,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.evalUsers, "eval-users", 0, "evaluate a fixed random subset of users (0 = all)")
 	fs.IntVar(&o.threads, "threads", 2, "GOMAXPROCS (the reference uses 2 torch threads)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the JSON line")
+	fs.StringVar(&o.load, "load", "", "evaluate this saved model (from -out) instead of training")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -99,25 +101,25 @@ func load(o *options) (*data.Dataset, error) {
 }
 
 type report struct {
-	Dataset      string             `json:"dataset"`
-	Model        string             `json:"model"`
-	Users        int                `json:"users"`
-	Items        int                `json:"items"`
-	Interactions int                `json:"interactions"`
-	Epochs       int                `json:"epochs"`
-	BestEpoch    int                `json:"best_epoch"`
-	Valid        map[string]float64 `json:"valid"`
-	Test         map[string]float64 `json:"test"`
-	EpochSeconds []float64          `json:"epoch_seconds"`
-	TrainSeconds float64            `json:"train_seconds"`
-	EvalSeconds  float64            `json:"eval_seconds"`
-	StopReason   string             `json:"stop_reason"`
-	Protocol     string             `json:"protocol"`
-	Params       int                `json:"params"`
-	Threads      int                `json:"threads"`
-	Seed         uint64             `json:"seed"`
-	Encoder      backbone.EncoderConfig
-	Train        backbone.TrainConfig
+	Dataset      string                 `json:"dataset"`
+	Model        string                 `json:"model"`
+	Users        int                    `json:"users"`
+	Items        int                    `json:"items"`
+	Interactions int                    `json:"interactions"`
+	Epochs       int                    `json:"epochs"`
+	BestEpoch    int                    `json:"best_epoch"`
+	Valid        map[string]float64     `json:"valid"`
+	Test         map[string]float64     `json:"test"`
+	EpochSeconds []float64              `json:"epoch_seconds"`
+	TrainSeconds float64                `json:"train_seconds"`
+	EvalSeconds  float64                `json:"eval_seconds"`
+	StopReason   string                 `json:"stop_reason"`
+	Protocol     string                 `json:"protocol"`
+	Params       int                    `json:"params"`
+	Threads      int                    `json:"threads"`
+	Seed         uint64                 `json:"seed"`
+	Encoder      backbone.EncoderConfig `json:"encoder"`
+	Train        backbone.TrainConfig   `json:"train_config"`
 }
 
 func metrics(r *eval.Result) map[string]float64 {
@@ -161,16 +163,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.noCausal {
 		ecfg.NoCausal = true
 	}
-	rng := rand.New(rand.NewPCG(o.seed, 1))
-	enc, err := backbone.NewEncoder(ecfg, rng)
-	if err != nil {
-		return err
+	var m *backbone.SeqModel
+	if o.load != "" {
+		if m, err = backbone.Load(o.load); err != nil {
+			return err
+		}
+		if m.NumItems() != split.NumItems {
+			return fmt.Errorf("%s has %d items, the dataset %d", o.load, m.NumItems(), split.NumItems)
+		}
+		o.epochs, o.model = 0, m.Enc.Config().Kind
+	} else {
+		rng := rand.New(rand.NewPCG(o.seed, 1))
+		enc, err := backbone.NewEncoder(ecfg, rng)
+		if err != nil {
+			return err
+		}
+		items := backbone.NewIDTable(split.NumItems, o.dim, rng)
+		if m, err = backbone.NewSeqModel(enc, items, backbone.ModelConfig{NumNeg: o.negs, MaskProb: o.maskProb}); err != nil {
+			return err
+		}
 	}
-	items := backbone.NewIDTable(split.NumItems, o.dim, rng)
-	m, err := backbone.NewSeqModel(enc, items, backbone.ModelConfig{NumNeg: o.negs, MaskProb: o.maskProb})
-	if err != nil {
-		return err
-	}
+	enc := m.Enc
 	nparams := 0
 	for _, p := range m.Params() {
 		nparams += p.Value.Data.Len()
@@ -193,19 +206,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return metrics(r), nil
 	}
-	hist, err := backbone.Train(ctx, m, split.Train, tcfg, backbone.TrainOptions{
-		Validate: validate,
-		OnEpoch: func(e backbone.EpochStats) {
-			mark := ""
-			if e.Improved {
-				mark = " *"
-			}
-			say("epoch %4d loss %.4f train_s %.2f eval_s %.2f valid hr@10 %.4f ndcg@10 %.4f mrr@10 %.4f%s",
-				e.Epoch, e.Loss, e.Seconds, e.EvalSeconds, e.Metrics["hr@10"], e.Metrics["ndcg@10"], e.Metrics["mrr@10"], mark)
-		},
-	})
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return err
+	hist := &backbone.History{StopReason: "loaded"}
+	if o.load == "" {
+		hist, err = backbone.Train(ctx, m, split.Train, tcfg, backbone.TrainOptions{
+			Validate: validate,
+			OnEpoch: func(e backbone.EpochStats) {
+				mark := ""
+				if e.Improved {
+					mark = " *"
+				}
+				say("epoch %4d loss %.4f train_s %.2f eval_s %.2f valid hr@10 %.4f ndcg@10 %.4f mrr@10 %.4f%s",
+					e.Epoch, e.Loss, e.Seconds, e.EvalSeconds, e.Metrics["hr@10"], e.Metrics["ndcg@10"], e.Metrics["mrr@10"], mark)
+			},
+		})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
 	}
 	// Train restored the best weights: evaluate them on test.
 	t0 := time.Now()
@@ -219,7 +235,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	evalS := time.Since(t0).Seconds()
-	if o.out != "" {
+	if o.out != "" && o.load == "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 			return err
 		}
