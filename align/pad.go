@@ -1,0 +1,492 @@
+package align
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/llmrec/llmrec/autograd"
+	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/nn"
+	"github.com/llmrec/llmrec/tensor"
+)
+
+// Table kinds of the PAD item tables, as written in a backbone.TableSpec.
+const (
+	// KindTextProjection is the Kind of a TextProjection's spec.
+	KindTextProjection = "pad_text"
+	// KindFused is the Kind of a FusedTable's spec.
+	KindFused = "pad_fused"
+)
+
+// TextProjection is PAD's text projection f_t as an item table: frozen LLM
+// item embeddings x_i (D wide) mapped by
+//
+//	f_t(x) = L_n(...L_1(GELU(W_0 x + b_0)))   with  L_k(a) = GELU(W_k · Dropout(a) + b_k)
+//
+// (W_0: D→d, then n layers d→d; PAD: n = 4, dropout 0.1). Dropout is drawn
+// from Rng in Lookup (the training path) when Rng is set and Dropout > 0;
+// Materialize never drops. The LLM embeddings are a frozen parameter named
+// "llm", the layers "fc.<k>.weight" and "fc.<k>.bias".
+//
+// Lookup and Backward keep the last lookup in the table: one training
+// goroutine at a time. Materialize only reads the parameters and may run
+// concurrently with other Materialize calls (not with training).
+type TextProjection struct {
+	// Dropout is the dropout probability before each d→d layer.
+	Dropout float64
+	// Rng draws dropout masks in Lookup; nil disables dropout.
+	Rng *rand.Rand
+
+	llm    *autograd.Value
+	layers []*linear
+	// caches of the last Lookup
+	x    tensor.Tensor   // gathered LLM rows
+	in   []tensor.Tensor // input of layer k (after dropout, k ≥ 1)
+	pre  []tensor.Tensor // pre-activation of layer k
+	mask []tensor.Tensor // dropout mask before layer k (k ≥ 1)
+	act  []tensor.Tensor // GELU output of layer k
+	gbuf [2]tensor.Tensor
+}
+
+// NewTextProjection returns f_t over llm ((NumItems+1) x D, kept, not
+// copied, frozen) with output width dim, extra d→d layers and dropout,
+// weights xavier_normal and zero biases drawn from rng. PAD: extra 4,
+// dropout 0.1.
+func NewTextProjection(llm *tensor.Tensor, dim, extra int, dropout float64, rng *rand.Rand) (*TextProjection, error) {
+	t, err := newTextProjection(llm, dim, extra, dropout)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range t.layers {
+		xavierNormal(l.w.Data, rng)
+	}
+	return t, nil
+}
+
+func newTextProjection(llm *tensor.Tensor, dim, extra int, dropout float64) (*TextProjection, error) {
+	if llm == nil || llm.Dims() != 2 || llm.Shape[0] < 2 {
+		return nil, fmt.Errorf("align: TextProjection: LLM embeddings must be (items+1) x D")
+	}
+	if dim < 1 || extra < 0 || dropout < 0 || dropout >= 1 {
+		return nil, fmt.Errorf("align: TextProjection: bad settings dim %d, extra layers %d, dropout %g", dim, extra, dropout)
+	}
+	for i, v := range llm.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("align: TextProjection: LLM embeddings: non-finite value at row %d", i/llm.Shape[1])
+		}
+	}
+	v := autograd.NewParam(llm)
+	v.SetRequiresGrad(false)
+	t := &TextProjection{Dropout: dropout, llm: v}
+	t.layers = append(t.layers, newLinear(llm.Shape[1], dim))
+	for range extra {
+		t.layers = append(t.layers, newLinear(dim, dim))
+	}
+	n := len(t.layers)
+	t.in, t.pre, t.mask, t.act = make([]tensor.Tensor, n), make([]tensor.Tensor, n), make([]tensor.Tensor, n), make([]tensor.Tensor, n)
+	return t, nil
+}
+
+// Params returns "llm" (frozen) and "fc.<k>.weight", "fc.<k>.bias".
+func (t *TextProjection) Params() []nn.Param {
+	ps := []nn.Param{{Name: "llm", Value: t.llm}}
+	for k, l := range t.layers {
+		ps = append(ps, l.params(fmt.Sprintf("fc.%d", k))...)
+	}
+	return ps
+}
+
+// NumItems returns the number of items.
+func (t *TextProjection) NumItems() int { return t.llm.Data.Shape[0] - 1 }
+
+// Dim returns the output width d.
+func (t *TextProjection) Dim() int { return t.layers[0].out }
+
+// Spec describes the table: Kind KindTextProjection, LLMDim D, Hidden one
+// entry d per extra layer, Activation "gelu". Dropout is not part of it.
+func (t *TextProjection) Spec() backbone.TableSpec {
+	h := make([]int, len(t.layers)-1)
+	for i := range h {
+		h[i] = t.Dim()
+	}
+	return backbone.TableSpec{Kind: KindTextProjection, NumItems: t.NumItems(), Dim: t.Dim(),
+		LLMDim: t.llm.Data.Shape[1], Hidden: h, Activation: "gelu"}
+}
+
+// Lookup runs f_t on the LLM rows of ids (with dropout when Rng is set).
+func (t *TextProjection) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
+	x := resize(&t.x, len(ids), t.llm.Data.Shape[1])
+	tensor.Gather(x, t.llm.Data, ids)
+	in := x
+	drop := t.Rng != nil && t.Dropout > 0
+	for k, l := range t.layers {
+		if k > 0 {
+			m := resize(&t.mask[k], in.Rows(), in.Cols())
+			if drop {
+				dropoutMask(m.Data, t.Dropout, t.Rng)
+			} else {
+				m.Fill(1)
+			}
+			in = tensor.Mul(resize(&t.in[k], in.Rows(), in.Cols()), in, m)
+		}
+		pre := l.forward(&t.pre[k], in)
+		in = tensor.GELU(resize(&t.act[k], pre.Rows(), pre.Cols()), pre)
+	}
+	resize(dst, in.Rows(), in.Cols())
+	copy(dst.Data, in.Data)
+	return dst
+}
+
+// Backward propagates dOut through the layers of the last Lookup.
+func (t *TextProjection) Backward(dOut *tensor.Tensor) {
+	dy := dOut
+	for k := len(t.layers) - 1; k >= 0; k-- {
+		dpre := &t.gbuf[k%2]
+		resize(dpre, dy.Rows(), dy.Cols())
+		tensor.GELUBackward(dpre, dy, &t.pre[k])
+		if k == 0 {
+			t.layers[0].backward(nil, dpre, &t.x)
+			break
+		}
+		dx := &t.gbuf[(k+1)%2]
+		t.layers[k].backward(dx, dpre, &t.in[k])
+		tensor.Mul(dx, dx, &t.mask[k])
+		dy = dx
+	}
+}
+
+// Materialize runs f_t (without dropout) on every item; row 0 is zero.
+func (t *TextProjection) Materialize(dst *tensor.Tensor) *tensor.Tensor {
+	var pre tensor.Tensor
+	in := t.llm.Data
+	cur := &tensor.Tensor{}
+	for _, l := range t.layers {
+		l.forward(&pre, in)
+		next := &tensor.Tensor{}
+		tensor.GELU(resize(next, pre.Rows(), pre.Cols()), &pre)
+		in, cur = next, next
+	}
+	resize(dst, cur.Rows(), cur.Cols())
+	copy(dst.Data, cur.Data)
+	clear(dst.Row(0))
+	return dst
+}
+
+// FusedTable is PAD's aligned item embedding
+//
+//	e^A_i = GELU(W_c · Dropout([ID[i] ; Text[i]]) + b_c)
+//
+// (CAT in PAD's code, W_c: (d_id + d_text) → d). ID is typically the
+// alignment tower's copy of the ID table and Text a TextProjection.
+// Parameters are "id.<...>", "text.<...>" and "fuse.weight", "fuse.bias".
+// Dropout is drawn from Rng in Lookup when Rng is set; Materialize never
+// drops.
+//
+// A FusedTable made by IDView has no text part: its text half is zero and it
+// shares ID and W_c with its source (the ID-only view of the aligned tower).
+//
+// Lookup and Backward keep the last lookup: one training goroutine at a
+// time. Materialize may run concurrently with other Materialize calls.
+type FusedTable struct {
+	// Dropout is the dropout probability on the concatenation.
+	Dropout float64
+	// Rng draws dropout masks in Lookup; nil disables dropout.
+	Rng *rand.Rand
+
+	id, text backbone.ItemTable
+	textDim  int
+	fuse     *linear
+	// caches
+	a, b, cat, mask, pre tensor.Tensor
+	dcat, dpre, da, db   tensor.Tensor
+}
+
+// NewFusedTable returns the fusion of id and text (same NumItems) into
+// width dim, W_c xavier_normal and b_c zero drawn from rng.
+func NewFusedTable(id, text backbone.ItemTable, dim int, dropout float64, rng *rand.Rand) (*FusedTable, error) {
+	if id == nil || text == nil {
+		return nil, fmt.Errorf("align: NewFusedTable: nil part")
+	}
+	if id.NumItems() != text.NumItems() {
+		return nil, fmt.Errorf("align: NewFusedTable: ID table has %d items, text table %d", id.NumItems(), text.NumItems())
+	}
+	if dim < 1 || dropout < 0 || dropout >= 1 {
+		return nil, fmt.Errorf("align: NewFusedTable: bad width %d or dropout %g", dim, dropout)
+	}
+	f := &FusedTable{Dropout: dropout, id: id, text: text, textDim: text.Dim(), fuse: newLinear(id.Dim()+text.Dim(), dim)}
+	if rng != nil {
+		xavierNormal(f.fuse.w.Data, rng)
+	}
+	return f, nil
+}
+
+// ID returns the ID part.
+func (f *FusedTable) ID() backbone.ItemTable { return f.id }
+
+// Text returns the text part (nil for an IDView).
+func (f *FusedTable) Text() backbone.ItemTable { return f.text }
+
+// IDView returns the table with the text half of the concatenation set to
+// zero, sharing the ID part and W_c: GELU(W_c·[ID[i]; 0] + b_c). It is the
+// ID-only scorer of an aligned tower (used to measure forgetting).
+func (f *FusedTable) IDView() *FusedTable {
+	return &FusedTable{id: f.id, textDim: f.textDim, fuse: f.fuse}
+}
+
+// Params returns "id.*", "text.*" (not for an IDView) and "fuse.weight",
+// "fuse.bias".
+func (f *FusedTable) Params() []nn.Param {
+	ps := nn.Prefix("id", f.id.Params())
+	if f.text != nil {
+		ps = append(ps, nn.Prefix("text", f.text.Params())...)
+	}
+	return append(ps, f.fuse.params("fuse")...)
+}
+
+// NumItems returns the number of items.
+func (f *FusedTable) NumItems() int { return f.id.NumItems() }
+
+// Dim returns the fused width.
+func (f *FusedTable) Dim() int { return f.fuse.out }
+
+// Spec describes the table: Kind KindFused, Parts [ID, Text].
+func (f *FusedTable) Spec() backbone.TableSpec {
+	parts := []backbone.TableSpec{f.id.Spec()}
+	if f.text != nil {
+		parts = append(parts, f.text.Spec())
+	}
+	return backbone.TableSpec{Kind: KindFused, NumItems: f.NumItems(), Dim: f.Dim(), Parts: parts}
+}
+
+// concat writes [a ; b] (b absent: zeros of width textDim) into dst.
+func (f *FusedTable) concat(dst, a, b *tensor.Tensor, n int) {
+	da, w := f.id.Dim(), f.id.Dim()+f.textDim
+	resize(dst, n, w)
+	for r := range n {
+		row := dst.Data[r*w : (r+1)*w]
+		copy(row[:da], a.Data[r*da:(r+1)*da])
+		if b != nil {
+			copy(row[da:], b.Data[r*f.textDim:(r+1)*f.textDim])
+		} else {
+			clear(row[da:])
+		}
+	}
+}
+
+// Lookup fuses the parts' vectors of ids (with dropout when Rng is set).
+func (f *FusedTable) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
+	n := len(ids)
+	a := f.id.Lookup(&f.a, ids)
+	var b *tensor.Tensor
+	if f.text != nil {
+		b = f.text.Lookup(&f.b, ids)
+	}
+	f.concat(&f.cat, a, b, n)
+	m := resize(&f.mask, n, f.cat.Cols())
+	if f.Rng != nil && f.Dropout > 0 {
+		dropoutMask(m.Data, f.Dropout, f.Rng)
+		tensor.Mul(&f.cat, &f.cat, m)
+	} else {
+		m.Fill(1)
+	}
+	pre := f.fuse.forward(&f.pre, &f.cat)
+	resize(dst, n, f.Dim())
+	return tensor.GELU(dst, pre)
+}
+
+// Backward propagates dOut to W_c, b_c and both parts.
+func (f *FusedTable) Backward(dOut *tensor.Tensor) {
+	n := dOut.Rows()
+	dpre := resize(&f.dpre, n, f.Dim())
+	tensor.GELUBackward(dpre, dOut, &f.pre)
+	f.fuse.backward(&f.dcat, dpre, &f.cat)
+	tensor.Mul(&f.dcat, &f.dcat, &f.mask)
+	da, w := f.id.Dim(), f.id.Dim()+f.textDim
+	ga := resize(&f.da, n, da)
+	gb := resize(&f.db, n, f.textDim)
+	for r := range n {
+		row := f.dcat.Data[r*w : (r+1)*w]
+		copy(ga.Data[r*da:(r+1)*da], row[:da])
+		copy(gb.Data[r*f.textDim:(r+1)*f.textDim], row[da:])
+	}
+	f.id.Backward(ga)
+	if f.text != nil {
+		f.text.Backward(gb)
+	}
+}
+
+// Materialize fuses every item's vectors (no dropout); row 0 is zero.
+func (f *FusedTable) Materialize(dst *tensor.Tensor) *tensor.Tensor {
+	a := f.id.Materialize(&tensor.Tensor{})
+	var b *tensor.Tensor
+	if f.text != nil {
+		b = f.text.Materialize(&tensor.Tensor{})
+	}
+	n := a.Rows()
+	var cat, pre tensor.Tensor
+	f.concat(&cat, a, b, n)
+	f.fuse.forward(&pre, &cat)
+	resize(dst, n, f.Dim())
+	tensor.GELU(dst, &pre)
+	clear(dst.Row(0))
+	return dst
+}
+
+// BuildTable returns a table with the structure of spec and zeroed weights
+// (to be filled from a checkpoint): the PAD kinds KindTextProjection and
+// KindFused, and every kind backbone.BuildTable knows. The LLM embeddings of
+// a text projection are zero until loaded.
+func BuildTable(spec backbone.TableSpec) (backbone.ItemTable, error) {
+	switch spec.Kind {
+	case KindTextProjection:
+		if spec.NumItems < 1 || spec.LLMDim < 1 {
+			return nil, fmt.Errorf("align: text projection: bad sizes items %d llm %d", spec.NumItems, spec.LLMDim)
+		}
+		return newTextProjection(tensor.New(spec.NumItems+1, spec.LLMDim), spec.Dim, len(spec.Hidden), 0)
+	case KindFused:
+		if len(spec.Parts) != 1 && len(spec.Parts) != 2 {
+			return nil, fmt.Errorf("align: fused table needs 1 or 2 parts, got %d", len(spec.Parts))
+		}
+		parts := make([]backbone.ItemTable, len(spec.Parts))
+		for i, p := range spec.Parts {
+			t, err := BuildTable(p)
+			if err != nil {
+				return nil, err
+			}
+			parts[i] = t
+		}
+		if len(parts) == 1 {
+			return nil, fmt.Errorf("align: fused table without its text part cannot be rebuilt (an IDView is not saved)")
+		}
+		return NewFusedTable(parts[0], parts[1], spec.Dim, 0, nil)
+	}
+	return backbone.BuildTable(spec)
+}
+
+// CopyTower returns an independent deep copy of m (encoder, item table and
+// model config): PAD's freeze(), which starts the alignment tower from the
+// pre-trained ID tower. Training the copy leaves m untouched. The table
+// kinds of BuildTable are supported; dropout settings of PAD tables and any
+// Rng are not copied.
+func CopyTower(m *backbone.SeqModel) (*backbone.SeqModel, error) {
+	enc, err := backbone.NewEncoder(m.Enc.Config(), rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("align: CopyTower: %w", err)
+	}
+	items, err := BuildTable(m.Items.Spec())
+	if err != nil {
+		return nil, fmt.Errorf("align: CopyTower: %w", err)
+	}
+	c, err := backbone.NewSeqModel(enc, items, m.Cfg)
+	if err != nil {
+		return nil, fmt.Errorf("align: CopyTower: %w", err)
+	}
+	if err := CopyParams(c.Params(), m.Params()); err != nil {
+		return nil, fmt.Errorf("align: CopyTower: %w", err)
+	}
+	return c, nil
+}
+
+// CopyParams copies the values of src into dst, matched by name; both must
+// list the same names with the same shapes.
+func CopyParams(dst, src []nn.Param) error {
+	byName := make(map[string]*autograd.Value, len(src))
+	for _, p := range src {
+		byName[p.Name] = p.Value
+	}
+	if len(dst) != len(src) {
+		return fmt.Errorf("align: %d parameters to fill from %d", len(dst), len(src))
+	}
+	for _, p := range dst {
+		s, ok := byName[p.Name]
+		if !ok {
+			return fmt.Errorf("align: no source parameter %q", p.Name)
+		}
+		if !tensor.SameShape(s.Data.Shape, p.Value.Data.Shape) {
+			return fmt.Errorf("align: parameter %q: shape %v, source %v", p.Name, p.Value.Data.Shape, s.Data.Shape)
+		}
+		copy(p.Value.Data.Data, s.Data.Data)
+		p.Value.SetRequiresGrad(s.RequiresGrad())
+	}
+	return nil
+}
+
+// linear is y = x Wᵀ + b (W out x in, torch.nn.Linear's layout).
+type linear struct {
+	w, b    *autograd.Value
+	in, out int
+}
+
+func newLinear(in, out int) *linear {
+	return &linear{w: autograd.NewParam(tensor.New(out, in)), b: autograd.NewParam(tensor.New(out)), in: in, out: out}
+}
+
+func (l *linear) params(prefix string) []nn.Param {
+	return []nn.Param{{Name: prefix + ".weight", Value: l.w}, {Name: prefix + ".bias", Value: l.b}}
+}
+
+func (l *linear) forward(y, x *tensor.Tensor) *tensor.Tensor {
+	n := x.Rows()
+	resize(y, n, l.out)
+	tensor.Gemm(false, true, n, l.out, l.in, 1, x.Data, l.in, l.w.Data.Data, l.in, 0, y.Data, l.out)
+	bd := l.b.Data.Data
+	for r := range n {
+		row := y.Data[r*l.out : (r+1)*l.out]
+		for j := range row {
+			row[j] += bd[j]
+		}
+	}
+	return y
+}
+
+// backward adds dW = dyᵀx and db = Σdy into the gradients and, unless dx is
+// nil, writes dx = dy W.
+func (l *linear) backward(dx, dy, x *tensor.Tensor) {
+	n := dy.Rows()
+	if l.w.RequiresGrad() {
+		tensor.Gemm(true, false, l.out, l.in, n, 1, dy.Data, l.out, x.Data, l.in, 1, l.w.Grad.Data, l.in)
+	}
+	if l.b.RequiresGrad() {
+		g := l.b.Grad.Data
+		for r := range n {
+			for j, v := range dy.Data[r*l.out : (r+1)*l.out] {
+				g[j] += v
+			}
+		}
+	}
+	if dx != nil {
+		resize(dx, n, l.in)
+		tensor.Gemm(false, false, n, l.in, l.out, 1, dy.Data, l.out, l.w.Data.Data, l.in, 0, dx.Data, l.in)
+	}
+}
+
+func resize(t *tensor.Tensor, rows, cols int) *tensor.Tensor {
+	n := rows * cols
+	if cap(t.Data) < n {
+		t.Data = make([]float32, n)
+	}
+	t.Data = t.Data[:n]
+	t.Shape = append(t.Shape[:0], rows, cols)
+	return t
+}
+
+// xavierNormal fills a [out, in] matrix with N(0, 2/(in+out)).
+func xavierNormal(t *tensor.Tensor, rng *rand.Rand) {
+	std := math.Sqrt(2 / float64(t.Shape[0]+t.Shape[1]))
+	for i := range t.Data {
+		t.Data[i] = float32(rng.NormFloat64() * std)
+	}
+}
+
+// dropoutMask fills m with 0 (probability p) or 1/(1−p).
+func dropoutMask(m []float32, p float64, rng *rand.Rand) {
+	keep := float32(1 / (1 - p))
+	for i := range m {
+		if rng.Float64() < p {
+			m[i] = 0
+		} else {
+			m[i] = keep
+		}
+	}
+}

@@ -1,0 +1,225 @@
+package align
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/nn"
+	"github.com/llmrec/llmrec/tensor"
+)
+
+func randLLM(r *rand.Rand, n, d int) *tensor.Tensor {
+	llm := tensor.New(n+1, d)
+	for i := d; i < len(llm.Data); i++ {
+		llm.Data[i] = float32(r.NormFloat64())
+	}
+	return llm
+}
+
+// tableGradCheck checks Backward of tab against central differences of
+// L = Σ w ⊙ Lookup(ids), with dropout masks made repeatable by reseed.
+func tableGradCheck(t *testing.T, tab backbone.ItemTable, ids []int, reseed func()) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(11, 12))
+	var out tensor.Tensor
+	reseed()
+	tab.Lookup(&out, ids)
+	w := tensor.New(out.Shape...)
+	for i := range w.Data {
+		w.Data[i] = float32(r.NormFloat64())
+	}
+	loss := func() float64 {
+		reseed()
+		var o tensor.Tensor
+		tab.Lookup(&o, ids)
+		var s float64
+		for i, v := range o.Data {
+			s += float64(v) * float64(w.Data[i])
+		}
+		return s
+	}
+	params := tab.Params()
+	nn.ZeroGrad(params)
+	reseed()
+	tab.Lookup(&out, ids)
+	tab.Backward(w)
+	checked := 0
+	for _, p := range params {
+		if !p.Value.RequiresGrad() {
+			continue
+		}
+		g := append([]float32(nil), p.Value.Grad.Data...)
+		for range 5 {
+			j := r.IntN(len(g))
+			old := p.Value.Data.Data[j]
+			const eps = 1e-2
+			p.Value.Data.Data[j] = old + eps
+			lp := loss()
+			p.Value.Data.Data[j] = old - eps
+			lm := loss()
+			p.Value.Data.Data[j] = old
+			num := (lp - lm) / (2 * eps)
+			assert.InDelta(t, num, float64(g[j]), 2e-3+2e-2*math.Abs(num), "%s[%d]", p.Name, j)
+			checked++
+		}
+	}
+	assert.Greater(t, checked, 0)
+}
+
+func TestTextProjectionGradient(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	tp, err := NewTextProjection(randLLM(r, 9, 7), 5, 2, 0.3, r)
+	require.NoError(t, err)
+	tableGradCheck(t, tp, []int{3, 1, 9, 3, 0, 7}, func() { tp.Rng = rand.New(rand.NewPCG(4, 4)) })
+	// Materialize = Lookup without dropout, row 0 zero
+	tp.Rng = nil
+	var all, some tensor.Tensor
+	tp.Materialize(&all)
+	tp.Lookup(&some, []int{2, 5})
+	assert.InDeltaSlice(t, all.Row(2), some.Row(0), 1e-6)
+	assert.InDeltaSlice(t, all.Row(5), some.Row(1), 1e-6)
+	assert.Equal(t, make([]float32, 5), all.Row(0))
+}
+
+// TestTextProjectionByHand recomputes f_t for one item with float64 loops.
+func TestTextProjectionByHand(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	llm := randLLM(r, 3, 4)
+	tp, err := NewTextProjection(llm, 3, 1, 0, r)
+	require.NoError(t, err)
+	for _, p := range tp.Params()[1:] {
+		for i := range p.Value.Data.Data {
+			p.Value.Data.Data[i] = float32(r.NormFloat64())
+		}
+	}
+	gelu := func(u float64) float64 { return 0.5 * u * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(u+0.044715*u*u*u))) }
+	layer := func(w, b *tensor.Tensor, x []float64) []float64 {
+		out := make([]float64, w.Shape[0])
+		for o := range out {
+			s := float64(b.Data[o])
+			for i, v := range x {
+				s += float64(w.Data[o*w.Shape[1]+i]) * v
+			}
+			out[o] = gelu(s)
+		}
+		return out
+	}
+	x := make([]float64, 4)
+	for i := range x {
+		x[i] = float64(llm.Row(2)[i])
+	}
+	ps := tp.Params()
+	want := layer(ps[3].Value.Data, ps[4].Value.Data, layer(ps[1].Value.Data, ps[2].Value.Data, x))
+	var got tensor.Tensor
+	tp.Lookup(&got, []int{2})
+	for i, v := range want {
+		assert.InDelta(t, v, float64(got.Data[i]), 1e-5)
+	}
+}
+
+func TestFusedTableGradient(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	id := backbone.NewIDTable(9, 4, r)
+	tp, err := NewTextProjection(randLLM(r, 9, 6), 3, 1, 0.2, r)
+	require.NoError(t, err)
+	f, err := NewFusedTable(id, tp, 5, 0.25, r)
+	require.NoError(t, err)
+	ids := []int{1, 4, 4, 9, 2}
+	tableGradCheck(t, f, ids, func() {
+		f.Rng = rand.New(rand.NewPCG(5, 5))
+		tp.Rng = rand.New(rand.NewPCG(6, 6))
+	})
+	v := f.IDView()
+	tableGradCheck(t, v, ids, func() {})
+	// the ID view equals the fused table with the text rows zeroed
+	f.Rng, tp.Rng = nil, nil
+	var a, b tensor.Tensor
+	v.Materialize(&a)
+	f.Materialize(&b)
+	assert.NotEqual(t, a.Data, b.Data)
+	idw := id.W.Data
+	for _, it := range []int{1, 7} {
+		for o := range 5 {
+			s := float64(f.fuse.b.Data.Data[o])
+			for i := range 4 {
+				s += float64(f.fuse.w.Data.Data[o*7+i]) * float64(idw.Row(it)[i])
+			}
+			g := 0.5 * s * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(s+0.044715*s*s*s)))
+			assert.InDelta(t, g, float64(a.Row(it)[o]), 1e-5)
+		}
+	}
+}
+
+func TestBuildTableAndSpec(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	tp, err := NewTextProjection(randLLM(r, 9, 6), 3, 4, 0.1, r)
+	require.NoError(t, err)
+	f, err := NewFusedTable(backbone.NewIDTable(9, 4, r), tp, 5, 0.1, r)
+	require.NoError(t, err)
+	b, err := BuildTable(f.Spec())
+	require.NoError(t, err)
+	assert.Equal(t, f.Spec(), b.Spec())
+	assert.Equal(t, nn.SortedNames(f.Params()), nn.SortedNames(b.Params()))
+	require.NoError(t, CopyParams(b.Params(), f.Params()))
+	var x, y tensor.Tensor
+	assert.Equal(t, f.Materialize(&x).Data, b.Materialize(&y).Data)
+	_, err = BuildTable(backbone.TableSpec{Kind: "nope"})
+	assert.Error(t, err)
+}
+
+// TestCopyTowerLeavesOriginal trains a copy of a tower through the whole
+// phase-2 objective and checks that the original is bit-identical.
+func TestCopyTowerLeavesOriginal(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	const n = 20
+	cfg := backbone.DefaultEncoderConfig("sasrec")
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = 8, 6, 1, 1, 0.1, "postln"
+	enc, err := backbone.NewSASRec(cfg, r)
+	require.NoError(t, err)
+	orig, err := backbone.NewSeqModel(enc, backbone.NewIDTable(n, 8, r), backbone.ModelConfig{})
+	require.NoError(t, err)
+	before := map[string][]float32{}
+	for _, p := range orig.Params() {
+		before[p.Name] = append([]float32(nil), p.Value.Data.Data...)
+	}
+	tower, err := CopyTower(orig)
+	require.NoError(t, err)
+	for i, p := range tower.Params() {
+		assert.Equal(t, before[p.Name], p.Value.Data.Data)
+		assert.NotSame(t, orig.Params()[i].Value, p.Value)
+	}
+	tp, err := NewTextProjection(randLLM(r, n, 12), 8, 2, 0.1, r)
+	require.NoError(t, err)
+	fused, err := NewFusedTable(tower.Items, tp, 8, 0.1, r)
+	require.NoError(t, err)
+	rec, err := backbone.NewSeqModel(tower.Enc, fused, backbone.ModelConfig{})
+	require.NoError(t, err)
+	a, err := NewAnchored(rec, tp, tower.Items, MKMMD{Estimator: UnbiasedOffset}, 0.2)
+	require.NoError(t, err)
+	seqs := make([][]int, 30)
+	for u := range seqs {
+		for range 3 + r.IntN(6) {
+			seqs[u] = append(seqs[u], 1+r.IntN(n))
+		}
+	}
+	tc := backbone.DefaultTrainConfig()
+	tc.Epochs, tc.BatchSize = 3, 8
+	_, err = backbone.Train(context.Background(), a, seqs, tc, backbone.TrainOptions{KeepLast: true})
+	require.NoError(t, err)
+	changed := 0
+	for _, p := range orig.Params() {
+		assert.Equal(t, before[p.Name], p.Value.Data.Data, "original %s changed", p.Name)
+	}
+	for _, p := range tower.Params() {
+		if !assert.ObjectsAreEqual(before[p.Name], p.Value.Data.Data) {
+			changed++
+		}
+	}
+	assert.Equal(t, len(tower.Params()), changed, "every parameter of the copy should have trained")
+}
