@@ -29,7 +29,8 @@ func defaultLimits() limits {
 	return limits{MaxK: 100, MaxBody: 64 << 10, MaxHistory: 1000}
 }
 
-// defaultK is the k used when a request does not send one.
+// defaultK is the k used when a request does not send one (capped at
+// limits.MaxK).
 const defaultK = 10
 
 // recommendRequest is the body of POST /recommend.
@@ -37,7 +38,8 @@ type recommendRequest struct {
 	// History is the user's chronological item ids (1..NumItems), oldest
 	// first. Required and non-empty.
 	History []int `json:"history"`
-	// K is the number of items wanted (default 10, at most limits.MaxK).
+	// K is the number of items wanted (default 10, or limits.MaxK when that
+	// is smaller; at most limits.MaxK).
 	K *int `json:"k"`
 	// ExcludeHistory drops the history's items from the answer (default true).
 	ExcludeHistory *bool `json:"exclude_history"`
@@ -146,7 +148,7 @@ func (h *handler) recommend(w http.ResponseWriter, r *http.Request) {
 		writeError(w, rerr.status, rerr.msg)
 		return
 	}
-	k := defaultK
+	k := min(defaultK, h.lim.MaxK)
 	if req.K != nil {
 		k = *req.K
 	}

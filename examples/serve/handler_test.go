@@ -198,6 +198,7 @@ func TestRecommendSuccess(t *testing.T) {
 		exclude bool
 	}{
 		{"explicit k, default exclude", small, `{"history":[3,4,5],"k":3}`, []int{3, 4, 5}, 3, true},
+		{"default k capped at max-k", small, `{"history":[3,4,5]}`, []int{3, 4, 5}, 5, true},
 		{"default k", wide, `{"history":[3,4,5]}`, []int{3, 4, 5}, 10, true},
 		{"keep history", small, `{"history":[3,4,5],"k":5,"exclude_history":false}`, []int{3, 4, 5}, 5, false},
 		{"exclude explicit", small, `{"exclude_history":true,"k":5,"history":[10,11]}`, []int{10, 11}, 5, true},

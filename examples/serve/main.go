@@ -13,8 +13,8 @@
 //
 // "history" is required and must hold 1..max-history item ids in 1..items,
 // oldest first (an empty history is a 400: the model has nothing to encode
-// and would rank every item equally). "k" defaults to 10 and must be in
-// 1..max-k; "exclude_history" defaults to true. Every error is a JSON
+// and would rank every item equally). "k" defaults to 10 (or max-k when
+// smaller) and must be in 1..max-k; "exclude_history" defaults to true. Every error is a JSON
 // {"error": "..."} saying what is wrong: 400 for malformed JSON, unknown
 // fields, wrong types, out-of-range ids or k; 413 for a body over -max-body;
 // 405 for a wrong method; 415 for a Content-Type other than
