@@ -75,8 +75,11 @@ func (a *adam) step() {
 	b1, b2 := float32(a.b1), float32(a.b2)
 	eps, wd := float32(a.eps), float32(a.wd)
 	decay := float32(1 - a.lr*a.wd)
+	c1, c2 := 1-b1, 1-b2
 	upd := func(w, g, m, v []float32) {
-		for i := range w {
+		n := len(w)
+		g, m, v = g[:n], m[:n], v[:n]
+		for i := 0; i < n; i++ {
 			gi := g[i]
 			if wd != 0 {
 				if a.decoupled {
@@ -85,8 +88,8 @@ func (a *adam) step() {
 					gi += wd * w[i]
 				}
 			}
-			mi := b1*m[i] + (1-b1)*gi
-			vi := b2*v[i] + (1-b2)*gi*gi
+			mi := b1*m[i] + c1*gi
+			vi := b2*v[i] + c2*gi*gi
 			m[i], v[i] = mi, vi
 			w[i] -= stepSize * mi / (float32(math.Sqrt(float64(vi)))*rbc2 + eps)
 		}

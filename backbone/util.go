@@ -65,8 +65,10 @@ func uniformFill(t *tensor.Tensor, bound float64, rng *rand.Rand) {
 	}
 }
 
-// dropoutMask fills m with 0 (probability p) or 1/(1-p), drawing four
-// decisions from each 64-bit random number (16-bit resolution).
+// dropoutMask fills m with 0 (probability p) or 1/(1-p). Each decision
+// uses the fewest random bits that represent p exactly (1 bit for p = 0.5,
+// 2 for 0.25 or 0.75, ... up to 16; other values of p are rounded to a
+// multiple of 2^-16), so one 64-bit draw serves up to 64 elements.
 func dropoutMask(m []float32, p float64, rng *rand.Rand) {
 	if p <= 0 {
 		for i := range m {
@@ -75,16 +77,35 @@ func dropoutMask(m []float32, p float64, rng *rand.Rand) {
 		return
 	}
 	keep := float32(1 / (1 - p))
-	thr := uint64(p * 65536)
-	for i := 0; i < len(m); i += 4 {
+	bits := uint(16)
+	for b := uint(1); b < 16; b++ {
+		if x := p * float64(uint64(1)<<b); x == math.Trunc(x) {
+			bits = b
+			break
+		}
+	}
+	thr := uint64(math.Round(p * float64(uint64(1)<<bits)))
+	mask := uint64(1)<<bits - 1
+	per := int(64 / bits)
+	i := 0
+	for ; i+per <= len(m); i += per {
 		r := rng.Uint64()
-		for j := i; j < min(i+4, len(m)); j++ {
-			if r&0xffff < thr {
-				m[j] = 0
+		mm := m[i : i+per]
+		for j := range mm {
+			// branch-free: (r&mask - thr) wraps around exactly when r&mask < thr
+			mm[j] = float32(1-((r&mask-thr)>>63)) * keep
+			r >>= bits
+		}
+	}
+	if i < len(m) {
+		r := rng.Uint64()
+		for ; i < len(m); i++ {
+			if r&mask < thr {
+				m[i] = 0
 			} else {
-				m[j] = keep
+				m[i] = keep
 			}
-			r >>= 16
+			r >>= bits
 		}
 	}
 }
