@@ -71,6 +71,12 @@ type EncoderConfig struct {
 	OutProj bool `json:"out_proj,omitempty"`
 	// Activation of the FFN: "relu" (default) or "gelu".
 	Activation string `json:"activation,omitempty"`
+	// EmbLayerNorm applies a LayerNorm to item+position before the input
+	// dropout (PAD's encoder: LN(item+pos), then dropout).
+	EmbLayerNorm bool `json:"emb_ln,omitempty"`
+	// NoEmbScale drops the sqrt(d) scaling of the input item vectors
+	// (SASRec scales them; PAD's encoder does not).
+	NoEmbScale bool `json:"no_emb_scale,omitempty"`
 	// LNEps is the LayerNorm epsilon (default 1e-8, as the reference).
 	LNEps float64 `json:"ln_eps"`
 	// Threads bounds the goroutines used for attention (0 = 2).

@@ -73,7 +73,7 @@ func checkGrads(t *testing.T, m Model, seqs [][]int, perParam int) {
 
 func TestSASRecGradients(t *testing.T) {
 	for _, style := range []string{"tf", "preln", "postln"} {
-		for _, variant := range []string{"plain", "heads2-outproj-gelu-dropout", "nocausal"} {
+		for _, variant := range []string{"plain", "heads2-outproj-gelu-dropout", "nocausal", "embln-noscale"} {
 			t.Run(style+"/"+variant, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(3, 4))
 				cfg := DefaultEncoderConfig("sasrec")
@@ -83,6 +83,8 @@ func TestSASRecGradients(t *testing.T) {
 					cfg.Heads, cfg.OutProj, cfg.Activation, cfg.Dropout = 2, true, "gelu", 0.3
 				case "nocausal":
 					cfg.NoCausal = true
+				case "embln-noscale":
+					cfg.EmbLayerNorm, cfg.NoEmbScale, cfg.Dropout = true, true, 0.2
 				}
 				enc, err := NewSASRec(cfg, rng)
 				require.NoError(t, err)

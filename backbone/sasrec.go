@@ -31,6 +31,7 @@ type SASRec struct {
 	mask   *autograd.Value
 	blocks []*saBlock
 	lnF    *layerNorm
+	embLN  *layerNorm
 	causal bool
 }
 
@@ -104,6 +105,9 @@ func buildSASRec(cfg EncoderConfig) (*SASRec, error) {
 	if cfg.Kind == "bert4rec" {
 		m.mask = param(1, d)
 	}
+	if cfg.EmbLayerNorm {
+		m.embLN = newLayerNorm(d, cfg.LNEps)
+	}
 	for i := 0; i < cfg.Blocks; i++ {
 		b := &saBlock{ln1: newLayerNorm(d, cfg.LNEps), ln2: newLayerNorm(d, cfg.LNEps),
 			q: newLinear(d, d, true), k: newLinear(d, d, true), v: newLinear(d, d, true),
@@ -121,6 +125,9 @@ func (m *SASRec) Params() []nn.Param {
 	ps := []nn.Param{{Name: "pos_emb.weight", Value: m.pos}}
 	if m.mask != nil {
 		ps = append(ps, nn.Param{Name: "mask_emb", Value: m.mask})
+	}
+	if m.embLN != nil {
+		ps = append(ps, m.embLN.params("emb_ln")...)
 	}
 	for i, b := range m.blocks {
 		p := fmt.Sprintf("blocks.%d.", i)
@@ -168,6 +175,8 @@ type saScratch struct {
 	b      *Batch
 	train  bool
 	e      tensor.Tensor
+	eLN    lnCache
+	in     *tensor.Tensor // input of the first block (after dropout)
 	m0     []float32 // active embedding dropout mask (nil when not training)
 	m0b    []float32
 	abuf   [][]float32
@@ -219,7 +228,7 @@ func (m *SASRec) Forward(s Scratch, b *Batch, x *tensor.Tensor, train bool, rng 
 	if x.Rows() != T || x.Cols() != d {
 		panic(fmt.Errorf("%w: SASRec.Forward: x %v for %d tokens of width %d", tensor.ErrShape, x.Shape, T, d))
 	}
-	scale := float32(math.Sqrt(float64(d)))
+	scale := m.embScale()
 	e := resize(&st.e, T, d)
 	pos := m.pos.Data.Data
 	for t := 0; t < T; t++ {
@@ -236,9 +245,14 @@ func (m *SASRec) Forward(s Scratch, b *Batch, x *tensor.Tensor, train bool, rng 
 			dst[j] = v*scale + pr[j]
 		}
 	}
+	in := e
+	if m.embLN != nil {
+		in = m.embLN.forward(&st.eLN, e)
+	}
 	st.m0 = m.dropout(&st.m0b, T*d, train, rng)
-	applyMask(e.Data, st.m0)
-	cur := e
+	applyMask(in.Data, st.m0)
+	st.in = in
+	cur := in
 	for i, blk := range m.blocks {
 		cur = m.blockForward(blk, &st.blocks[i], b, cur, train, rng)
 	}
@@ -365,6 +379,13 @@ func (m *SASRec) parallelSeqs(b *Batch, f func(w, s0, s1 int)) {
 		s0 = s1
 	}
 	wg.Wait()
+}
+
+func (m *SASRec) embScale() float32 {
+	if m.cfg.NoEmbScale {
+		return 1
+	}
+	return float32(math.Sqrt(float64(m.cfg.Dim)))
 }
 
 // parallel reports whether attention over b is worth splitting.
@@ -513,7 +534,7 @@ func (m *SASRec) Backward(s Scratch, dh *tensor.Tensor) *tensor.Tensor {
 	st := s.(*saScratch)
 	b := st.b
 	d, T := m.cfg.Dim, b.NumTokens()
-	var last *tensor.Tensor = &st.e
+	last := st.in
 	if n := len(m.blocks); n > 0 {
 		last = st.blocks[n-1].out
 	}
@@ -525,9 +546,14 @@ func (m *SASRec) Backward(s Scratch, dh *tensor.Tensor) *tensor.Tensor {
 		st.dcur, st.dnext = st.dnext, st.dcur
 		cur = &st.dcur
 	}
-	// embedding dropout, positions, scale
+	// embedding dropout, layer norm, positions, scale
 	applyMask(cur.Data, st.m0)
-	scale := float32(math.Sqrt(float64(d)))
+	if m.embLN != nil {
+		m.embLN.backward(&st.dnext, cur, &st.e, &st.eLN, false)
+		st.dcur, st.dnext = st.dnext, st.dcur
+		cur = &st.dcur
+	}
+	scale := m.embScale()
 	dx := resize(&st.dx, T, d)
 	var gpos, gmask []float32
 	if m.pos.RequiresGrad() {
