@@ -177,7 +177,7 @@ type saScratch struct {
 	e      tensor.Tensor
 	eLN    lnCache
 	in     *tensor.Tensor // input of the first block (after dropout)
-	m0     []float32 // active embedding dropout mask (nil when not training)
+	m0     []float32      // active embedding dropout mask (nil when not training)
 	m0b    []float32
 	abuf   [][]float32
 	blocks []saBlockCache
