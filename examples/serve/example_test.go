@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/llmrec/llmrec/backbone"
+)
+
+// Serve a (here untrained) model and talk to it as a client would.
+func Example() {
+	rng := rand.New(rand.NewPCG(1, 1))
+	cfg := backbone.DefaultEncoderConfig("sasrec")
+	cfg.Dim, cfg.MaxLen = 8, 4
+	enc, err := backbone.NewSASRec(cfg, rng)
+	if err != nil {
+		panic(err)
+	}
+	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(30, 8, rng), backbone.ModelConfig{})
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(newHandler(backbone.NewRecommender(m), limits{MaxK: 20}))
+	defer srv.Close()
+
+	show := func(resp *http.Response, err error) {
+		if err != nil {
+			panic(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		fmt.Print(resp.StatusCode, " ", string(b))
+	}
+	show(http.Get(srv.URL + "/healthz"))
+	show(http.Post(srv.URL+"/recommend", "application/json", strings.NewReader(`{"history":[3,0]}`)))
+	show(http.Post(srv.URL+"/recommend", "application/json", strings.NewReader(`{"history":[3],"k":50}`)))
+	show(http.Post(srv.URL+"/recommend", "application/json", strings.NewReader(`{"history":[3],"top":5}`)))
+
+	resp, err := http.Post(srv.URL+"/recommend", "application/json", strings.NewReader(`{"history":[3,4],"k":5}`))
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Items  []int     `json:"items"`
+		Scores []float32 `json:"scores"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		panic(err)
+	}
+	fmt.Println(resp.StatusCode, len(got.Items), "items,", len(got.Scores), "scores")
+	// Output:
+	// 200 {"status":"ok","items":30,"dim":8,"max_k":20,"max_history":1000,"max_body":65536}
+	// 400 {"error":"history[1]: item id 0 outside 1..30"}
+	// 400 {"error":"\"k\" is 50, want 1..20"}
+	// 400 {"error":"invalid request: unknown field \"top\" (known: history, k, exclude_history)"}
+	// 200 5 items, 5 scores
+}
