@@ -159,7 +159,7 @@ func doRecommend(ctx context.Context, c *http.Client, url string, body []byte) (
 // beautyModel returns a Recommender for Amazon Beauty (see TestLoad) and
 // request histories: the users' full sequences, capped at the default
 // -max-history.
-func beautyModel(t *testing.T) (*backbone.Recommender, [][]int, string) {
+func beautyModel(t testing.TB) (*backbone.Recommender, [][]int, string) {
 	t.Helper()
 	dir := sharedtest.Dir(t, "amazon-beauty")
 	fo, err := data.LoadDir(dir, data.Options{})
