@@ -63,8 +63,15 @@ const DefaultNegatives = 100
 // defaultKs are the cut-offs reported when Config.Ks is empty.
 var defaultKs = []int{5, 10, 20}
 
-// DefaultBatch is the number of users per Scorer call when Config.Batch is 0.
+// DefaultBatch is the number of users per Scorer call when Config.Batch is 0
+// and only candidates are scored. When whole rows of NumItems+1 scores are
+// needed (Full, or Sampled through ScoreAll) the default is instead as many
+// users as fit in about 4 MiB of scores, between 16 and DefaultBatch, which
+// bounds each worker's buffer and keeps it in cache.
 const DefaultBatch = 256
+
+// rowBudget is the number of float32 scores a worker's default batch holds.
+const rowBudget = 1 << 20
 
 // ParseProtocol reads a protocol name as the reference script spells it:
 // "full", "sampled" (100 negatives) or "sampledN" (N negatives, N ≥ 1). It
@@ -112,7 +119,8 @@ type Config struct {
 	Users int
 	// Seed drives the user subset and the sampled negatives.
 	Seed uint64
-	// Batch is the number of users per Scorer call; 0 means DefaultBatch.
+	// Batch is the number of users per Scorer call; 0 picks one (see
+	// DefaultBatch).
 	Batch int
 	// Workers is the number of goroutines calling the Scorer; 0 means
 	// runtime.GOMAXPROCS(0). Results do not depend on it.
@@ -166,9 +174,6 @@ func NewEvaluator(split *data.Split, cfg Config) (*Evaluator, error) {
 	}
 	if cfg.Batch < 0 || cfg.Workers < 0 || cfg.Users < 0 {
 		return nil, fmt.Errorf("eval: negative Batch (%d), Workers (%d) or Users (%d)", cfg.Batch, cfg.Workers, cfg.Users)
-	}
-	if cfg.Batch == 0 {
-		cfg.Batch = DefaultBatch
 	}
 	cfg.Groups = slices.Clone(cfg.Groups)
 	for _, g := range cfg.Groups {
@@ -312,6 +317,12 @@ func (e *Evaluator) Evaluate(ctx context.Context, s Scorer, stage Stage) (*Resul
 	n := len(e.users)
 	ranks := make([]int, n)
 	bs := e.cfg.Batch
+	if bs == 0 {
+		bs = DefaultBatch
+		if _, ok := s.(CandidateScorer); !ok || e.cfg.Protocol == Full {
+			bs = min(DefaultBatch, max(16, rowBudget/(e.split.NumItems+1)))
+		}
+	}
 	nb := (n + bs - 1) / bs
 	workers := e.cfg.Workers
 	if workers == 0 {

@@ -370,7 +370,7 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 	sp := randomSplit(rand.New(rand.NewPCG(5, 6)), 500, 120, 20)
 	for _, p := range []Protocol{Full, Sampled} {
 		var first *Result
-		for _, cfg := range []Config{{Workers: 1, Batch: 500}, {Workers: 4, Batch: 7}, {Workers: 3, Batch: 64}} {
+		for _, cfg := range []Config{{Workers: 1, Batch: 500}, {Workers: 4, Batch: 7}, {Workers: 3, Batch: 64}, {}} {
 			cfg.Protocol, cfg.Seed = p, 99
 			res := evaluate(t, sp, cfg, candHashScorer{hashScorer{120}}, Test)
 			if first == nil {
