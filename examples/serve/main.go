@@ -45,9 +45,18 @@
 //
 //	go test ./examples/serve/ -run '^$' -bench Recommend -benchtime 2000x -benchmem
 //
-// measured 1.16 ms for Recommender.TopK alone, 1.79 ms through the handler
-// (JSON in and out) and 1.70 ms for a full loopback request, under the
-// same load.
+// On the loaded machine these vary by 2x from run to run (TopK alone 0.9-1.3
+// ms, handler 1.0-1.8 ms, loopback 0.5-1.7 ms per request, load average
+// 14-19); a CPU profile of the handler benchmark puts about 90% of the time
+// in Recommender.TopK (72% in its per-item dot products over the 12,101
+// item vectors) and only a few percent in JSON decoding and encoding, so
+// serving cost is the model's, not the service's.
+//
+// The handler is fuzzed on the request body (no panic, only 200/400/413,
+// and every 200 checked against an independent reading of the request);
+// a 90 s run (about 780,000 bodies) found no crash:
+//
+//	go test ./examples/serve/ -run '^$' -fuzz '^FuzzRecommend$' -fuzztime 90s -parallel 1
 package main
 
 import (
