@@ -394,7 +394,10 @@ func (e *Evaluator) fillInputs(stage Stage, w *worker, users []int) {
 	w.inputs = w.inputs[:0]
 	if stage == Valid {
 		for _, u := range users {
-			w.inputs = append(w.inputs, sp.Train[u])
+			// Capped so that a scorer's append cannot reach the held-out
+			// items, which often follow in the same array.
+			tr := sp.Train[u]
+			w.inputs = append(w.inputs, tr[:len(tr):len(tr)])
 		}
 		return
 	}
