@@ -42,40 +42,87 @@ func newBeautySASRec(tb testing.TB, split *data.Split, seed uint64) *SeqModel {
 }
 
 // BenchmarkTrainStep measures one steady-state SASRec training step on a
-// random batch of 128 Beauty users (forward, BCE with 1 negative, backward,
-// Adam), with the reference's settings (d 64, maxlen 50, 2 blocks, dropout
-// 0.5). The batches cycle through one epoch's worth of random users.
+// batch of 128 Beauty users (forward, BCE with 1 negative, backward, Adam),
+// with the reference's settings (d 64, maxlen 50, 2 blocks, dropout 0.5).
+// The batches cycle through one epoch's worth of random users.
+//
+// Sub-benchmarks show the padding levers side by side: "packed" is what
+// Train does (real tokens only); "trimmed" pads every sequence of a batch
+// to the batch's longest (the cost of a left-padded batch cut to its
+// longest sequence); "full" pads to the 50-item window (the cost of the
+// untrimmed padded batch of the PyTorch reference); "bucketed" is packed
+// with length buckets (BucketPool 50). Padding is emulated by prepending
+// real items, which costs exactly what padded positions cost.
 func BenchmarkTrainStep(b *testing.B) {
 	split := beauty(b)
-	m := newBeautySASRec(b, split, 1)
 	var users [][]int
 	for _, s := range split.Train {
 		if len(s) >= 2 {
 			users = append(users, s)
 		}
 	}
-	rng := rand.New(rand.NewPCG(2, 2))
-	batches := BucketBatches(make([]int, len(users)), 128, 0, rng)
-	opt := newAdam(m.Params(), 1e-3, 0.9, 0.98, 1e-8, 0, false)
-	seqs := make([][]int, 0, 128)
-	step := func(i int) {
-		seqs = seqs[:0]
-		for _, u := range batches[i%len(batches)] {
-			seqs = append(seqs, users[u])
-		}
-		opt.zeroGrad()
-		if _, err := m.LossGrad(seqs, rng); err != nil {
-			b.Fatal(err)
-		}
-		opt.step()
+	lengths := make([]int, len(users))
+	for i, s := range users {
+		lengths[i] = len(s)
 	}
-	for i := 0; i < len(batches); i++ { // warm up: one epoch sizes every buffer
-		step(i)
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		step(i)
-		i++
+	for _, mode := range []string{"packed", "trimmed", "full", "bucketed"} {
+		b.Run(mode, func(b *testing.B) {
+			m := newBeautySASRec(b, split, 1)
+			rng := rand.New(rand.NewPCG(2, 2))
+			pool := 0
+			if mode == "bucketed" {
+				pool = 50
+			}
+			batches := BucketBatches(lengths, 128, pool, rng)
+			opt := newAdam(m.Params(), 1e-3, 0.9, 0.98, 1e-8, 0, false)
+			seqs := make([][]int, 0, 128)
+			padded := make([][]int, 128)
+			tokens := 0
+			step := func(i int) {
+				seqs = seqs[:0]
+				longest := 0
+				for _, u := range batches[i%len(batches)] {
+					seqs = append(seqs, users[u])
+					longest = max(longest, min(len(users[u]), 51))
+				}
+				width := 0
+				switch mode {
+				case "trimmed":
+					width = longest
+				case "full":
+					width = 51
+				}
+				if width > 0 {
+					for j, s := range seqs {
+						padded[j] = padded[j][:0]
+						for k := len(s); k < width; k++ {
+							padded[j] = append(padded[j], s[0])
+						}
+						padded[j] = append(padded[j], s...)
+						seqs[j] = padded[j]
+					}
+				}
+				for _, s := range seqs {
+					tokens += min(len(s), 51) - 1
+				}
+				opt.zeroGrad()
+				if _, err := m.LossGrad(seqs, rng); err != nil {
+					b.Fatal(err)
+				}
+				opt.step()
+			}
+			for i := 0; i < len(batches); i++ { // warm up: one epoch sizes every buffer
+				step(i)
+			}
+			tokens = 0
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				step(i)
+				i++
+			}
+			b.ReportMetric(float64(tokens)/float64(i), "tokens/op")
+			b.ReportMetric(float64(len(batches)), "steps/epoch")
+		})
 	}
 }

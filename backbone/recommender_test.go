@@ -109,10 +109,7 @@ func TestRecommenderConcurrent(t *testing.T) {
 		require.NoError(t, err)
 		want[i] = w
 	}
-	calls := 1000
-	if testing.Short() {
-		calls = 200
-	}
+	const calls = 1000
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := 0; g < 8; g++ {
