@@ -40,9 +40,10 @@ type Anchored struct {
 	// MaxRows bounds the number of aligned rows per batch (0 means 1024).
 	MaxRows int
 
-	tape   *autograd.Tape
-	ids    []int
-	xv, yv tensor.Tensor
+	tape     *autograd.Tape
+	tapeRows int
+	ids      []int
+	xv, yv   tensor.Tensor
 	// LastAlign is the alignment loss (before Weight) of the last LossGrad.
 	LastAlign float64
 }
@@ -103,6 +104,12 @@ func (a *Anchored) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 	if len(a.ids) < 2 || a.Weight == 0 {
 		a.LastAlign = 0
 		return lrec, nil
+	}
+	// A tape keeps its arena sized by the first shapes it saw and does not
+	// reuse it for other shapes: start a fresh tape when the number of rows
+	// changes (the last batch of an epoch), so memory stays bounded.
+	if a.tape == nil || len(a.ids) != a.tapeRows {
+		a.tape, a.tapeRows = autograd.NewTape(), len(a.ids)
 	}
 	t := a.tape
 	t.Reset()

@@ -48,6 +48,7 @@ type Mixture struct {
 	scratch          []backbone.Scratch
 	batch            backbone.Batch
 	tape             *autograd.Tape
+	tapeC            int
 	ids, rows, cands []int
 	vecs, x, dvecs   []tensor.Tensor
 	dh               []tensor.Tensor
@@ -193,6 +194,12 @@ func (m *Mixture) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 	C := len(m.cands)
 	m.ids = append(append(m.ids[:0], b.Items...), m.cands...)
 
+	// A tape keeps its arena sized by the first shapes it saw; the number of
+	// candidates changes with every batch, so start a fresh (small) tape
+	// when it does, which keeps memory bounded.
+	if m.tape == nil || C != m.tapeC {
+		m.tape, m.tapeC = autograd.NewTape(), C
+	}
 	tp := m.tape
 	tp.Reset()
 	scores := make([]*autograd.Value, len(m.Experts))

@@ -1,7 +1,10 @@
 package moe
 
 import (
+	"cmp"
 	"fmt"
+	"math"
+	"slices"
 	"sync"
 
 	"github.com/llmrec/llmrec/autograd"
@@ -102,4 +105,54 @@ func (s *Scorer) mix(out []float32, score func(*backbone.Recommender, []float32)
 		}
 	}
 	return nil
+}
+
+// Score returns the mixed scores of candidates (ids 1..NumItems) for a user
+// with the given chronological history, appended to dst (which may be nil),
+// as backbone.Recommender.Score.
+func (s *Scorer) Score(dst []float32, history []int, candidates []int) ([]float32, error) {
+	for _, it := range candidates {
+		if it < 1 || it > s.numItems {
+			return dst, fmt.Errorf("moe: candidate item id %d outside 1..%d", it, s.numItems)
+		}
+	}
+	start := len(dst)
+	dst = append(dst, make([]float32, len(candidates))...)
+	if err := s.ScoreCandidates([][]int{history}, [][]int{candidates}, dst[start:]); err != nil {
+		return dst[:start], err
+	}
+	return dst, nil
+}
+
+// TopK returns the k best items for a user with the given chronological
+// history, best first (ties: lower id first), never the padding id or an
+// item in exclude, as backbone.Recommender.TopK.
+func (s *Scorer) TopK(history []int, k int, exclude []int) ([]backbone.Scored, error) {
+	if k <= 0 {
+		return nil, nil
+	}
+	sc := make([]float32, s.numItems+1)
+	if err := s.ScoreAll([][]int{history}, sc); err != nil {
+		return nil, err
+	}
+	ninf := float32(math.Inf(-1))
+	sc[0] = ninf
+	for _, it := range exclude {
+		if it >= 0 && it <= s.numItems {
+			sc[it] = ninf
+		}
+	}
+	out := make([]backbone.Scored, 0, s.numItems)
+	for it := 1; it <= s.numItems; it++ {
+		if v := sc[it]; v != ninf && !math.IsNaN(float64(v)) {
+			out = append(out, backbone.Scored{Item: it, Score: v})
+		}
+	}
+	slices.SortFunc(out, func(a, b backbone.Scored) int {
+		if a.Score != b.Score {
+			return cmp.Compare(b.Score, a.Score)
+		}
+		return cmp.Compare(a.Item, b.Item)
+	})
+	return out[:min(k, len(out))], nil
 }

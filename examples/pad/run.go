@@ -1,0 +1,466 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/llmrec/llmrec/align"
+	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/eval"
+	"github.com/llmrec/llmrec/moe"
+)
+
+// encoderConfig is PAD's SASRec shape at CPU size.
+func (e *env) encoderConfig() backbone.EncoderConfig {
+	c := backbone.DefaultEncoderConfig("sasrec")
+	c.Dim, c.MaxLen, c.Blocks, c.Heads, c.Dropout = e.o.dim, e.o.maxLen, e.o.blocks, e.o.heads, e.o.dropout
+	c.Style, c.OutProj, c.Inner, c.Activation, c.LNEps = "postln", true, 4*e.o.dim, "relu", 1e-5
+	c.Threads = e.o.threads
+	return c
+}
+
+func (e *env) newEncoder(r *rand.Rand) (backbone.Encoder, error) {
+	return backbone.NewEncoder(e.encoderConfig(), r)
+}
+
+// newText returns PAD's f_t (Linear D→d, GELU, 4 × [Dropout, Linear, GELU]).
+func (e *env) newText(r *rand.Rand) (*align.TextProjection, error) {
+	tp, err := align.NewTextProjection(e.llm, e.o.dim, 4, e.o.dropout, r)
+	if err != nil {
+		return nil, err
+	}
+	tp.Rng = rand.New(rand.NewPCG(r.Uint64(), 3))
+	return tp, nil
+}
+
+// train trains m with early stopping on valid HR@10 of the scorer that
+// score builds, and returns the training seconds.
+func (e *env) train(ctx context.Context, name string, m backbone.Model, score func() (eval.Scorer, error), lr float64, epochs int, seed uint64) (float64, error) {
+	cfg := backbone.DefaultTrainConfig()
+	cfg.Epochs, cfg.BatchSize, cfg.LR, cfg.Patience, cfg.Seed = epochs, e.o.batch, lr, e.o.patience, seed
+	if e.o.phaseTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.o.phaseTimeout)
+		defer cancel()
+	}
+	t0 := time.Now()
+	h, err := backbone.Train(ctx, m, e.split.Train, cfg, backbone.TrainOptions{
+		Metric: "hr@10",
+		Validate: func(ctx context.Context, epoch int) (map[string]float64, error) {
+			s, err := score()
+			if err != nil {
+				return nil, err
+			}
+			r, err := e.valid.Evaluate(context.Background(), s, eval.Valid)
+			if err != nil {
+				return nil, err
+			}
+			hr, _ := r.Overall.Get("hr@10")
+			nd, _ := r.Overall.Get("ndcg@10")
+			return map[string]float64{"hr@10": hr, "ndcg@10": nd}, nil
+		},
+		OnEpoch: func(s backbone.EpochStats) {
+			e.log.Info(name, "epoch", s.Epoch, "loss", fmt.Sprintf("%.4f", s.Loss), "train_s", fmt.Sprintf("%.1f", s.Seconds),
+				"valid_hr@10", fmt.Sprintf("%.4f", s.Metrics["hr@10"]), "valid_ndcg@10", fmt.Sprintf("%.4f", s.Metrics["ndcg@10"]), "best", s.Improved)
+		},
+	})
+	secs := time.Since(t0).Seconds()
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return secs, fmt.Errorf("%s: %w", name, err)
+	}
+	if h != nil {
+		e.log.Info(name+" done", "epochs", len(h.Epochs), "best_epoch", h.BestEpoch, "stop", h.StopReason, "seconds", fmt.Sprintf("%.0f", secs))
+	}
+	return secs, nil
+}
+
+func seqScorer(m *backbone.SeqModel) func() (eval.Scorer, error) {
+	return func() (eval.Scorer, error) { return backbone.NewRecommender(m), nil }
+}
+
+// result is one test evaluation.
+type result struct {
+	ndcg, hr, coldNDCG, warmNDCG, coldHR, warmHR float64
+	bins                                         []float64
+}
+
+// testEval evaluates s on the test stage: overall, per bin, cold (the two
+// least popular bins) and warm (the others), pooled over cases.
+func (e *env) testEval(s eval.Scorer) (result, error) {
+	r, err := e.test.Evaluate(context.Background(), s, eval.Test)
+	if err != nil {
+		return result{}, err
+	}
+	var out result
+	out.ndcg, _ = r.Overall.Get("ndcg@10")
+	out.hr, _ = r.Overall.Get("hr@10")
+	var cn, ch, wn, wh float64
+	var cc, wc int
+	for _, b := range r.Groups[0].Buckets {
+		nd, _ := b.Get("ndcg@10")
+		hr, _ := b.Get("hr@10")
+		out.bins = append(out.bins, nd)
+		bin := 0
+		fmt.Sscan(b.Label, &bin)
+		if bin > e.o.bins-2 {
+			cn += nd * float64(b.Count)
+			ch += hr * float64(b.Count)
+			cc += b.Count
+		} else {
+			wn += nd * float64(b.Count)
+			wh += hr * float64(b.Count)
+			wc += b.Count
+		}
+	}
+	if cc > 0 {
+		out.coldNDCG, out.coldHR = cn/float64(cc), ch/float64(cc)
+	}
+	if wc > 0 {
+		out.warmNDCG, out.warmHR = wn/float64(wc), wh/float64(wc)
+	}
+	return out, nil
+}
+
+func (s *summary) add(name string, r result, secs float64) {
+	v, ok := s.Variants[name]
+	if !ok {
+		v = &series{}
+		s.Variants[name] = v
+		s.order = append(s.order, name)
+	}
+	v.NDCG = append(v.NDCG, r.ndcg)
+	v.HR = append(v.HR, r.hr)
+	v.ColdNDCG = append(v.ColdNDCG, r.coldNDCG)
+	v.WarmNDCG = append(v.WarmNDCG, r.warmNDCG)
+	v.ColdHR = append(v.ColdHR, r.coldHR)
+	v.WarmHR = append(v.WarmHR, r.warmHR)
+	v.Bins = append(v.Bins, r.bins)
+	s.Seconds[name] = append(s.Seconds[name], secs)
+}
+
+// alignTower runs phase 2 from the pre-trained tower pre with loss. When
+// anchored, it trains a copy (PAD); otherwise it trains pre itself. It
+// returns the aligned model (encoder over the fused table) and the tower
+// whose encoder and ID table were trained.
+func (e *env) alignTower(ctx context.Context, name string, pre *backbone.SeqModel, loss align.Loss, anchored bool, r *rand.Rand, seed uint64) (*backbone.SeqModel, *backbone.SeqModel, float64, error) {
+	tower := pre
+	if anchored {
+		var err error
+		if tower, err = align.CopyTower(pre); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	tp, err := e.newText(r)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	fused, err := align.NewFusedTable(tower.Items, tp, e.o.dim, e.o.dropout, r)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	fused.Rng = rand.New(rand.NewPCG(seed, 4))
+	rec, err := backbone.NewSeqModel(tower.Enc, fused, backbone.ModelConfig{})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	a, err := align.NewAnchored(rec, tp, tower.Items, loss, e.o.gamma)
+	if err == nil {
+		a.MaxRows = e.o.alignRows
+	}
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	secs, err := e.train(ctx, name, a, seqScorer(rec), e.o.lr2, e.o.epochs2, seed)
+	return rec, tower, secs, err
+}
+
+// idOnly returns the ID-only scorers of a tower trained in phase 2: its
+// encoder over its raw ID table and over the fused table's ID view.
+func idOnly(rec, tower *backbone.SeqModel) (raw, view eval.Scorer, err error) {
+	m1, err := backbone.NewSeqModel(tower.Enc, tower.Items, backbone.ModelConfig{})
+	if err != nil {
+		return nil, nil, err
+	}
+	m2, err := backbone.NewSeqModel(tower.Enc, rec.Items.(*align.FusedTable).IDView(), backbone.ModelConfig{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return backbone.NewRecommender(m1), backbone.NewRecommender(m2), nil
+}
+
+// mixture runs phase 3: the ID expert (a copy of idTower), the aligned
+// expert (aligned, trained further in place) and a fresh text expert, mixed
+// by PAD's frequency gate.
+func (e *env) mixture(ctx context.Context, name string, idTower, aligned *backbone.SeqModel, r *rand.Rand, seed uint64) (*moe.Mixture, float64, error) {
+	id, err := align.CopyTower(idTower)
+	if err != nil {
+		return nil, 0, err
+	}
+	tp, err := e.newText(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	enc3, err := e.newEncoder(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	gate, err := moe.NewFreqGate(e.bins, moe.PADInit(e.o.bins, moe.PADGamma2))
+	if err != nil {
+		return nil, 0, err
+	}
+	m, err := moe.NewMixture([]moe.Expert{
+		{Name: "id", Enc: id.Enc, Items: id.Items},
+		{Name: "aligned", Enc: aligned.Enc, Items: aligned.Items},
+		{Name: "text", Enc: enc3, Items: tp},
+	}, gate, 1)
+	if err != nil {
+		return nil, 0, err
+	}
+	score := func() (eval.Scorer, error) { return m.NewScorer() }
+	secs, err := e.train(ctx, name, m, score, e.o.lr3, e.o.epochs3, seed)
+	return m, secs, err
+}
+
+func (e *env) record(sum *summary, name string, s eval.Scorer, secs float64) error {
+	r, err := e.testEval(s)
+	if err != nil {
+		return err
+	}
+	sum.add(name, r, secs)
+	e.log.Info("test", "variant", name, "ndcg@10", fmt.Sprintf("%.4f", r.ndcg), "hr@10", fmt.Sprintf("%.4f", r.hr),
+		"cold_ndcg@10", fmt.Sprintf("%.4f", r.coldNDCG), "warm_ndcg@10", fmt.Sprintf("%.4f", r.warmNDCG))
+	return nil
+}
+
+func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[string]bool, sum *summary) error {
+	r := rand.New(rand.NewPCG(seed, 0x9ad))
+	// phase 1: the ID tower
+	enc, err := e.newEncoder(r)
+	if err != nil {
+		return err
+	}
+	pre, err := backbone.NewSeqModel(enc, backbone.NewIDTable(e.split.NumItems, e.o.dim, r), backbone.ModelConfig{})
+	if err != nil {
+		return err
+	}
+	secs, err := e.train(ctx, fmt.Sprintf("seed %d phase 1 (id)", seed), pre, seqScorer(pre), e.o.lr1, e.o.epochs1, seed)
+	if err != nil {
+		return err
+	}
+	preRec := backbone.NewRecommender(pre)
+	if err := e.record(sum, "id", preRec, secs); err != nil {
+		return err
+	}
+	preRes := sum.Variants["id"]
+	sum.Forgetting["pretrained"] = append(sum.Forgetting["pretrained"], preRes.NDCG[len(preRes.NDCG)-1])
+
+	if want["text"] {
+		tp, err := e.newText(r)
+		if err != nil {
+			return err
+		}
+		enc, err := e.newEncoder(r)
+		if err != nil {
+			return err
+		}
+		tm, err := backbone.NewSeqModel(enc, tp, backbone.ModelConfig{})
+		if err != nil {
+			return err
+		}
+		secs, err := e.train(ctx, fmt.Sprintf("seed %d text", seed), tm, seqScorer(tm), e.o.lr1, e.o.epochs1, seed)
+		if err != nil {
+			return err
+		}
+		if err := e.record(sum, "text", backbone.NewRecommender(tm), secs); err != nil {
+			return err
+		}
+	}
+	mmd := align.MKMMD{Estimator: align.UnbiasedOffset}
+	nce := align.InfoNCE{Temperature: align.DefaultTemperature, Cosine: true}
+	forget := func(key string, rec, tower *backbone.SeqModel) error {
+		raw, view, err := idOnly(rec, tower)
+		if err != nil {
+			return err
+		}
+		for k, s := range map[string]eval.Scorer{key: raw, key + "_idview": view} {
+			res, err := e.testEval(s)
+			if err != nil {
+				return err
+			}
+			sum.Forgetting[k] = append(sum.Forgetting[k], res.ndcg)
+			e.log.Info("forgetting", "what", k, "id_only_ndcg@10", fmt.Sprintf("%.4f", res.ndcg), "pretrained", fmt.Sprintf("%.4f", preRes.NDCG[len(preRes.NDCG)-1]))
+		}
+		return nil
+	}
+	// full PAD: anchored MK-MMD, then the mixture
+	if want["pad"] || want["pad_nomix"] {
+		rec, tower, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (mk-mmd, anchored)", seed), pre, mmd, true, r, seed)
+		if err != nil {
+			return err
+		}
+		if err := forget("mkmmd", rec, tower); err != nil {
+			return err
+		}
+		if err := e.record(sum, "pad_nomix", backbone.NewRecommender(rec), s2); err != nil {
+			return err
+		}
+		if want["pad"] {
+			m, s3, err := e.mixture(ctx, fmt.Sprintf("seed %d phase 3 (pad)", seed), pre, rec, r, seed)
+			if err != nil {
+				return err
+			}
+			s, err := m.NewScorer()
+			if err != nil {
+				return err
+			}
+			if err := e.record(sum, "pad", s, s2+s3); err != nil {
+				return err
+			}
+			if first && e.o.out != "" {
+				if err := os.MkdirAll(filepath.Dir(e.o.out), 0o755); err != nil {
+					return err
+				}
+				if err := m.Save(e.o.out); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.out, "# saved the full PAD mixture of seed %d to %s\n", seed, e.o.out)
+			}
+		}
+	}
+	if want["pad_infonce"] {
+		rec, _, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (infonce, anchored)", seed), pre, nce, true, r, seed)
+		if err != nil {
+			return err
+		}
+		m, s3, err := e.mixture(ctx, fmt.Sprintf("seed %d phase 3 (pad_infonce)", seed), pre, rec, r, seed)
+		if err != nil {
+			return err
+		}
+		s, err := m.NewScorer()
+		if err != nil {
+			return err
+		}
+		if err := e.record(sum, "pad_infonce", s, s2+s3); err != nil {
+			return err
+		}
+	}
+	if want["pad_noanchor"] {
+		// the "original" ID tower is aligned itself; the ID expert is then
+		// that modified tower
+		orig, err := align.CopyTower(pre)
+		if err != nil {
+			return err
+		}
+		rec, tower, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (mk-mmd, unanchored)", seed), orig, mmd, false, r, seed)
+		if err != nil {
+			return err
+		}
+		if err := forget("mkmmd_unanchored", rec, tower); err != nil {
+			return err
+		}
+		m, s3, err := e.mixture(ctx, fmt.Sprintf("seed %d phase 3 (pad_noanchor)", seed), tower, rec, r, seed)
+		if err != nil {
+			return err
+		}
+		s, err := m.NewScorer()
+		if err != nil {
+			return err
+		}
+		if err := e.record(sum, "pad_noanchor", s, s2+s3); err != nil {
+			return err
+		}
+	}
+	if want["forgetting_infonce"] {
+		orig, err := align.CopyTower(pre)
+		if err != nil {
+			return err
+		}
+		rec, tower, _, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (infonce, unanchored)", seed), orig, nce, false, r, seed)
+		if err != nil {
+			return err
+		}
+		if err := forget("infonce", rec, tower); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func meanStd(v []float64) (float64, float64) {
+	if len(v) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	var m float64
+	for _, x := range v {
+		m += x
+	}
+	m /= float64(len(v))
+	if len(v) < 2 {
+		return m, 0
+	}
+	var s float64
+	for _, x := range v {
+		s += (x - m) * (x - m)
+	}
+	return m, math.Sqrt(s / float64(len(v)-1))
+}
+
+func printTable(w io.Writer, s *summary) {
+	fmt.Fprintf(w, "\n# %s, test, full ranking with history masked; mean ± std over seeds (sample std)\n", s.Dataset)
+	fmt.Fprintf(w, "%-14s %-17s %-17s %-17s %-17s %-17s %-17s\n", "variant", "HR@10", "NDCG@10", "cold HR@10", "cold NDCG@10", "warm HR@10", "warm NDCG@10")
+	for _, name := range s.order {
+		v := s.Variants[name]
+		cells := []string{}
+		for _, x := range [][]float64{v.HR, v.NDCG, v.ColdHR, v.ColdNDCG, v.WarmHR, v.WarmNDCG} {
+			m, sd := meanStd(x)
+			cells = append(cells, fmt.Sprintf("%.4f ± %.4f", m, sd))
+		}
+		fmt.Fprintf(w, "%-14s %s\n", name, strings.Join(cells, " "))
+	}
+	fmt.Fprintf(w, "\n# NDCG@10 per popularity bin (1 = most popular), mean over seeds\n%-14s", "variant")
+	nb := 0
+	for _, name := range s.order {
+		if b := s.Variants[name].Bins; len(b) > 0 {
+			nb = max(nb, len(b[0]))
+		}
+	}
+	for b := 1; b <= nb; b++ {
+		fmt.Fprintf(w, " %7s", fmt.Sprintf("bin%d", b))
+	}
+	fmt.Fprintln(w)
+	for _, name := range s.order {
+		v := s.Variants[name]
+		fmt.Fprintf(w, "%-14s", name)
+		for b := range nb {
+			var col []float64
+			for _, row := range v.Bins {
+				if b < len(row) {
+					col = append(col, row[b])
+				}
+			}
+			m, _ := meanStd(col)
+			fmt.Fprintf(w, " %7.4f", m)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\n# forgetting: ID-only test NDCG@10 of the tower after phase 2 vs the pre-trained tower (relative change)\n")
+	pm, _ := meanStd(s.Forgetting["pretrained"])
+	keys := make([]string, 0, len(s.Forgetting))
+	for k := range s.Forgetting {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		m, sd := meanStd(s.Forgetting[k])
+		fmt.Fprintf(w, "%-26s %.4f ± %.4f  (%+.1f%%)\n", k, m, sd, 100*(m-pm)/pm)
+	}
+}
