@@ -27,6 +27,23 @@
 // the text side) plus γ times a Loss between two of its item tables; the
 // original ID tower stays untouched, which is the "anchor".
 //
+// PAD's item tables are backbone.ItemTable implementations: TextProjection
+// is f_t (Linear D→d, GELU, then n × [Dropout, Linear d→d, GELU]) over frozen
+// LLM item embeddings, and FusedTable is the aligned embedding
+// GELU(W_c·Dropout([ID[i]; f_t(x_i)])); its IDView drops the text half (the
+// ID-only scorer of an aligned tower). CopyTower is PAD's freeze(): a deep
+// copy of a pre-trained SeqModel, so phase 2 trains the copy. BuildTable
+// rebuilds any of these tables (and backbone's) from a saved spec.
+//
+// Phase 2 in full:
+//
+//	tower, _ := align.CopyTower(pretrained)                   // original stays as is
+//	ft, _ := align.NewTextProjection(llm, 64, 4, 0.1, rng)    // f_t
+//	fused, _ := align.NewFusedTable(tower.Items, ft, 64, 0.1, rng)
+//	rec, _ := backbone.NewSeqModel(tower.Enc, fused, backbone.ModelConfig{})
+//	a, _ := align.NewAnchored(rec, ft, tower.Items, align.MKMMD{Estimator: align.UnbiasedOffset}, 0.2)
+//	hist, err := backbone.Train(ctx, a, split.Train, cfg, opts)
+//
 // Example, PAD's alignment term on one batch:
 //
 //	t := autograd.NewTape()

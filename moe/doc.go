@@ -24,7 +24,10 @@
 // the experts and the gate jointly, and NewScorer returns an eval.Scorer
 // that mixes the experts' full-ranking or candidate scores with the gate
 // weights of every item (computed once: the gate does not depend on the
-// user).
+// user). Scorer also has backbone.Recommender's serving methods (TopK,
+// Score), and a Mixture saves to .safetensors + JSON (Save) and loads back
+// (Load, LoadScorer) with PAD's tables (align.TextProjection,
+// align.FusedTable), shared or separate encoders and either gate.
 //
 // Example (the candidate items of a batch and three experts' scores for
 // them):

@@ -1,0 +1,58 @@
+package moe_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/llmrec/llmrec/align"
+	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/moe"
+	"github.com/llmrec/llmrec/tensor"
+)
+
+// A PAD mixture (ID, aligned and text experts under the frequency gate) is
+// saved, loaded back and served with the same methods as a
+// backbone.Recommender.
+func ExampleLoadScorer() {
+	r := rand.New(rand.NewPCG(3, 4))
+	const items, d = 12, 8
+	llm := tensor.New(items+1, 6)
+	for i := 6; i < len(llm.Data); i++ {
+		llm.Data[i] = float32(r.NormFloat64())
+	}
+	cfg := backbone.DefaultEncoderConfig("sasrec")
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Style = d, 5, 1, "postln"
+	enc := func() backbone.Encoder { e, _ := backbone.NewSASRec(cfg, r); return e }
+	ft, _ := align.NewTextProjection(llm, d, 4, 0.1, r)
+	fused, _ := align.NewFusedTable(backbone.NewIDTable(items, d, r), ft, d, 0.1, r)
+	text, _ := align.NewTextProjection(llm, d, 4, 0.1, r)
+	bins := []int{0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2}
+	gate, _ := moe.NewFreqGate(bins, moe.PADInit(2, moe.PADGamma2))
+	m, _ := moe.NewMixture([]moe.Expert{
+		{Name: "id", Enc: enc(), Items: backbone.NewIDTable(items, d, r)},
+		{Name: "aligned", Enc: enc(), Items: fused},
+		{Name: "text", Enc: enc(), Items: text},
+	}, gate, 1)
+
+	dir, _ := os.MkdirTemp("", "pad")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "pad.safetensors")
+	if err := m.Save(path); err != nil {
+		fmt.Println(err)
+		return
+	}
+	s, err := moe.LoadScorer(path)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	orig, _ := m.NewScorer()
+	history := []int{1, 5, 7}
+	a, _ := orig.TopK(history, 3, history)
+	b, _ := s.TopK(history, 3, history)
+	fmt.Println("same top-3 after reload:", fmt.Sprint(a) == fmt.Sprint(b), len(b))
+	// Output:
+	// same top-3 after reload: true 3
+}
