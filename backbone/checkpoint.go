@@ -15,13 +15,17 @@ import (
 
 // SavedConfig is the structure of a saved SeqModel: enough to rebuild it
 // before its weights are loaded. Save writes it into the .safetensors
-// metadata (key "llmrec.backbone") and beside it as a .json file.
+// metadata (key "llmrec.backbone") and beside it as a .json file. It is a
+// plain value, safe for concurrent reads.
 type SavedConfig struct {
 	// Format identifies the layout ("llmrec.backbone/v1").
-	Format  string        `json:"format"`
+	Format string `json:"format"`
+	// Encoder configures the encoder.
 	Encoder EncoderConfig `json:"encoder"`
-	Items   TableSpec     `json:"items"`
-	Model   ModelConfig   `json:"model"`
+	// Items describes the item table.
+	Items TableSpec `json:"items"`
+	// Model holds the task and loss settings.
+	Model ModelConfig `json:"model"`
 }
 
 const (

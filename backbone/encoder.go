@@ -37,12 +37,14 @@ type Encoder interface {
 	Config() EncoderConfig
 }
 
-// Scratch is an encoder's per-goroutine working memory (opaque).
+// Scratch is an encoder's per-goroutine working memory (opaque). A Scratch
+// must not be used by two goroutines at once.
 type Scratch interface{}
 
 // EncoderConfig configures every encoder of this package; fields that do
 // not apply to a kind are ignored. It is JSON-encoded in a saved model's
-// config. DefaultEncoderConfig gives the SASRec reference's settings.
+// config. DefaultEncoderConfig gives the SASRec reference's settings. It is
+// a plain value, safe for concurrent reads.
 type EncoderConfig struct {
 	// Kind is "sasrec", "bert4rec" or "gru4rec".
 	Kind string `json:"kind"`

@@ -43,12 +43,14 @@ type ItemTable interface {
 
 // TableSpec describes an item table's structure, so that a saved model can
 // be rebuilt before its weights are loaded. It is JSON-encoded in the
-// model's config file.
+// model's config file. It is a plain value, safe for concurrent reads.
 type TableSpec struct {
 	// Kind is "id", "adapter", "concat" or "normalized".
-	Kind     string `json:"kind"`
-	NumItems int    `json:"num_items"`
-	Dim      int    `json:"dim"`
+	Kind string `json:"kind"`
+	// NumItems is the number of items (the table has NumItems+1 rows).
+	NumItems int `json:"num_items"`
+	// Dim is the width of an item vector.
+	Dim int `json:"dim"`
 	// LLMDim is the width of the frozen LLM embeddings (adapter).
 	LLMDim int `json:"llm_dim,omitempty"`
 	// Hidden lists the adapter's hidden layer widths (empty = one Linear).

@@ -26,7 +26,8 @@ type Model interface {
 }
 
 // ModelConfig is the part of a SeqModel's configuration that is not the
-// encoder's or the item table's.
+// encoder's or the item table's. It is a plain value, safe for concurrent
+// reads.
 type ModelConfig struct {
 	// Task is "next" (predict the next item at every position: SASRec,
 	// GRU4Rec) or "masked" (predict masked items: BERT4Rec).
@@ -47,9 +48,12 @@ type ModelConfig struct {
 // LossGrad keeps its working memory in the model: one training goroutine at
 // a time. For serving, build a Recommender, which is safe for concurrent use.
 type SeqModel struct {
-	Enc   Encoder
+	// Enc encodes the sequences.
+	Enc Encoder
+	// Items holds the item vectors, for input and scoring.
 	Items ItemTable
-	Cfg   ModelConfig
+	// Cfg holds the task and loss settings.
+	Cfg ModelConfig
 
 	scratch Scratch
 	batch   Batch

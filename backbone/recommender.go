@@ -8,9 +8,12 @@ import (
 	"github.com/llmrec/llmrec/tensor"
 )
 
-// Scored is an item with its score.
+// Scored is an item with its score. It is a plain value, safe for
+// concurrent reads.
 type Scored struct {
-	Item  int     `json:"item"`
+	// Item is the item id (1..NumItems).
+	Item int `json:"item"`
+	// Score is the model's score (higher is better).
 	Score float32 `json:"score"`
 }
 

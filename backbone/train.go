@@ -11,17 +11,21 @@ import (
 )
 
 // TrainConfig holds the optimization settings of Train. Zero fields take the
-// SASRec reference's values (see DefaultTrainConfig).
+// SASRec reference's values (see DefaultTrainConfig). It is a plain value,
+// safe for concurrent reads.
 type TrainConfig struct {
 	// Epochs is the maximum number of epochs.
 	Epochs int `json:"epochs"`
 	// BatchSize is the number of users per step.
 	BatchSize int `json:"batch_size"`
 	// LR, Beta1, Beta2 and Eps configure Adam.
-	LR    float64 `json:"lr"`
+	LR float64 `json:"lr"`
+	// Beta1 is Adam's first-moment decay (0.9).
 	Beta1 float64 `json:"beta1"`
+	// Beta2 is Adam's second-moment decay (0.98 in SASRec).
 	Beta2 float64 `json:"beta2"`
-	Eps   float64 `json:"eps"`
+	// Eps is added to the root of Adam's second moment (1e-8).
+	Eps float64 `json:"eps"`
 	// WeightDecay is AdamW's decoupled weight decay (0 = plain Adam).
 	WeightDecay float64 `json:"weight_decay,omitempty"`
 	// ClipNorm clips the global gradient norm when positive.
@@ -76,8 +80,10 @@ func (c *TrainConfig) fill() error {
 	return nil
 }
 
-// EpochStats records one epoch of training.
+// EpochStats records one epoch of training. It is a plain value, safe for
+// concurrent reads.
 type EpochStats struct {
+	// Epoch counts from 1.
 	Epoch int `json:"epoch"`
 	// Loss is the mean step loss.
 	Loss float64 `json:"loss"`
@@ -93,8 +99,10 @@ type EpochStats struct {
 	Improved bool `json:"improved,omitempty"`
 }
 
-// History is the result of Train.
+// History is the result of Train. Train returns it complete; it is then
+// safe for concurrent reads.
 type History struct {
+	// Epochs holds one entry per finished epoch.
 	Epochs []EpochStats `json:"curve"`
 	// BestEpoch is the epoch with the best validation metric (0 if none).
 	BestEpoch int `json:"best_epoch"`
@@ -113,7 +121,8 @@ func (h *History) EpochSeconds() []float64 {
 	return out
 }
 
-// TrainOptions are Train's hooks; all are optional.
+// TrainOptions are Train's hooks; all are optional. Train calls the hooks
+// from its own goroutine, one at a time.
 type TrainOptions struct {
 	// Validate returns validation metrics after an epoch; nil disables
 	// validation and early stopping.
