@@ -1,0 +1,252 @@
+package recpca
+
+import (
+	"math"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack"
+	"gonum.org/v1/gonum/lapack/lapack64"
+)
+
+// maxMaterialize is the number of float64 elements (n·D) up to which the
+// centred design matrix is materialized; above it products are chunked over
+// rows converted on the fly from the float32 input.
+const maxMaterialize = 1 << 25
+
+// design is the implicit centred (and optionally row-normalized) item matrix
+// X̄ (n x D, items 1..n of the input; row 0 excluded) in float64.
+type design struct {
+	x     []float32 // input rows 0..n (row 0 padding), D columns
+	n, d  int
+	scale []float64 // per item row multiplier (row normalization), nil = 1
+	mean  []float64 // D, nil = no centring
+	full  []float64 // materialized X̄ (n x D) or nil
+	chunk int
+}
+
+func newDesign(x []float32, n, dim int, normalize bool, eps float64, center bool) *design {
+	m := &design{x: x, n: n, d: dim}
+	if normalize {
+		m.scale = make([]float64, n)
+		for i := range n {
+			r := x[(i+1)*dim : (i+2)*dim]
+			nr := math.Sqrt(sumSq32(r))
+			if nr > 0 {
+				m.scale[i] = 1 / math.Max(nr, eps)
+			}
+		}
+	}
+	if center {
+		mean := make([]float64, dim)
+		for i := range n {
+			r := x[(i+1)*dim : (i+2)*dim]
+			s := m.rowScale(i)
+			for j, v := range r {
+				mean[j] += float64(v) * s
+			}
+		}
+		for j := range mean {
+			mean[j] /= float64(n)
+		}
+		m.mean = mean
+	}
+	m.chunk = max(64, (1<<20)/max(dim, 1))
+	if n*dim <= maxMaterialize {
+		m.full = make([]float64, n*dim)
+		m.fill(0, n, m.full)
+	}
+	return m
+}
+
+func (m *design) rowScale(i int) float64 {
+	if m.scale == nil {
+		return 1
+	}
+	return m.scale[i]
+}
+
+// fill writes rows lo..hi−1 (item index, 0-based) of X̄ into buf.
+func (m *design) fill(lo, hi int, buf []float64) {
+	if m.full != nil && &buf[0] != &m.full[0] {
+		copy(buf, m.full[lo*m.d:hi*m.d])
+		return
+	}
+	for i := lo; i < hi; i++ {
+		r := m.x[(i+1)*m.d : (i+2)*m.d]
+		out := buf[(i-lo)*m.d : (i-lo+1)*m.d]
+		s := m.rowScale(i)
+		for j, v := range r {
+			out[j] = float64(v) * s
+		}
+		if m.mean != nil {
+			for j, mu := range m.mean {
+				out[j] -= mu
+			}
+		}
+	}
+}
+
+// chunks calls f for each row block of X̄, as a General view.
+func (m *design) chunks(f func(lo, hi int, a blas64.General)) {
+	if m.full != nil {
+		f(0, m.n, blas64.General{Rows: m.n, Cols: m.d, Stride: m.d, Data: m.full})
+		return
+	}
+	buf := make([]float64, m.chunk*m.d)
+	for lo := 0; lo < m.n; lo += m.chunk {
+		hi := min(lo+m.chunk, m.n)
+		m.fill(lo, hi, buf)
+		f(lo, hi, blas64.General{Rows: hi - lo, Cols: m.d, Stride: m.d, Data: buf[:(hi-lo)*m.d]})
+	}
+}
+
+// mul computes U = X̄·V (V is D x k, U is n x k).
+func (m *design) mul(u, v []float64, k int) {
+	vg := blas64.General{Rows: m.d, Cols: k, Stride: k, Data: v}
+	m.chunks(func(lo, hi int, a blas64.General) {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, vg, 0, blas64.General{Rows: hi - lo, Cols: k, Stride: k, Data: u[lo*k : hi*k]})
+	})
+}
+
+// mulT computes Y = X̄ᵀ·U (U is n x k, Y is D x k).
+func (m *design) mulT(y, u []float64, k int) {
+	yg := blas64.General{Rows: m.d, Cols: k, Stride: k, Data: y}
+	clear(y)
+	m.chunks(func(lo, hi int, a blas64.General) {
+		blas64.Gemm(blas.Trans, blas.NoTrans, 1, a, blas64.General{Rows: hi - lo, Cols: k, Stride: k, Data: u[lo*k : hi*k]}, 1, yg)
+	})
+}
+
+// gram returns C = X̄ᵀX̄ as a full (both triangles) D x D row-major matrix.
+func (m *design) gram() []float64 {
+	c := make([]float64, m.d*m.d)
+	cs := blas64.Symmetric{N: m.d, Stride: m.d, Data: c, Uplo: blas.Upper}
+	m.chunks(func(lo, hi int, a blas64.General) {
+		blas64.Syrk(blas.Trans, 1, a, 1, cs)
+	})
+	mirrorUpper(c, m.d)
+	return c
+}
+
+// traceC returns ||X̄||_F².
+func (m *design) traceC() float64 {
+	var s float64
+	m.chunks(func(lo, hi int, a blas64.General) {
+		for _, v := range a.Data {
+			s += v * v
+		}
+	})
+	return s
+}
+
+// row writes row i (0-based item index) of X̄ into buf.
+func (m *design) row(i int, buf []float64) {
+	if m.full != nil {
+		copy(buf, m.full[i*m.d:(i+1)*m.d])
+		return
+	}
+	m.fill(i, i+1, buf)
+}
+
+// edgeQuad returns Σ_{i<j} A_ij ||u_i s_i − u_j s_j||² over the rows of the
+// implicit matrix (row i given by get), with s = 1 for the combinatorial
+// Laplacian and s = d^{-1/2} for the normalized one: this is tr(UᵀLU).
+func edgeQuad(g *Graph, kind LaplacianKind, cols int, get func(i int, buf []float64)) float64 {
+	procs := max(1, min(runtime.GOMAXPROCS(0), 8))
+	n := g.N
+	parts := make([]float64, procs)
+	var wg sync.WaitGroup
+	for p := range procs {
+		wg.Go(func() {
+			bi := make([]float64, cols)
+			bj := make([]float64, cols)
+			var s float64
+			for i := 1 + p; i < n; i += procs {
+				lo, hi := g.RowPtr[i], g.RowPtr[i+1]
+				if lo == hi {
+					continue
+				}
+				get(i-1, bi)
+				si := 1.0
+				if kind == SymNormalized {
+					si = g.invSqrt[i]
+				}
+				for t := lo; t < hi; t++ {
+					j := int(g.Col[t])
+					if j <= i {
+						continue
+					}
+					get(j-1, bj)
+					sj := 1.0
+					if kind == SymNormalized {
+						sj = g.invSqrt[j]
+					}
+					var q float64
+					for c := range bi {
+						dd := bi[c]*si - bj[c]*sj
+						q += dd * dd
+					}
+					s += g.Val[t] * q
+				}
+			}
+			parts[p] = s
+		})
+	}
+	wg.Wait()
+	var s float64
+	for _, v := range parts {
+		s += v
+	}
+	return s
+}
+
+func mirrorUpper(a []float64, n int) {
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			a[j*n+i] = a[i*n+j]
+		}
+	}
+}
+
+// symEig returns the eigenvalues (ascending) of the symmetric n x n matrix a
+// and, in a, the eigenvectors as columns. ok is false when LAPACK did not
+// converge.
+func symEig(a []float64, n int) ([]float64, bool) {
+	w := make([]float64, n)
+	s := blas64.Symmetric{N: n, Stride: n, Data: a, Uplo: blas.Upper}
+	work := []float64{0}
+	lapack64.Syev(lapack.EVCompute, s, w, work, -1)
+	work = make([]float64, int(work[0]))
+	ok := lapack64.Syev(lapack.EVCompute, s, w, work, len(work))
+	return w, ok
+}
+
+// orthonormalize replaces the columns of the D x k matrix a by an
+// orthonormal basis of their span (thin QR).
+func orthonormalize(a []float64, rows, k int) {
+	g := blas64.General{Rows: rows, Cols: k, Stride: k, Data: a}
+	tau := make([]float64, k)
+	work := []float64{0}
+	lapack64.Geqrf(g, tau, work, -1)
+	lw := int(work[0])
+	lapack64.Orgqr(g, tau, work, -1)
+	lw = max(lw, int(work[0]), 1)
+	work = make([]float64, lw)
+	lapack64.Geqrf(g, tau, work, lw)
+	lapack64.Orgqr(g, tau, work, lw)
+}
+
+// symEigValues returns the eigenvalues (ascending) of the symmetric n x n
+// matrix a (destroyed).
+func symEigValues(a []float64, n int) ([]float64, bool) {
+	w := make([]float64, n)
+	s := blas64.Symmetric{N: n, Stride: n, Data: a, Uplo: blas.Upper}
+	work := []float64{0}
+	lapack64.Syev(lapack.EVNone, s, w, work, -1)
+	work = make([]float64, max(int(work[0]), 1))
+	ok := lapack64.Syev(lapack.EVNone, s, w, work, len(work))
+	return w, ok
+}

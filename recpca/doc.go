@@ -1,0 +1,41 @@
+// Package recpca reshapes LLM item embeddings before a sequential
+// recommender uses them: the geometry half of TF-LLMER (methods.md §1).
+//
+// Why: LLM item vectors make the backbone hard to optimize. The Hessian of
+// the softmax cross-entropy with respect to a sequence representation is the
+// covariance of the item vectors under the model's own distribution
+// (Curvature measures it), so a few large-norm items dominate it and items
+// that co-occur but sit in different semantic clusters leave it
+// ill-conditioned. The package offers the two remedies and the diagnostics to
+// see them work:
+//
+//   - NormalizeRows: L2 row normalization (ComputeNormStats shows the norm
+//     disparity it removes);
+//   - Fit: PCA, whitened PCA and Rec-PCA. Rec-PCA keeps the top-d
+//     eigenvectors of M = X̄ᵀX̄/tr(X̄ᵀX̄) − λ·X̄ᵀLX̄/tr(X̄ᵀLX̄), trading
+//     retained variance for smoothness over the item co-occurrence graph
+//     (BuildGraph) built from the training sequences; λ = 0 is PCA;
+//   - diagnostics: GraphTV, Alignment (co-occurring vs random pairs'
+//     cosine), Curvature (extreme eigenvalues and condition numbers).
+//
+// Item matrices are *tensor.Tensor of shape [NumItems+1, D] whose row 0 is the
+// padding id: row 0 is excluded from every statistic and fit and written as
+// zeros. Graphs have NumItems+1 nodes with node 0 isolated. Numerics run in
+// float64 (gonum); Fit never forms a D x D matrix with the randomized solver.
+//
+// Choosing the penalty: Options.Lambda (default, the objective's own λ) or
+// Options.TargetVariance (recommended on new data: λ is bisected so that the
+// retained variance is a given fraction of PCA's, which is comparable across
+// datasets, whereas the useful λ band is narrow and data-dependent). Every
+// fit reports retained variance, graph TV and the count of non-positive kept
+// eigenvalues next to PCA's, and logs a warning through Options.Logger when λ
+// has gone past the useful band.
+//
+// Example:
+//
+//	g, err := recpca.BuildGraph(split.Train, numItems, recpca.GraphOptions{})
+//	if err != nil { ... }
+//	p, err := recpca.Fit(llmEmb, g, recpca.Options{Dim: 64, NormalizeInput: true, TargetVariance: 0.9})
+//	if err != nil { ... }
+//	itemInit := p.Transform(nil, llmEmb, true) // [NumItems+1, 64], unit rows, row 0 zero
+package recpca

@@ -1,0 +1,834 @@
+package recpca
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/llmrec/llmrec/tensor"
+)
+
+// Solver selects how the top-d eigenvectors of M are found.
+type Solver int
+
+const (
+	// SolverAuto picks SolverExact when D ≤ 1024 or when the block d+p is at
+	// least D/4, and SolverRandomized otherwise.
+	SolverAuto Solver = iota
+	// SolverExact forms the D x D matrices X̄ᵀX̄ and X̄ᵀLX̄ and decomposes M
+	// fully (LAPACK dsyev). Cost O(n·D² + D³); the test oracle.
+	SolverExact
+	// SolverRandomized runs shifted block subspace iteration with
+	// Rayleigh–Ritz on the implicit operator v ↦ X̄ᵀ(X̄v)/trC −
+	// λ·X̄ᵀ(L(X̄v))/trG, never forming a D x D matrix. Cost O(iters·n·D·(d+p)).
+	SolverRandomized
+)
+
+// String names the solver.
+func (s Solver) String() string {
+	switch s {
+	case SolverAuto:
+		return "auto"
+	case SolverExact:
+		return "exact"
+	case SolverRandomized:
+		return "randomized"
+	}
+	return fmt.Sprintf("Solver(%d)", int(s))
+}
+
+// TVKind selects the graph total-variation penalty.
+type TVKind int
+
+const (
+	// TVQuadratic is the Dirichlet energy tr(ZᵀLZ) (closed form; default).
+	TVQuadratic TVKind = iota
+	// TVL1 is ½ Σ A_ij ||z_i − z_j||, minimized by iteratively reweighted
+	// least squares: each round refits the quadratic problem on the graph
+	// with weights A_ij / max(||z_i − z_j||, ε).
+	TVL1
+)
+
+// Options configures Fit. The zero value with Dim set is plain PCA (λ = 0)
+// with centring, on the raw rows, with the exact or randomized solver chosen
+// automatically.
+//
+// The strength of the graph penalty is given by exactly one handle, checked
+// in this order: TargetVariance (when > 0), Beta (when > 0), Lambda. Lambda
+// is the default handle because it is the objective's own parameter, costs a
+// single eigen-solve and reproduces methods.md §1.4; but the useful λ band is
+// narrow and data-dependent (about 0.8–1.1 on Beauty), so TargetVariance is
+// the recommended handle for new data: it bisects λ until the retained
+// variance is the requested fraction of PCA's, which means the same thing on
+// every dataset.
+type Options struct {
+	// Dim is d, the reduced dimension (1 ≤ d ≤ min(D, NumItems)).
+	Dim int
+	// Lambda is the scale-free graph penalty λ in
+	// M = X̄ᵀX̄/tr(X̄ᵀX̄) − λ·X̄ᵀLX̄/tr(X̄ᵀLX̄). 0 is PCA.
+	Lambda float64
+	// Beta, in (0, 1), selects the convex mix M = (1−β)·C/trC − β·G/trG,
+	// which has the eigenvectors of λ = β/(1−β).
+	Beta float64
+	// TargetVariance, in (0, 1], chooses λ by bisection so that the retained
+	// variance is this fraction of PCA's retained variance (e.g. 0.9).
+	TargetVariance float64
+	// TargetTol is the tolerance on that fraction (default 1e-3).
+	TargetTol float64
+	// Laplacian selects L (default SymNormalized).
+	Laplacian LaplacianKind
+	// NormalizeInput L2-normalizes the item rows before centring.
+	NormalizeInput bool
+	// NoCenter skips centring (Mean is then zero).
+	NoCenter bool
+	// Whiten scales each output coordinate to unit variance over the items.
+	Whiten bool
+	// TV selects the total-variation penalty (default TVQuadratic).
+	TV TVKind
+	// IRLSIters is the number of reweighting rounds for TVL1 (default 8).
+	IRLSIters int
+	// IRLSEps is ε in A_ij/max(||z_i − z_j||, ε); 0 means 1e-3 times the
+	// mean edge length of the quadratic solution.
+	IRLSEps float64
+	// Solver selects the eigensolver (default SolverAuto).
+	Solver Solver
+	// Oversample is p, the extra block columns of the randomized solver
+	// (default max(d/2, 16)).
+	Oversample int
+	// MaxIter bounds the randomized solver's iterations (default 300).
+	MaxIter int
+	// Tol is the randomized solver's stopping tolerance on the largest Ritz
+	// residual ||Mv − θv|| relative to ||M|| (default 1e-7).
+	Tol float64
+	// Rand seeds the randomized solver's start block; nil means a fixed seed.
+	Rand *rand.Rand
+	// Logger receives warnings (non-positive kept eigenvalues, solver not
+	// converged) and progress at debug level; nil discards them.
+	Logger *slog.Logger
+}
+
+// Stats reports what a fit achieved. Retained variance is ||X̄W||²_F /
+// ||X̄||²_F for the orthonormal W (before whitening); graph TVs are measured
+// on Z = X̄W with the raw co-occurrence weights A (not the Laplacian), so the
+// numbers compare across Laplacian kinds. PCA* fields are the same
+// quantities for plain PCA with the same d (zero when no graph was given).
+type Stats struct {
+	// Lambda is the λ actually used (after Beta or TargetVariance).
+	Lambda float64
+	// RetainedVariance and PCARetainedVariance are fractions of the total.
+	RetainedVariance, PCARetainedVariance float64
+	// NonPositive counts kept eigenvalues of M that are ≤ 0.
+	NonPositive int
+	// GraphTV is TV₂(Z) = ½ Σ A_ij ||z_i − z_j||²; GraphTVL1 is ½ Σ A_ij
+	// ||z_i − z_j||.
+	GraphTV, GraphTVL1 float64
+	// PCAGraphTV and PCAGraphTVL1 are the same for the PCA projection.
+	PCAGraphTV, PCAGraphTVL1 float64
+	// TraceRatio is tr(X̄ᵀLX̄)/tr(X̄ᵀX̄) (0 without a graph).
+	TraceRatio float64
+	// Solver is the solver that ran.
+	Solver Solver
+	// Iterations is the randomized solver's last iteration count (0 for the
+	// exact solver); Residual its final relative residual.
+	Iterations int
+	Residual   float64
+	// LambdaEvals counts eigen-solves spent choosing λ (TargetVariance).
+	LambdaEvals int
+	// IRLSIters counts ℓ1 reweighting rounds performed.
+	IRLSIters int
+}
+
+// Projection is a fitted (Rec-)PCA map x ↦ (x·s − Mean)·W, where s is the
+// optional row normalization. It is immutable after Fit and safe for
+// concurrent use.
+type Projection struct {
+	// Mean is the centring vector (length D; zeros with NoCenter).
+	Mean []float64
+	// W is the D x d projection (orthonormal columns unless whitened).
+	W *mat.Dense
+	// Eigenvalues are the d kept eigenvalues of M, descending.
+	Eigenvalues []float64
+	// NormalizeInput records whether rows are L2-normalized before centring.
+	NormalizeInput bool
+	// Stats describes the fit.
+	Stats Stats
+}
+
+const normEps = 1e-12
+
+// Fit computes PCA, whitened PCA or Rec-PCA of the item matrix x ([NumItems+1,
+// D], row 0 padding, excluded) regularized by the co-occurrence graph g (over
+// the same NumItems; may be nil when no penalty is asked). It returns an error
+// for NaN/Inf entries, d outside 1..min(D, NumItems), a missing or empty graph
+// when a penalty is asked, mismatched item counts, zero variance, or a
+// randomized solve that did not converge.
+func Fit(x *tensor.Tensor, g *Graph, opt Options) (*Projection, error) {
+	return FitContext(context.Background(), x, g, opt)
+}
+
+// FitContext is Fit with cancellation, checked between solver iterations.
+func FitContext(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options) (*Projection, error) {
+	if x == nil || x.Dims() != 2 || x.Rows() < 2 {
+		var sh []int
+		if x != nil {
+			sh = x.Shape
+		}
+		return nil, fmt.Errorf("recpca: fit: item matrix must be [NumItems+1, D] with NumItems ≥ 1, got shape %v", sh)
+	}
+	n, D, d := x.Rows()-1, x.Cols(), opt.Dim
+	for k, v := range x.Data[D:] {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("recpca: fit: item matrix row %d column %d is %v", k/D+1, k%D, v)
+		}
+	}
+	if d < 1 || d > D || d > n {
+		return nil, fmt.Errorf("recpca: fit: d = %d outside 1..min(D=%d, NumItems=%d)", d, D, n)
+	}
+	if opt.Beta < 0 || opt.Beta >= 1 || opt.TargetVariance < 0 || opt.TargetVariance > 1 || opt.Lambda < 0 || math.IsNaN(opt.Lambda) {
+		return nil, fmt.Errorf("recpca: fit: invalid penalty handle (lambda %v, beta %v, target variance %v)", opt.Lambda, opt.Beta, opt.TargetVariance)
+	}
+	penalized := opt.Lambda > 0 || opt.Beta > 0 || opt.TargetVariance > 0
+	if g != nil && g.N != n+1 {
+		return nil, fmt.Errorf("recpca: fit: graph has %d items, item matrix has %d", g.N-1, n)
+	}
+	if penalized && (g == nil || g.NumEdges() == 0) {
+		return nil, fmt.Errorf("recpca: fit: a graph penalty was asked: %w", ErrEmptyGraph)
+	}
+	if opt.TargetTol <= 0 {
+		opt.TargetTol = 1e-3
+	}
+	if opt.IRLSIters <= 0 {
+		opt.IRLSIters = 8
+	}
+	if opt.Oversample <= 0 {
+		opt.Oversample = max(d/2, 16)
+	}
+	if opt.MaxIter <= 0 {
+		opt.MaxIter = 300
+	}
+	if opt.Tol <= 0 {
+		opt.Tol = 1e-7
+	}
+	if opt.Rand == nil {
+		opt.Rand = rand.New(rand.NewPCG(1, 2))
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	solver := opt.Solver
+	if solver == SolverAuto {
+		solver = SolverRandomized
+		if D <= 1024 || 4*min(d+opt.Oversample, D) >= D {
+			solver = SolverExact
+		}
+	}
+
+	p := &problem{
+		m: newDesign(x.Data, n, D, opt.NormalizeInput, normEps, !opt.NoCenter),
+		n: n, D: D, d: d, kind: opt.Laplacian, opt: opt, solver: solver,
+		ctx: ctx,
+	}
+	p.trC = p.m.traceC()
+	if !(p.trC > 0) {
+		return nil, fmt.Errorf("recpca: fit: the item rows have zero variance")
+	}
+	if solver == SolverExact {
+		p.C = p.m.gram()
+	}
+	st := Stats{Solver: solver}
+
+	// PCA reference (and the answer when there is no penalty).
+	pca, err := p.solve(0, nil)
+	if err != nil {
+		return nil, err
+	}
+	pcaZ := p.project(pca.w)
+	st.PCARetainedVariance = sumSq(pcaZ) / p.trC
+	if g != nil && g.NumEdges() > 0 {
+		st.PCAGraphTV, st.PCAGraphTVL1 = tvRows(g, pcaZ, d, 1)
+		if err := p.setGraph(g); err != nil {
+			return nil, err
+		}
+		st.TraceRatio = p.trG / p.trC
+	}
+
+	res := pca
+	if penalized {
+		lambda := opt.Lambda
+		if opt.Beta > 0 {
+			lambda = opt.Beta / (1 - opt.Beta)
+		}
+		if opt.TargetVariance > 0 {
+			lambda, res, st.LambdaEvals, err = p.chooseLambda(opt.TargetVariance*st.PCARetainedVariance, pca)
+			if err != nil {
+				return nil, err
+			}
+		} else if res, err = p.solve(lambda, pca.v); err != nil {
+			return nil, err
+		}
+		st.Lambda = lambda
+		if opt.TV == TVL1 {
+			res, st.IRLSIters, err = p.irls(g, lambda, res)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	z := pcaZ
+	if res != pca {
+		z = p.project(res.w)
+	}
+	st.RetainedVariance = sumSq(z) / p.trC
+	if g != nil && g.NumEdges() > 0 {
+		st.GraphTV, st.GraphTVL1 = tvRows(g, z, d, 1)
+	}
+	st.Iterations, st.Residual = res.iters, res.resid
+	for _, v := range res.vals {
+		if v <= 0 {
+			st.NonPositive++
+		}
+	}
+	if st.NonPositive > 0 {
+		opt.Logger.Warn("recpca: kept eigenvalues of M are not positive; λ is past the useful band",
+			"nonpositive", st.NonPositive, "d", d, "lambda", st.Lambda, "retained_variance", st.RetainedVariance)
+	}
+
+	w := mat.NewDense(D, d, res.w)
+	if opt.Whiten {
+		for j := range d {
+			var v float64
+			for i := range n {
+				v += z[i*d+j] * z[i*d+j]
+			}
+			v /= float64(n)
+			s := 1 / math.Sqrt(math.Max(v, normEps))
+			for i := range D {
+				w.Set(i, j, w.At(i, j)*s)
+			}
+		}
+	}
+	mean := p.m.mean
+	if mean == nil {
+		mean = make([]float64, D)
+	}
+	return &Projection{Mean: mean, W: w, Eigenvalues: res.vals, NormalizeInput: opt.NormalizeInput, Stats: st}, nil
+}
+
+// Transform writes into dst ([Rows, d], sized when empty) the reduced item
+// matrix of x ([Rows, D]): row 0 stays zero (padding), and every other row is
+// (x_i·s_i − Mean)·W, L2-normalized when normalize is set. It panics with
+// tensor.ErrShape when x has the wrong width or dst the wrong shape, and
+// returns dst.
+func (p *Projection) Transform(dst, x *tensor.Tensor, normalize bool) *tensor.Tensor {
+	D, d := p.W.Dims()
+	if x.Dims() != 2 || x.Cols() != D {
+		panic(fmt.Errorf("%w: recpca.Transform: x %v, want [rows, %d]", tensor.ErrShape, x.Shape, D))
+	}
+	if dst == nil {
+		dst = &tensor.Tensor{}
+	}
+	rows := x.Rows()
+	dst.Ensure(rows, d)
+	clear(dst.Row(0))
+	if rows < 2 {
+		return dst
+	}
+	n := rows - 1
+	m := newDesign(x.Data, n, D, p.NormalizeInput, normEps, false)
+	m.mean = p.Mean
+	if m.full != nil {
+		m.fill(0, n, m.full)
+	}
+	z := make([]float64, n*d)
+	m.mul(z, p.W.RawMatrix().Data, d)
+	for i := range n {
+		zi := z[i*d : (i+1)*d]
+		s := 1.0
+		if normalize {
+			var q float64
+			for _, v := range zi {
+				q += v * v
+			}
+			s = 0
+			if q > 0 {
+				s = 1 / math.Max(math.Sqrt(q), normEps)
+			}
+		}
+		out := dst.Row(i + 1)
+		for j, v := range zi {
+			out[j] = float32(v * s)
+		}
+	}
+	return dst
+}
+
+// problem holds one fit's state.
+type problem struct {
+	m       *design
+	n, D, d int
+	kind    LaplacianKind
+	opt     Options
+	solver  Solver
+	ctx     context.Context
+
+	trC float64
+	C   []float64 // exact solver only
+
+	g      *Graph
+	trG    float64
+	G      []float64 // exact solver only
+	gammaG float64   // estimate of λmax(G)/trG (randomized solver)
+}
+
+type solution struct {
+	w     []float64 // D x d orthonormal columns
+	v     []float64 // D x k block (randomized warm start), nil for exact
+	vals  []float64 // d eigenvalues of M, descending
+	iters int
+	resid float64
+}
+
+// setGraph installs the penalty graph: trG, and G or a norm estimate.
+func (p *problem) setGraph(g *Graph) error {
+	p.g = g
+	p.trG = edgeQuad(g, p.kind, p.D, p.m.row)
+	if !(p.trG > 0) {
+		return fmt.Errorf("recpca: fit: tr(X̄ᵀLX̄) = %v: the graph sees no variation in the item rows", p.trG)
+	}
+	if p.solver == SolverExact {
+		p.G = p.gramL()
+		return nil
+	}
+	// Power iteration for λmax(G): the shift that keeps M + σI positive.
+	v := make([]float64, p.D)
+	for i := range v {
+		v[i] = p.opt.Rand.NormFloat64()
+	}
+	u := make([]float64, p.n)
+	lu := make([]float64, p.n)
+	y := make([]float64, p.D)
+	var est float64
+	for range 30 {
+		nv := math.Sqrt(sumSq(v))
+		for i := range v {
+			v[i] /= nv
+		}
+		p.m.mul(u, v, 1)
+		p.g.mulLap(p.kind, lu, u, 1, 1)
+		p.m.mulT(y, lu, 1)
+		est = dot(v, y)
+		v, y = y, v
+	}
+	p.gammaG = est / p.trG
+	return nil
+}
+
+// gramL returns G = X̄ᵀLX̄ (full, symmetrized).
+func (p *problem) gramL() []float64 {
+	D := p.D
+	G := make([]float64, D*D)
+	gg := blas64.General{Rows: D, Cols: D, Stride: D, Data: G}
+	lx := make([]float64, p.m.chunk*D)
+	bj := make([]float64, D)
+	bi := make([]float64, D)
+	p.m.chunks(func(lo, hi int, a blas64.General) {
+		if len(lx) < (hi-lo)*D {
+			lx = make([]float64, (hi-lo)*D)
+		}
+		for i := lo; i < hi; i++ {
+			out := lx[(i-lo)*D : (i-lo+1)*D]
+			node := i + 1
+			r0, r1 := p.g.RowPtr[node], p.g.RowPtr[node+1]
+			if r0 == r1 {
+				clear(out)
+				continue
+			}
+			p.m.row(i, bi)
+			if p.kind == Combinatorial {
+				dg := p.g.deg[node]
+				for c, v := range bi {
+					out[c] = dg * v
+				}
+			} else {
+				copy(out, bi)
+			}
+			for t := r0; t < r1; t++ {
+				jn := int(p.g.Col[t])
+				w := p.g.Val[t]
+				if p.kind == SymNormalized {
+					w *= p.g.invSqrt[node] * p.g.invSqrt[jn]
+				}
+				p.m.row(jn-1, bj)
+				for c, v := range bj {
+					out[c] -= w * v
+				}
+			}
+		}
+		blas64.Gemm(blas.Trans, blas.NoTrans, 1, a, blas64.General{Rows: hi - lo, Cols: D, Stride: D, Data: lx[:(hi-lo)*D]}, 1, gg)
+	})
+	for i := range D {
+		for j := i + 1; j < D; j++ {
+			s := (G[i*D+j] + G[j*D+i]) / 2
+			G[i*D+j], G[j*D+i] = s, s
+		}
+	}
+	return G
+}
+
+// project returns Z = X̄W (n x d).
+func (p *problem) project(w []float64) []float64 {
+	z := make([]float64, p.n*p.d)
+	p.m.mul(z, w, p.d)
+	return z
+}
+
+func (p *problem) solve(lambda float64, warm []float64) (*solution, error) {
+	if err := p.ctx.Err(); err != nil {
+		return nil, err
+	}
+	if p.solver == SolverExact {
+		return p.solveExact(lambda)
+	}
+	return p.solveRandomized(lambda, warm)
+}
+
+func (p *problem) solveExact(lambda float64) (*solution, error) {
+	D, d := p.D, p.d
+	a := make([]float64, D*D)
+	for i, c := range p.C {
+		a[i] = c / p.trC
+	}
+	if lambda != 0 {
+		s := lambda / p.trG
+		for i, gv := range p.G {
+			a[i] -= s * gv
+		}
+	}
+	vals, ok := symEig(a, D)
+	if !ok {
+		return nil, fmt.Errorf("recpca: fit: dense eigensolver did not converge (D = %d, λ = %v)", D, lambda)
+	}
+	sol := &solution{w: make([]float64, D*d), vals: make([]float64, d)}
+	for j := range d {
+		src := D - 1 - j
+		sol.vals[j] = vals[src]
+		for i := range D {
+			sol.w[i*d+j] = a[i*D+src]
+		}
+	}
+	fixSigns(sol.w, D, d)
+	return sol, nil
+}
+
+// apply computes Y = M·V for the D x k block v.
+func (p *problem) apply(y, v []float64, k int, lambda float64, u, lu []float64) {
+	p.m.mul(u, v, k)
+	if lambda != 0 {
+		p.g.mulLap(p.kind, lu, u, k, 1)
+		a, b := 1/p.trC, lambda/p.trG
+		for i := range u {
+			u[i] = a*u[i] - b*lu[i]
+		}
+	} else {
+		for i := range u {
+			u[i] /= p.trC
+		}
+	}
+	p.m.mulT(y, u, k)
+}
+
+func (p *problem) solveRandomized(lambda float64, warm []float64) (*solution, error) {
+	D, d := p.D, p.d
+	k := min(d+p.opt.Oversample, D)
+	v := make([]float64, D*k)
+	if warm != nil && len(warm) == D*k {
+		copy(v, warm)
+	} else {
+		for i := range v {
+			v[i] = p.opt.Rand.NormFloat64()
+		}
+	}
+	orthonormalize(v, D, k)
+	// lo is a lower bound of the spectrum of M: C/trC is PSD and
+	// λ·G/trG ≤ λ·λmax(G)/trG (power-iteration estimate, with a margin).
+	lo := 0.0
+	if lambda > 0 {
+		lo = -1.2 * lambda * p.gammaG
+	}
+	y := make([]float64, D*k)
+	u := make([]float64, p.n*k)
+	var lu []float64
+	if lambda != 0 {
+		lu = make([]float64, p.n*k)
+	}
+	h := make([]float64, k*k)
+	vr := make([]float64, D*k)
+	yr := make([]float64, D*k)
+	vs := make([]float64, D*k)
+	ys := make([]float64, D*k)
+	res := make([]float64, d)
+	gk := func(a []float64, r int) blas64.General { return blas64.General{Rows: r, Cols: k, Stride: k, Data: a} }
+	sol := &solution{}
+	var theta []float64
+	for it := 1; ; it++ {
+		if err := p.ctx.Err(); err != nil {
+			return nil, err
+		}
+		p.apply(y, v, k, lambda, u, lu)
+		blas64.Gemm(blas.Trans, blas.NoTrans, 1, gk(v, D), gk(y, D), 0, gk(h, k))
+		for i := range k {
+			for j := i + 1; j < k; j++ {
+				s := (h[i*k+j] + h[j*k+i]) / 2
+				h[i*k+j], h[j*k+i] = s, s
+			}
+		}
+		var ok bool
+		theta, ok = symEig(h, k)
+		if !ok {
+			return nil, fmt.Errorf("recpca: fit: Rayleigh–Ritz eigensolver failed at iteration %d", it)
+		}
+		// Reorder to descending.
+		slices.Reverse(theta)
+		for i := range k {
+			slices.Reverse(h[i*k : (i+1)*k])
+		}
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gk(v, D), gk(h, k), 0, gk(vr, D))
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gk(y, D), gk(h, k), 0, gk(yr, D))
+		norm := math.Max(math.Abs(theta[0]), math.Abs(theta[k-1]))
+		var worst float64
+		for j := range d {
+			var r float64
+			for i := range D {
+				e := yr[i*k+j] - theta[j]*vr[i*k+j]
+				r += e * e
+			}
+			res[j] = math.Sqrt(r) / math.Max(norm, 1e-300)
+			worst = math.Max(worst, res[j])
+		}
+		sol.iters, sol.resid = it, worst
+		p.opt.Logger.Debug("recpca: subspace iteration", "iteration", it, "residual", worst, "theta_1", theta[0], "theta_d", theta[d-1], "theta_k", theta[k-1])
+		if worst <= p.opt.Tol || it >= p.opt.MaxIter {
+			break
+		}
+		// Soft locking: leading Ritz pairs that already meet the tolerance
+		// are kept as they are; only the rest of the block is filtered.
+		j0 := 0
+		for j0 < d && res[j0] <= p.opt.Tol {
+			j0++
+		}
+		kk := k - j0
+		fv, fy := vs[:D*kk], ys[:D*kk]
+		for i := range D {
+			copy(fv[i*kk:(i+1)*kk], vr[i*k+j0:(i+1)*k])
+			copy(fy[i*kk:(i+1)*kk], yr[i*k+j0:(i+1)*k])
+		}
+		// Chebyshev filter of degree m damping [lo, θ_k] (the unwanted part
+		// of the spectrum) and amplifying the top; the degree keeps the
+		// amplification of the largest unlocked θ under 1e8 so the lower
+		// wanted directions keep enough digits.
+		cut, top := theta[k-1], theta[j0]
+		out := fv
+		if cut <= lo || top <= cut {
+			for i := range fv {
+				fv[i] = fy[i] - lo*fv[i]
+			}
+		} else {
+			e, c := (cut-lo)/2, (cut+lo)/2
+			x1 := (top - c) / e
+			m := 1
+			if x1 > 1 {
+				m = int(math.Acosh(1e8) / math.Acosh(x1))
+			}
+			m = max(1, min(m, 16))
+			y0, y1, y2 := fv, y[:D*kk], fy
+			for i := range y1 {
+				y1[i] = (fy[i] - c*fv[i]) / e
+			}
+			for range m - 1 {
+				p.apply(y2, y1, kk, lambda, u[:p.n*kk], lu[:len(lu)*kk/k])
+				for i := range y2 {
+					y2[i] = 2*(y2[i]-c*y1[i])/e - y0[i]
+				}
+				y0, y1, y2 = y1, y2, y0
+			}
+			out = y1
+		}
+		for i := range D {
+			copy(v[i*k:i*k+j0], vr[i*k:i*k+j0])
+			copy(v[i*k+j0:(i+1)*k], out[i*kk:(i+1)*kk])
+		}
+		orthonormalize(v, D, k)
+	}
+	if sol.resid > p.opt.Tol {
+		p.opt.Logger.Warn("recpca: randomized solver stopped before the tolerance", "iterations", sol.iters, "residual", sol.resid, "tol", p.opt.Tol)
+	}
+	p.opt.Logger.Debug("recpca: randomized solve", "lambda", lambda, "iterations", sol.iters, "residual", sol.resid)
+	sol.v = vr
+	sol.vals = slices.Clone(theta[:d])
+	sol.w = make([]float64, D*d)
+	for i := range D {
+		copy(sol.w[i*d:(i+1)*d], vr[i*k:i*k+d])
+	}
+	fixSigns(sol.w, D, d)
+	return sol, nil
+}
+
+// chooseLambda bisects λ so that the retained variance is target (absolute
+// fraction). It returns the λ, its solution and the number of solves.
+func (p *problem) chooseLambda(target float64, pca *solution) (float64, *solution, int, error) {
+	evals := 0
+	rv := func(s *solution) float64 { return sumSq(p.project(s.w)) / p.trC }
+	if rv(pca) <= target {
+		return 0, pca, 0, nil
+	}
+	lo, loSol := 0.0, pca
+	hi := 1.0
+	var hiSol *solution
+	for {
+		s, err := p.solve(hi, loSol.v)
+		evals++
+		if err != nil {
+			return 0, nil, evals, err
+		}
+		if rv(s) <= target {
+			hiSol = s
+			break
+		}
+		lo, loSol = hi, s
+		hi *= 2
+		if hi > 1<<12 {
+			return 0, nil, evals, fmt.Errorf("recpca: fit: no λ ≤ %v brings the retained variance down to %.4f", hi, target)
+		}
+	}
+	tol := p.opt.TargetTol * target
+	best, bestSol := hi, hiSol
+	for range 60 {
+		mid := (lo + hi) / 2
+		s, err := p.solve(mid, loSol.v)
+		evals++
+		if err != nil {
+			return 0, nil, evals, err
+		}
+		r := rv(s)
+		best, bestSol = mid, s
+		if math.Abs(r-target) <= tol || hi-lo <= 1e-9*hi {
+			break
+		}
+		if r > target {
+			lo, loSol = mid, s
+		} else {
+			hi = mid
+		}
+	}
+	return best, bestSol, evals, nil
+}
+
+// irls runs the ℓ1 total-variation reweighting rounds from the quadratic
+// solution sol at the given λ.
+func (p *problem) irls(g *Graph, lambda float64, sol *solution) (*solution, int, error) {
+	eps := p.opt.IRLSEps
+	rounds := 0
+	for range p.opt.IRLSIters {
+		z := p.project(sol.w)
+		d := p.d
+		dist := func(i, j int) float64 {
+			var q float64
+			zi, zj := z[(i-1)*d:i*d], z[(j-1)*d:j*d]
+			for c := range zi {
+				e := zi[c] - zj[c]
+				q += e * e
+			}
+			return math.Sqrt(q)
+		}
+		if eps <= 0 {
+			var s, w float64
+			for i := 1; i < g.N; i++ {
+				for t := g.RowPtr[i]; t < g.RowPtr[i+1]; t++ {
+					if j := int(g.Col[t]); j > i {
+						s += g.Val[t] * dist(i, j)
+						w += g.Val[t]
+					}
+				}
+			}
+			eps = 1e-3 * s / w
+			if !(eps > 0) {
+				eps = normEps
+			}
+		}
+		rg := g.Reweighted(func(i, j int, a float64) float64 { return a / math.Max(dist(i, j), eps) })
+		if err := p.setGraph(rg); err != nil {
+			return nil, rounds, err
+		}
+		next, err := p.solve(lambda, sol.v)
+		if err != nil {
+			return nil, rounds, err
+		}
+		sol = next
+		rounds++
+	}
+	return sol, rounds, nil
+}
+
+// fixSigns makes the largest-magnitude entry of each column positive, so that
+// results are deterministic up to the solver.
+func fixSigns(w []float64, rows, cols int) {
+	for j := range cols {
+		var best float64
+		for i := range rows {
+			if v := w[i*cols+j]; math.Abs(v) > math.Abs(best) {
+				best = v
+			}
+		}
+		if best < 0 {
+			for i := range rows {
+				w[i*cols+j] = -w[i*cols+j]
+			}
+		}
+	}
+}
+
+func sumSq(a []float64) float64 {
+	var s float64
+	for _, v := range a {
+		s += v * v
+	}
+	return s
+}
+
+func dot(a, b []float64) float64 {
+	var s float64
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
+
+// tvRows returns TV₂ and TV₁ of the rows of z (node i is row i−off).
+func tvRows(g *Graph, z []float64, cols, off int) (tv2, tv1 float64) {
+	for i := off; i < g.N; i++ {
+		zi := z[(i-off)*cols : (i-off+1)*cols]
+		for t := g.RowPtr[i]; t < g.RowPtr[i+1]; t++ {
+			j := int(g.Col[t])
+			if j <= i {
+				continue
+			}
+			zj := z[(j-off)*cols : (j-off+1)*cols]
+			var q float64
+			for c := range zi {
+				e := zi[c] - zj[c]
+				q += e * e
+			}
+			tv2 += g.Val[t] * q
+			tv1 += g.Val[t] * math.Sqrt(q)
+		}
+	}
+	return tv2, tv1
+}
