@@ -51,6 +51,7 @@ type options struct {
 	lr, dropout           float64
 	targetVar             float64
 	tail                  int
+	learnScale            bool
 	seed                  uint64
 }
 
@@ -70,6 +71,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.dropout, "dropout", 0.2, "dropout")
 	fs.Float64Var(&o.targetVar, "target-var", 0.9, "Rec-PCA strength: keep this fraction of PCA's retained variance (1 = plain PCA)")
 	fs.IntVar(&o.tail, "tail", 20, "items with fewer interactions than this are 'tail' in the per-group report")
+	fs.BoolVar(&o.learnScale, "learn-scale", false, "make the normalized table's row norm s a trained scalar (default: fixed s = 1)")
 	fs.Uint64Var(&o.seed, "seed", 42, "seed of initialization, training and evaluation")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -271,7 +273,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return nil, err
 			}
-			return backbone.NewNormalizedTable(inner, 1, false), nil
+			return backbone.NewNormalizedTable(inner, 1, o.learnScale), nil
 		},
 	}
 	rep := report{Dataset: ds.Name, Synthetic: synthetic, Users: ds.NumUsers(), Items: split.NumItems,

@@ -283,6 +283,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	out := fs.String("out", "examples/quickstart/assets", "output folder")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "generator seed (the committed files use the default)")
+	fs.Float64Var(&cfg.ItemZipf, "item-zipf", cfg.ItemZipf, "Zipf exponent of item popularity inside a topic")
+	fs.Float64Var(&cfg.Misaligned, "misaligned", cfg.Misaligned, "fraction of items whose text topic is another topic")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
