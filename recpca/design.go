@@ -250,3 +250,31 @@ func symEigValues(a []float64, n int) ([]float64, bool) {
 	ok := lapack64.Syev(lapack.EVNone, s, w, work, len(work))
 	return w, ok
 }
+
+// edgeL1 returns Σ_{i<j} A_ij ||u_i − u_j|| over the rows given by get.
+func edgeL1(g *Graph, cols int, get func(i int, buf []float64)) float64 {
+	bi := make([]float64, cols)
+	bj := make([]float64, cols)
+	var s float64
+	for i := 1; i < g.N; i++ {
+		lo, hi := g.RowPtr[i], g.RowPtr[i+1]
+		if lo == hi {
+			continue
+		}
+		get(i-1, bi)
+		for t := lo; t < hi; t++ {
+			j := int(g.Col[t])
+			if j <= i {
+				continue
+			}
+			get(j-1, bj)
+			var q float64
+			for c := range bi {
+				e := bi[c] - bj[c]
+				q += e * e
+			}
+			s += g.Val[t] * math.Sqrt(q)
+		}
+	}
+	return s
+}

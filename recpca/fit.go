@@ -50,7 +50,8 @@ type TVKind int
 const (
 	// TVQuadratic is the Dirichlet energy tr(ZᵀLZ) (closed form; default).
 	TVQuadratic TVKind = iota
-	// TVL1 is ½ Σ A_ij ||z_i − z_j||, minimized by iteratively reweighted
+	// TVL1 is ½ Σ A_ij ||z_i − z_j|| on plain differences (normalized by
+	// TV₁(X̄), whatever Options.Laplacian), minimized by iteratively reweighted
 	// least squares: each round refits the quadratic problem on the graph
 	// with weights A_ij / max(||z_i − z_j||, ε).
 	TVL1
@@ -386,6 +387,9 @@ type problem struct {
 	trG    float64
 	G      []float64 // exact solver only
 	gammaG float64   // estimate of λmax(G)/trG (randomized solver)
+	// keepNorm freezes trG (the penalty's normalizer) while IRLS reweights
+	// the graph, so that the rounds minimize one fixed ℓ1 objective.
+	keepNorm bool
 }
 
 type solution struct {
@@ -399,9 +403,12 @@ type solution struct {
 // setGraph installs the penalty graph: trG, and G or a norm estimate.
 func (p *problem) setGraph(g *Graph) error {
 	p.g = g
-	p.trG = edgeQuad(g, p.kind, p.D, p.m.row)
-	if !(p.trG > 0) {
-		return fmt.Errorf("recpca: fit: tr(X̄ᵀLX̄) = %v: the graph sees no variation in the item rows", p.trG)
+	tr := edgeQuad(g, p.kind, p.D, p.m.row)
+	if !(tr > 0) {
+		return fmt.Errorf("recpca: fit: tr(X̄ᵀLX̄) = %v: the graph sees no variation in the item rows", tr)
+	}
+	if !p.keepNorm {
+		p.trG = tr
 	}
 	if p.solver == SolverExact {
 		p.G = p.gramL()
@@ -732,10 +739,23 @@ func (p *problem) chooseLambda(target float64, pca *solution) (float64, *solutio
 }
 
 // irls runs the ℓ1 total-variation reweighting rounds from the quadratic
-// solution sol at the given λ.
+// solution sol at the given λ: each round replaces A_ij by A_ij/max(||z_i −
+// z_j||, ε) (z from the previous round) and solves the quadratic problem
+// again, so the rounds are majorize–minimize steps of one ℓ1 objective on
+// plain differences z_i − z_j (whatever Options.Laplacian says).
 func (p *problem) irls(g *Graph, lambda float64, sol *solution) (*solution, int, error) {
 	eps := p.opt.IRLSEps
 	rounds := 0
+	// Majorize–minimize for J(W) = tr(WᵀCW)/trC − λ·TV₁(X̄W)/TV₁(X̄): at
+	// the current Z, TV₁(Z') ≤ ½·tr(Z'ᵀ L_{A/d} Z') + const with d_ij =
+	// ||z_i − z_j||, so each round solves the quadratic problem on the
+	// reweighted combinatorial Laplacian with the fixed normalizer 2·TV₁(X̄).
+	p.kind = Combinatorial
+	p.trG = 2 * edgeL1(g, p.D, p.m.row)
+	p.keepNorm = true
+	if !(p.trG > 0) {
+		return nil, 0, fmt.Errorf("recpca: fit: TV₁(X̄) = 0: the graph sees no variation in the item rows")
+	}
 	for range p.opt.IRLSIters {
 		z := p.project(sol.w)
 		d := p.d
