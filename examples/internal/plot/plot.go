@@ -35,17 +35,19 @@ var ErrNoData = errors.New("plot: no data")
 // no value, an error for a NaN or infinite value (naming the series and
 // epoch), and any error from writing the file.
 func LossCurves(path, title string, series map[string][]float64) error {
-	return curves(path, title, "loss", series)
+	return curves(path, title, "loss", true, series)
 }
 
 // MetricCurves writes to path a PNG of one validation-metric curve per
 // series (name -> one value per evaluation, epoch 1 first); metric labels the
 // y axis (e.g. "valid NDCG@10"). Errors are those of LossCurves.
 func MetricCurves(path, title, metric string, series map[string][]float64) error {
-	return curves(path, title, metric, series)
+	return curves(path, title, metric, false, series)
 }
 
-func curves(path, title, ylabel string, series map[string][]float64) error {
+// curves draws the series; the legend goes top right for falling curves
+// (losses) and bottom right for rising ones (metrics), away from their ends.
+func curves(path, title, ylabel string, legendTop bool, series map[string][]float64) error {
 	if len(series) == 0 {
 		return fmt.Errorf("%w: %s: no series", ErrNoData, filepath.Base(path))
 	}
@@ -59,7 +61,12 @@ func curves(path, title, ylabel string, series map[string][]float64) error {
 	p.X.Label.Text = "epoch"
 	p.Y.Label.Text = ylabel
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
+	p.Legend.Top = legendTop
+	p.Legend.XOffs = -vg.Millimeter * 3
+	p.Legend.YOffs = vg.Millimeter * 2
+	if legendTop {
+		p.Legend.YOffs = -p.Legend.YOffs
+	}
 	for k, name := range names {
 		ys := series[name]
 		if len(ys) == 0 {
@@ -139,7 +146,7 @@ func histPlot(path, label string, norms []float64, fill color.Color) (*gplot.Plo
 		}
 		lo, hi = min(lo, v), max(hi, v)
 	}
-	bins := histBins(norms, lo, hi, 40)
+	bins := histBins(norms, lo, hi, 41) // odd: a constant sample sits in the middle bin
 	h := &plotter.Histogram{Bins: bins, Width: bins[0].Max - bins[0].Min, FillColor: fill}
 	h.LineStyle = plotter.DefaultLineStyle
 	h.LineStyle.Width = vg.Points(0.5)
@@ -156,14 +163,18 @@ func histPlot(path, label string, norms []float64, fill color.Color) (*gplot.Plo
 }
 
 // histBins splits [lo, hi] into n equal bins and counts xs in them (the last
-// bin is closed). A degenerate range is widened to ±5% of |lo| (or ±0.5).
+// bin is closed). A range narrower than 0.1% of its magnitude (every norm 1
+// up to float32 rounding, after normalization) is replaced by ±5% around its
+// middle (or ±0.5 around 0), so the sample shows as one bar in the centre
+// instead of rounding noise spread over the whole axis.
 func histBins(xs []float64, lo, hi float64, n int) []plotter.HistogramBin {
-	if hi-lo <= 1e-9*max(math.Abs(lo), math.Abs(hi)) {
-		pad := 0.05 * math.Abs(lo)
+	if hi-lo <= 1e-3*max(math.Abs(lo), math.Abs(hi)) {
+		mid := (lo + hi) / 2
+		pad := 0.05 * math.Abs(mid)
 		if pad == 0 {
 			pad = 0.5
 		}
-		lo, hi = lo-pad, hi+pad
+		lo, hi = mid-pad, mid+pad
 	}
 	w := (hi - lo) / float64(n)
 	bins := make([]plotter.HistogramBin, n)
