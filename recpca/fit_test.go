@@ -23,7 +23,7 @@ func synth(n, D, deg int, seed uint64) (*tensor.Tensor, *Graph) {
 	for i := 1; i <= n; i++ {
 		row := x.Row(i)
 		for j := range row {
-			row[j] = float32(r.NormFloat64() * math.Pow(0.85, float64(j)) + 0.3)
+			row[j] = float32(r.NormFloat64()*math.Pow(0.85, float64(j)) + 0.3)
 		}
 	}
 	var edges []Edge

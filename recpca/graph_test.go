@@ -46,7 +46,7 @@ func TestBuildGraphWindow2Decay(t *testing.T) {
 func TestBuildGraphUserLevel(t *testing.T) {
 	g, err := BuildGraph(handSeqs, 6, GraphOptions{Window: UserLevel})
 	require.NoError(t, err)
-	// Sequence 1, all pairs: (1,2)x2 [positions 0-1, 0-3], (1,3), (2,3)x2, (3,2)... 
+	// Sequence 1, all pairs: (1,2)x2 [positions 0-1, 0-3], (1,3), (2,3)x2, (3,2)...
 	// positions: 0:1 1:2 2:3 3:2 → pairs (1,2) (1,3) (1,2) (2,3) (2,2)skip (3,2).
 	assert.Equal(t, 2.0, g.Weight(1, 2))
 	assert.Equal(t, 2.0, g.Weight(1, 3)) // +1 from sequence 3

@@ -1,0 +1,55 @@
+package recpca_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/llmrec/llmrec/recpca"
+	"github.com/llmrec/llmrec/tensor"
+)
+
+func ExampleBuildGraph() {
+	train := [][]int{{1, 2, 3, 2}, {4, 4, 5}}
+	g, err := recpca.BuildGraph(train, 5, recpca.GraphOptions{Window: 1})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(g.NumEdges(), g.Weight(2, 3), g.Weight(4, 4))
+	// Output: 3 2 0
+}
+
+func ExampleFit() {
+	// 200 items in 8 dimensions; items 2k-1 and 2k co-occur.
+	r := rand.New(rand.NewPCG(1, 2))
+	x := tensor.New(201, 8)
+	for i := 1; i <= 200; i++ {
+		for j := range 8 {
+			x.Row(i)[j] = float32(r.NormFloat64() / float64(j+1))
+		}
+	}
+	var train [][]int
+	for i := 1; i < 200; i += 2 {
+		train = append(train, []int{i, i + 1})
+	}
+	g, _ := recpca.BuildGraph(train, 200, recpca.GraphOptions{})
+	p, err := recpca.Fit(x, g, recpca.Options{Dim: 2, TargetVariance: 0.9})
+	if err != nil {
+		panic(err)
+	}
+	z := p.Transform(nil, x, true)
+	s := p.Stats
+	fmt.Println(z.Shape, z.Row(0))
+	fmt.Printf("retained %.2f of PCA's; TV lower than PCA's: %v\n", s.RetainedVariance/s.PCARetainedVariance, s.GraphTV < s.PCAGraphTV)
+	// Output:
+	// [201 2] [0 0]
+	// retained 0.90 of PCA's; TV lower than PCA's: true
+}
+
+func ExampleCurvature() {
+	// Two items: the Hessian is p1·p2·(e1−e2)(e1−e2)ᵀ, rank one.
+	e := tensor.FromSlice([]float32{0, 0, 1, 0, 0, 1}, 3, 2)
+	h := tensor.FromSlice([]float32{0, 0}, 1, 2)
+	st, _ := recpca.Curvature(h, e, recpca.CurvatureOptions{})
+	fmt.Printf("λmax %.3f rank %d cond %v\n", st.Mean.Max, st.Mean.Rank, st.Mean.Cond)
+	// Output: λmax 0.500 rank 1 cond +Inf
+}
