@@ -75,6 +75,7 @@ import (
 
 type options struct {
 	dataDir, emb, protocol, out, variants string
+	serve                                 string
 	seeds, maxLen, dim, blocks, heads     int
 	batch, patience, evalUsers, threads   int
 	epochs1, epochs2, epochs3, bins       int
@@ -113,6 +114,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.phaseTimeout, "phase-timeout", 0, "stop any single training run after this long, keeping its best weights (0 = none)")
 	fs.StringVar(&o.variants, "variants", "id,text,pad_infonce,pad_noanchor,pad_nomix,pad,forgetting_infonce", "what to run (comma-separated)")
 	fs.StringVar(&o.out, "out", "", "save the first seed's full PAD mixture here (.safetensors + .json)")
+	fs.StringVar(&o.serve, "serve", "", "instead of training: load a mixture saved by -out, evaluate it on test and print its top 10 for the first user")
 	fs.IntVar(&o.threads, "threads", 2, "GOMAXPROCS")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -211,6 +213,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	e := &env{o: o, split: split, valid: valid, test: test, bins: bins, llm: llm, log: log, out: stdout}
+	if o.serve != "" {
+		return e.serveCheck(o.serve)
+	}
 	fmt.Fprintf(stdout, "# %s: users %d items %d interactions %d, embeddings %s %v, protocol %s (history masked incl. target), maxlen %d, d %d, blocks %d, seeds %d\n",
 		ds.Name, ds.NumUsers(), split.NumItems, ds.NumInteractions(), filepath.Base(embPath), llm.Shape, o.protocol, o.maxLen, o.dim, o.blocks, o.seeds)
 	sum := &summary{Dataset: ds.Name, Variants: map[string]*series{}, Forgetting: map[string][]float64{}, Seconds: map[string][]float64{},

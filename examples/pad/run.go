@@ -464,3 +464,27 @@ func printTable(w io.Writer, s *summary) {
 		fmt.Fprintf(w, "%-26s %.4f ± %.4f  (%+.1f%%)\n", k, m, sd, 100*(m-pm)/pm)
 	}
 }
+
+// serveCheck loads a saved mixture, evaluates it on test like the trained
+// one and prints the top 10 of the first user through the serving API.
+func (e *env) serveCheck(path string) error {
+	s, err := moe.LoadScorer(path)
+	if err != nil {
+		return err
+	}
+	if s.NumItems() != e.split.NumItems {
+		return fmt.Errorf("%s has %d items, the dataset %d", path, s.NumItems(), e.split.NumItems)
+	}
+	r, err := e.testEval(s)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "# loaded %s: test ndcg@10 %.6f hr@10 %.6f cold ndcg@10 %.6f warm ndcg@10 %.6f\n", path, r.ndcg, r.hr, r.coldNDCG, r.warmNDCG)
+	hist := e.split.TestInput(0)
+	top, err := s.TopK(hist, 10, hist)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "# top 10 for user 1 (history %v): %v\n", hist, top)
+	return nil
+}
