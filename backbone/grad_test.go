@@ -73,7 +73,7 @@ func checkGrads(t *testing.T, m Model, seqs [][]int, perParam int) {
 
 func TestSASRecGradients(t *testing.T) {
 	for _, style := range []string{"tf", "preln", "postln"} {
-		for _, variant := range []string{"plain", "heads2-outproj-gelu-dropout", "nocausal", "embln-noscale"} {
+		for _, variant := range []string{"plain", "heads2-outproj-gelu-dropout", "nocausal", "embln-noscale", "gemm-attn-dropout", "gemm-attn-nocausal"} {
 			t.Run(style+"/"+variant, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(3, 4))
 				cfg := DefaultEncoderConfig("sasrec")
@@ -86,8 +86,17 @@ func TestSASRecGradients(t *testing.T) {
 				case "embln-noscale":
 					cfg.EmbLayerNorm, cfg.NoEmbScale, cfg.Dropout = true, true, 0.2
 				}
+				if variant == "gemm-attn-dropout" {
+					cfg.Heads, cfg.Dropout, cfg.Activation = 2, 0.3, "gelu"
+				}
+				if variant == "gemm-attn-nocausal" {
+					cfg.NoCausal = true
+				}
 				enc, err := NewSASRec(cfg, rng)
 				require.NoError(t, err)
+				if variant[:4] == "gemm" {
+					enc.gemmMin = 2 // every sequence of 2+ items takes the matrix-product path
+				}
 				items := NewIDTable(20, 8, rng)
 				// larger init so that the loss is not flat
 				for i := range items.W.Data.Data[8:] {
@@ -182,4 +191,30 @@ func TestGRU4RecGradients(t *testing.T) {
 	m, err := NewSeqModel(enc, NewIDTable(20, 8, rng), ModelConfig{NumNeg: 2})
 	require.NoError(t, err)
 	checkGrads(t, m, synthSeqs(rng, 5, 20, 2, 9), 6)
+}
+
+// The matrix-product attention (long sequences) and the scalar loops (short
+// ones) compute the same hidden states and gradients.
+func TestAttentionPathsAgree(t *testing.T) {
+	for _, causal := range []bool{true, false} {
+		rng := rand.New(rand.NewPCG(13, 14))
+		cfg := DefaultEncoderConfig("sasrec")
+		cfg.Dim, cfg.MaxLen, cfg.Heads, cfg.NoCausal = 16, 30, 2, !causal
+		enc, err := NewSASRec(cfg, rng)
+		require.NoError(t, err)
+		m, err := NewSeqModel(enc, NewIDTable(50, 16, rng), ModelConfig{})
+		require.NoError(t, err)
+		seqs := synthSeqs(rng, 12, 50, 2, 40)
+		run := func(gemmMin int) (float64, []float32) {
+			enc.gemmMin = gemmMin
+			nn.ZeroGrad(m.Params())
+			l, err := m.LossGrad(seqs, rand.New(rand.NewPCG(1, 1)))
+			require.NoError(t, err)
+			return l, append([]float32(nil), enc.blocks[0].q.w.Grad.Data...)
+		}
+		l1, g1 := run(1 << 30)
+		l2, g2 := run(2)
+		require.InDelta(t, l1, l2, 1e-5)
+		require.InDeltaSlice(t, g1, g2, 1e-4)
+	}
 }

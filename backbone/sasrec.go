@@ -33,6 +33,9 @@ type SASRec struct {
 	lnF    *layerNorm
 	embLN  *layerNorm
 	causal bool
+	// gemmMin is the sequence length from which attention uses matrix
+	// products (gemmAttnMin; tests lower it to check both paths).
+	gemmMin int
 }
 
 type saBlock struct {
@@ -101,7 +104,8 @@ func buildSASRec(cfg EncoderConfig) (*SASRec, error) {
 		cfg.NoCausal = true
 	}
 	d := cfg.Dim
-	m := &SASRec{cfg: cfg, pos: param(cfg.MaxLen, d), lnF: newLayerNorm(d, cfg.LNEps), causal: !cfg.NoCausal}
+	m := &SASRec{cfg: cfg, pos: param(cfg.MaxLen, d), lnF: newLayerNorm(d, cfg.LNEps), causal: !cfg.NoCausal,
+		gemmMin: gemmAttnMin}
 	if cfg.Kind == "bert4rec" {
 		m.mask = param(1, d)
 	}
@@ -254,12 +258,12 @@ func (m *SASRec) Forward(s Scratch, b *Batch, x *tensor.Tensor, train bool, rng 
 	st.in = in
 	cur := in
 	for i, blk := range m.blocks {
-		cur = m.blockForward(blk, &st.blocks[i], b, cur, train, rng)
+		cur = m.blockForward(st, blk, &st.blocks[i], b, cur, train, rng)
 	}
 	return m.lnF.forward(&st.lnF, cur)
 }
 
-func (m *SASRec) blockForward(blk *saBlock, c *saBlockCache, b *Batch, in *tensor.Tensor, train bool, rng *rand.Rand) *tensor.Tensor {
+func (m *SASRec) blockForward(st *saScratch, blk *saBlock, c *saBlockCache, b *Batch, in *tensor.Tensor, train bool, rng *rand.Rand) *tensor.Tensor {
 	c.in = in
 	switch m.cfg.Style {
 	case "tf":
@@ -274,7 +278,7 @@ func (m *SASRec) blockForward(blk *saBlock, c *saBlockCache, b *Batch, in *tenso
 	blk.q.forward(&c.Q, c.qin)
 	blk.k.forward(&c.K, c.kvin)
 	blk.v.forward(&c.V, c.kvin)
-	m.attnForward(c, b, train, rng)
+	m.attnForward(c, b, train, rng, m.attnBufs(st, b))
 	P := &c.O
 	if blk.o != nil {
 		P = blk.o.forward(&c.P, &c.O)
@@ -321,7 +325,7 @@ func (m *SASRec) blockForward(blk *saBlock, c *saBlockCache, b *Batch, in *tenso
 }
 
 // attnForward computes c.O from c.Q, c.K, c.V per sequence and head.
-func (m *SASRec) attnForward(c *saBlockCache, b *Batch, train bool, rng *rand.Rand) {
+func (m *SASRec) attnForward(c *saBlockCache, b *Batch, train bool, rng *rand.Rand, tmp [][]float32) {
 	d, h := m.cfg.Dim, m.cfg.Heads
 	ns := b.NumSeqs()
 	c.attnOffsets = growI(c.attnOffsets, ns+1)
@@ -339,13 +343,13 @@ func (m *SASRec) attnForward(c *saBlockCache, b *Batch, train bool, rng *rand.Ra
 	resize(&c.O, b.NumTokens(), d)
 	if !m.parallel(b) { // no closure: inference on one user allocates nothing
 		for s := 0; s < ns; s++ {
-			m.attnSeqForward(c, b, s, train)
+			m.attnSeqForward(c, b, s, train, tmp[0])
 		}
 		return
 	}
-	m.parallelSeqs(b, func(_, s0, s1 int) {
+	m.parallelSeqs(b, func(w, s0, s1 int) {
 		for s := s0; s < s1; s++ {
-			m.attnSeqForward(c, b, s, train)
+			m.attnSeqForward(c, b, s, train, tmp[w])
 		}
 	})
 }
@@ -431,11 +435,32 @@ func axpy(alpha float32, x, y []float32) {
 	}
 }
 
-func (m *SASRec) attnSeqForward(c *saBlockCache, b *Batch, s int, train bool) {
+// gemmAttnMin is the sequence length from which attention runs as small
+// matrix products (the scalar loops win below it).
+const gemmAttnMin = 12
+
+// attnBufs returns per-worker scratch of 2·L² floats, L the longest
+// sequence of b, for the matrix-product path of attention.
+func (m *SASRec) attnBufs(st *saScratch, b *Batch) [][]float32 {
+	for len(st.abuf) < m.workers() {
+		st.abuf = append(st.abuf, nil)
+	}
+	L := b.LongestSeq()
+	for w := range st.abuf {
+		st.abuf[w] = growF(st.abuf[w], max(2*L*L, L))
+	}
+	return st.abuf
+}
+
+func (m *SASRec) attnSeqForward(c *saBlockCache, b *Batch, s int, train bool, tmp []float32) {
 	d, h := m.cfg.Dim, m.cfg.Heads
 	dh := d / h
 	scale := float32(1 / math.Sqrt(float64(dh)))
 	o, p := b.Offsets[s], b.SeqLen(s)
+	if p >= m.gemmMin {
+		m.attnSeqForwardGemm(c, o, p, s, train, tmp)
+		return
+	}
 	Q, K, V, O := c.Q.Data, c.K.Data, c.V.Data, c.O.Data
 	drop := train && m.cfg.Dropout > 0
 	for hh := 0; hh < h; hh++ {
@@ -487,6 +512,10 @@ func (m *SASRec) attnSeqBackward(c *saBlockCache, b *Batch, s int, dO, dQ, dK, d
 	dh := d / h
 	scale := float32(1 / math.Sqrt(float64(dh)))
 	o, p := b.Offsets[s], b.SeqLen(s)
+	if p >= m.gemmMin {
+		m.attnSeqBackwardGemm(c, o, p, s, dO, dQ, dK, dV, drop, da)
+		return
+	}
 	Q, K, V := c.Q.Data, c.K.Data, c.V.Data
 	for hh := 0; hh < h; hh++ {
 		c0 := hh * dh
@@ -649,13 +678,7 @@ func (m *SASRec) blockBackward(blk *saBlock, c *saBlockCache, st *saScratch, dou
 	}
 	dQ, dK, dV := zeros(&st.dQ, T, d), zeros(&st.dK, T, d), zeros(&st.dV, T, d)
 	drop := st.train && m.cfg.Dropout > 0
-	maxP := b.LongestSeq()
-	for len(st.abuf) < m.workers() {
-		st.abuf = append(st.abuf, nil)
-	}
-	for w := range st.abuf {
-		st.abuf[w] = growF(st.abuf[w], maxP)
-	}
+	m.attnBufs(st, b)
 	if !m.parallel(b) {
 		for s := 0; s < b.NumSeqs(); s++ {
 			m.attnSeqBackward(c, b, s, dO.Data, dQ.Data, dK.Data, dV.Data, drop, st.abuf[0])
@@ -697,5 +720,96 @@ func (m *SASRec) finishBlockBackward(blk *saBlock, c *saBlockCache, st *saScratc
 		blk.v.backward(dqin, dV, c.kvin, true)
 		copy(din.Data, dqin.Data)
 		axpy(1, ds1.Data, din.Data)
+	}
+}
+
+// attnSeqForwardGemm is attnSeqForward for long sequences: per head,
+// S = scale·Q Kᵀ (p x p), a row softmax over the allowed keys (later keys
+// get weight 0 when causal), then O = Drop(A) V. tmp holds Drop(A).
+func (m *SASRec) attnSeqForwardGemm(c *saBlockCache, o, p, s int, train bool, tmp []float32) {
+	d, h := m.cfg.Dim, m.cfg.Heads
+	dh := d / h
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	Q, K, V, O := c.Q.Data, c.K.Data, c.V.Data, c.O.Data
+	drop := train && m.cfg.Dropout > 0
+	for hh := 0; hh < h; hh++ {
+		c0 := hh * dh
+		base := c.attnOffsets[s] + hh*p*p
+		S := c.A[base : base+p*p]
+		tensor.Gemm(false, true, p, p, dh, scale, Q[o*d+c0:], d, K[o*d+c0:], d, 0, S, p)
+		for i := 0; i < p; i++ {
+			jmax := p - 1
+			if m.causal {
+				jmax = i
+			}
+			row := S[i*p : (i+1)*p]
+			mx := float32(math.Inf(-1))
+			for _, v := range row[:jmax+1] {
+				mx = max(mx, v)
+			}
+			var sum float32
+			for j, v := range row[:jmax+1] {
+				ev := float32(math.Exp(float64(v - mx)))
+				row[j] = ev
+				sum += ev
+			}
+			inv := 1 / sum
+			for j := range row[:jmax+1] {
+				row[j] *= inv
+			}
+			clear(row[jmax+1:])
+		}
+		A := S
+		if drop {
+			A = tmp[:p*p]
+			mk := c.Am[base : base+p*p]
+			for k, v := range S {
+				A[k] = v * mk[k]
+			}
+		}
+		tensor.Gemm(false, false, p, dh, p, 1, A, p, V[o*d+c0:], d, 0, O[o*d+c0:], d)
+	}
+}
+
+// attnSeqBackwardGemm is attnSeqBackward for long sequences, with matrix
+// products: dA' = dO Vᵀ, dV += A'ᵀ dO, dS = A ⊙ (dA − rowsum(A ⊙ dA))·scale,
+// dQ += dS K, dK += dSᵀ Q. tmp holds A' and dS (2·p² floats).
+func (m *SASRec) attnSeqBackwardGemm(c *saBlockCache, o, p, s int, dO, dQ, dK, dV []float32, drop bool, tmp []float32) {
+	d, h := m.cfg.Dim, m.cfg.Heads
+	dh := d / h
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	Q, K, V := c.Q.Data, c.K.Data, c.V.Data
+	for hh := 0; hh < h; hh++ {
+		c0 := hh * dh
+		base := c.attnOffsets[s] + hh*p*p
+		A := c.A[base : base+p*p]
+		Ad, dA := A, tmp[p*p:2*p*p]
+		if drop {
+			Ad = tmp[:p*p]
+			mk := c.Am[base : base+p*p]
+			for k, v := range A {
+				Ad[k] = v * mk[k]
+			}
+		}
+		tensor.Gemm(false, true, p, p, dh, 1, dO[o*d+c0:], d, V[o*d+c0:], d, 0, dA, p)
+		tensor.Gemm(true, false, p, dh, p, 1, Ad, p, dO[o*d+c0:], d, 1, dV[o*d+c0:], d)
+		for i := 0; i < p; i++ {
+			ar, gr := A[i*p:(i+1)*p], dA[i*p:(i+1)*p]
+			if drop {
+				mk := c.Am[base+i*p : base+(i+1)*p]
+				for j := range gr {
+					gr[j] *= mk[j]
+				}
+			}
+			var sum float32
+			for j, a := range ar {
+				sum += a * gr[j]
+			}
+			for j, a := range ar {
+				gr[j] = a * (gr[j] - sum) * scale
+			}
+		}
+		tensor.Gemm(false, false, p, dh, p, 1, dA, p, K[o*d+c0:], d, 1, dQ[o*d+c0:], d)
+		tensor.Gemm(true, false, p, dh, p, 1, dA, p, Q[o*d+c0:], d, 1, dK[o*d+c0:], d)
 	}
 }
