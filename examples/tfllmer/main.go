@@ -580,7 +580,9 @@ func headThreshold(freq []int, frac float64) (int, int) {
 func claims(say func(string, ...any), results map[string][]seedRun) {
 	loss := func(v string) []float64 { return collect(results[v], func(r seedRun) float64 { return r.FinalLoss }) }
 	cond := func(v string) []float64 { return collect(results[v], func(r seedRun) float64 { return r.Cond }) }
-	ndcg := func(v string) []float64 { return collect(results[v], func(r seedRun) float64 { return r.Test["ndcg@10"] }) }
+	ndcg := func(v string) []float64 {
+		return collect(results[v], func(r seedRun) float64 { return r.Test["ndcg@10"] })
+	}
 	pairs := [][2]string{{"llminit_pca", "llminit_pca_norm"}, {"frozen_adapter", "frozen_adapter_norm"}}
 	for _, p := range pairs {
 		if results[p[0]] == nil || results[p[1]] == nil {
