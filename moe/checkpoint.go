@@ -112,7 +112,10 @@ func writeFileAtomic(path string, b []byte) error {
 		return fmt.Errorf("moe: write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(b)
+	err = f.Chmod(0o644)
+	if err == nil {
+		_, err = f.Write(b)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
