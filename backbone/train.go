@@ -209,6 +209,9 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 			if err != nil {
 				h.Epochs = append(h.Epochs, es)
 				restore(params, best, opt.KeepLast)
+				if ctx.Err() != nil {
+					h.StopReason = "canceled"
+				}
 				return h, fmt.Errorf("backbone: epoch %d: validation: %w", epoch, err)
 			}
 			es.EvalSeconds, es.Metrics = time.Since(t1).Seconds(), met

@@ -141,3 +141,20 @@ func TestTrainSeeded(t *testing.T) {
 	}
 	require.Equal(t, run(), run(), "same seed, same weights")
 }
+
+func TestTrainCanceledDuringValidation(t *testing.T) {
+	m := newFake()
+	ctx, cancel := context.WithCancel(context.Background())
+	h, err := Train(ctx, m, fakeTrain(11), TrainConfig{Epochs: 10, BatchSize: 4},
+		TrainOptions{Validate: func(ctx context.Context, epoch int) (map[string]float64, error) {
+			if epoch == 3 {
+				cancel()
+				return nil, ctx.Err()
+			}
+			return map[string]float64{"ndcg@10": float64(epoch)}, nil
+		}})
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorContains(t, err, "epoch 3")
+	require.Equal(t, "canceled", h.StopReason)
+	require.Equal(t, 2, h.BestEpoch)
+}
