@@ -16,7 +16,6 @@ import (
 type GRU4Rec struct {
 	cfg      EncoderConfig
 	wih, whh *linear // 3d x d each, gate order r, z, n (torch.nn.GRU)
-	stepRows [][]int
 }
 
 // NewGRU4Rec returns a GRU4Rec encoder with xavier_normal weights and
