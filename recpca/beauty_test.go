@@ -9,12 +9,34 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The scalable solver agrees with the dense one on the real Beauty USE-lite
-// embeddings (12,101 x 512 -> 64), window-1 graph, λ = 0.3.
-func TestBeautyRandomizedMatchesExact(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fits Beauty twice")
+// The default solver on Beauty (float32 operator products, SolverAuto's
+// choice at 12,101 x 512 -> 64) agrees with the dense float64 one, window-1
+// graph, λ = 0.3. This is the real-data acceptance test that runs by default.
+func TestBeautyRandomized32MatchesExact(t *testing.T) {
+	b := loadBeauty(t)
+	ex, err := Fit(b.x, b.g, Options{Dim: 64, Lambda: 0.3, Solver: SolverExact})
+	require.NoError(t, err)
+	rz, err := Fit(b.x, b.g, Options{Dim: 64, Lambda: 0.3})
+	require.NoError(t, err)
+	require.Equal(t, SolverRandomized32, rz.Stats.Solver, "SolverAuto picks the float32 solver when d+p ≤ D/4")
+	ang := principalAngles(ex.W, rz.W)
+	t.Logf("largest principal angle %.3g rad; iterations %d residual %.2g; retained %.10f vs exact %.10f", ang[len(ang)-1], rz.Stats.Iterations, rz.Stats.Residual, rz.Stats.RetainedVariance, ex.Stats.RetainedVariance)
+	// float32 products stop the iteration near a 1e-5 relative residual;
+	// measured 1.3e-3 rad on this problem (the float64 SolverRandomized
+	// meets 1e-4: TestBeautyRandomizedMatchesExact). The objective itself
+	// agrees to 1e-6.
+	assert.Less(t, ang[len(ang)-1], 5e-3)
+	assert.InDelta(t, ex.Stats.RetainedVariance, rz.Stats.RetainedVariance, 1e-6)
+	assert.InDelta(t, ex.Stats.GraphTV, rz.Stats.GraphTV, 1e-4*ex.Stats.GraphTV)
+	for j, v := range ex.Eigenvalues {
+		assert.InDelta(t, v, rz.Eigenvalues[j], 1e-6*ex.Eigenvalues[0], "eigenvalue %d", j)
 	}
+}
+
+// The float64 scalable solver agrees with the dense one on Beauty to a much
+// tighter angle. Long (LLMREC_LONG=1): float64 operator products.
+func TestBeautyRandomizedMatchesExact(t *testing.T) {
+	longTests(t)
 	b := loadBeauty(t)
 	ex, err := Fit(b.x, b.g, Options{Dim: 64, Lambda: 0.3, Solver: SolverExact})
 	require.NoError(t, err)
@@ -29,9 +51,7 @@ func TestBeautyRandomizedMatchesExact(t *testing.T) {
 // Rec-PCA lowers graph TV below PCA's on Beauty; the table of methods.md §1.4
 // is reproduced in the log.
 func TestBeautyLambdaSweep(t *testing.T) {
-	if testing.Short() {
-		t.Skip("several dense fits of Beauty")
-	}
+	longTests(t) // several fits of Beauty
 	b := loadBeauty(t)
 	rng := rand.New(rand.NewPCG(1, 1))
 	var prevTV float64 = math.Inf(1)

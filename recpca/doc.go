@@ -20,8 +20,18 @@
 //
 // Item matrices are *tensor.Tensor of shape [NumItems+1, D] whose row 0 is the
 // padding id: row 0 is excluded from every statistic and fit and written as
-// zeros. Graphs have NumItems+1 nodes with node 0 isolated. Numerics run in
-// float64 (gonum); Fit never forms a D x D matrix with the randomized solver.
+// zeros. Graphs have NumItems+1 nodes with node 0 isolated.
+//
+// Solvers and accuracy: SolverExact (float64, forms the D x D matrices; the
+// oracle) and SolverRandomized (float64 operator products, never a D x D
+// matrix) reach float64 accuracy (λ = 0 spans PCA to < 1e-6 rad).
+// SolverRandomized32 runs the n x D x (d+p) products as float32 GEMMs
+// (tensor.Gemm) with every small k x k / D x k step in float64 and a final
+// float64 Rayleigh–Ritz step: about 10x less arithmetic time, subspace
+// within ~1e-3 rad of the exact one on Beauty (12,101 x 512 -> 64, λ = 0.3),
+// retained variance and eigenvalues within 1e-6. SolverAuto picks it when
+// d+p ≤ D/4 and SolverExact otherwise. Neither randomized solver forms a
+// D x D matrix.
 //
 // Choosing the penalty: Options.Lambda (default, the objective's own λ) or
 // Options.TargetVariance (recommended on new data: λ is bisected so that the

@@ -19,8 +19,9 @@ import (
 type Solver int
 
 const (
-	// SolverAuto picks SolverExact when D ≤ 1024 or when the block d+p is at
-	// least D/4, and SolverRandomized otherwise.
+	// SolverAuto picks SolverRandomized32 when the block d+p is at most D/4
+	// (d ≪ D, where operator products beat forming D x D matrices) and
+	// SolverExact otherwise.
 	SolverAuto Solver = iota
 	// SolverExact forms the D x D matrices X̄ᵀX̄ and X̄ᵀLX̄ and decomposes M
 	// fully (LAPACK dsyev). Cost O(n·D² + D³); the test oracle.
@@ -28,7 +29,21 @@ const (
 	// SolverRandomized runs shifted block subspace iteration with
 	// Rayleigh–Ritz on the implicit operator v ↦ X̄ᵀ(X̄v)/trC −
 	// λ·X̄ᵀ(L(X̄v))/trG, never forming a D x D matrix. Cost O(iters·n·D·(d+p)).
+	// Every product is float64 (gonum): it reaches the Tol it is given
+	// (largest principal angle to the exact subspace ~1e-8 and below) but
+	// runs at float64 BLAS speed.
 	SolverRandomized
+	// SolverRandomized32 is SolverRandomized with the n x D x (d+p)
+	// operator products X̄V and X̄ᵀU run as float32 GEMMs (tensor.Gemm,
+	// summed in float64 over row chunks), while QR, Rayleigh–Ritz and every
+	// k x k or D x k step stay float64. float32 products bound the Ritz
+	// residual near 1e-5 of ||M||, so the iteration stops at max(Tol, 1e-5);
+	// when Tol is below that, one float64 Rayleigh–Ritz step on the final
+	// block (one float64 product X̄V plus n·k² work) fixes the kept
+	// directions and eigenvalues. On Beauty (12,101 x 512 -> 64) its subspace
+	// is within ~1e-5 rad of SolverExact's; do not use it where a λ = 0 fit
+	// must match PCA to 1e-6 or better (use SolverExact or SolverRandomized).
+	SolverRandomized32
 )
 
 // String names the solver.
@@ -40,6 +55,8 @@ func (s Solver) String() string {
 		return "exact"
 	case SolverRandomized:
 		return "randomized"
+	case SolverRandomized32:
+		return "randomized32"
 	}
 	return fmt.Sprintf("Solver(%d)", int(s))
 }
@@ -225,9 +242,9 @@ func FitContext(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options) (*
 	}
 	solver := opt.Solver
 	if solver == SolverAuto {
-		solver = SolverRandomized
-		if D <= 1024 || 4*min(d+opt.Oversample, D) >= D {
-			solver = SolverExact
+		solver = SolverExact
+		if 4*(d+opt.Oversample) <= D {
+			solver = SolverRandomized32
 		}
 	}
 
@@ -240,8 +257,11 @@ func FitContext(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options) (*
 	if !(p.trC > 0) {
 		return nil, fmt.Errorf("recpca: fit: the item rows have zero variance")
 	}
-	if solver == SolverExact {
+	switch solver {
+	case SolverExact:
 		p.C = p.m.gram()
+	case SolverRandomized32:
+		p.op = newOp32(p.m)
 	}
 	st := Stats{Solver: solver}
 
@@ -250,7 +270,7 @@ func FitContext(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options) (*
 	if err != nil {
 		return nil, err
 	}
-	pcaZ := p.project(pca.w)
+	pcaZ := p.projected(pca)
 	st.PCARetainedVariance = sumSq(pcaZ) / p.trC
 	if g != nil && g.NumEdges() > 0 {
 		st.PCAGraphTV, st.PCAGraphTVL1 = tvRows(g, pcaZ, d, 1)
@@ -285,7 +305,7 @@ func FitContext(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options) (*
 
 	z := pcaZ
 	if res != pca {
-		z = p.project(res.w)
+		z = p.projected(res)
 	}
 	st.RetainedVariance = sumSq(z) / p.trC
 	if g != nil && g.NumEdges() > 0 {
@@ -382,6 +402,7 @@ type problem struct {
 
 	trC float64
 	C   []float64 // exact solver only
+	op  *op32     // float32 operator (SolverRandomized32 only)
 
 	g      *Graph
 	trG    float64
@@ -396,6 +417,7 @@ type solution struct {
 	w     []float64 // D x d orthonormal columns
 	v     []float64 // D x k block (randomized warm start), nil for exact
 	vals  []float64 // d eigenvalues of M, descending
+	z     []float64 // X̄W (n x d) when the solver computed it in float64, or nil
 	iters int
 	resid float64
 }
@@ -414,24 +436,28 @@ func (p *problem) setGraph(g *Graph) error {
 		p.G = p.gramL()
 		return nil
 	}
-	// Power iteration for λmax(G): the shift that keeps M + σI positive.
-	v := make([]float64, p.D)
+	// Block power iteration for λmax(G) (4 vectors, 10 steps): the shift
+	// that keeps M + σI positive. The Ritz estimate is used with a 1.2 margin.
+	const bk = 4
+	v := make([]float64, p.D*bk)
 	for i := range v {
 		v[i] = p.opt.Rand.NormFloat64()
 	}
-	u := make([]float64, p.n)
-	lu := make([]float64, p.n)
-	y := make([]float64, p.D)
+	u := make([]float64, p.n*bk)
+	lu := make([]float64, p.n*bk)
+	y := make([]float64, p.D*bk)
+	h := make([]float64, bk*bk)
 	var est float64
-	for range 30 {
-		nv := math.Sqrt(sumSq(v))
-		for i := range v {
-			v[i] /= nv
+	for range 10 {
+		orthonormalize(v, p.D, bk)
+		p.mul(u, v, bk)
+		p.g.mulLap(p.kind, lu, u, bk, 1)
+		p.mulT(y, lu, bk)
+		blas64.Gemm(blas.Trans, blas.NoTrans, 1, blas64.General{Rows: p.D, Cols: bk, Stride: bk, Data: v}, blas64.General{Rows: p.D, Cols: bk, Stride: bk, Data: y}, 0, blas64.General{Rows: bk, Cols: bk, Stride: bk, Data: h})
+		mirrorUpper(h, bk)
+		if vals, ok := symEigValues(h, bk); ok {
+			est = vals[bk-1]
 		}
-		p.m.mul(u, v, 1)
-		p.g.mulLap(p.kind, lu, u, 1, 1)
-		p.m.mulT(y, lu, 1)
-		est = dot(v, y)
 		v, y = y, v
 	}
 	p.gammaG = est / p.trG
@@ -497,6 +523,32 @@ func (p *problem) project(w []float64) []float64 {
 	return z
 }
 
+// projected returns X̄W for a solution, reusing the solver's float64 copy.
+func (p *problem) projected(s *solution) []float64 {
+	if s.z != nil {
+		return s.z
+	}
+	return p.project(s.w)
+}
+
+// mul and mulT are the operator's n x D x k products: float32 GEMMs for
+// SolverRandomized32, float64 otherwise.
+func (p *problem) mul(u, v []float64, k int) {
+	if p.op != nil {
+		p.op.mul(u, v, k)
+		return
+	}
+	p.m.mul(u, v, k)
+}
+
+func (p *problem) mulT(y, u []float64, k int) {
+	if p.op != nil {
+		p.op.mulT(y, u, k)
+		return
+	}
+	p.m.mulT(y, u, k)
+}
+
 func (p *problem) solve(lambda float64, warm []float64) (*solution, error) {
 	if err := p.ctx.Err(); err != nil {
 		return nil, err
@@ -537,7 +589,7 @@ func (p *problem) solveExact(lambda float64) (*solution, error) {
 
 // apply computes Y = M·V for the D x k block v.
 func (p *problem) apply(y, v []float64, k int, lambda float64, u, lu []float64) {
-	p.m.mul(u, v, k)
+	p.mul(u, v, k)
 	if lambda != 0 {
 		p.g.mulLap(p.kind, lu, u, k, 1)
 		a, b := 1/p.trC, lambda/p.trG
@@ -549,7 +601,7 @@ func (p *problem) apply(y, v []float64, k int, lambda float64, u, lu []float64) 
 			u[i] /= p.trC
 		}
 	}
-	p.m.mulT(y, u, k)
+	p.mulT(y, u, k)
 }
 
 func (p *problem) solveRandomized(lambda float64, warm []float64) (*solution, error) {
@@ -585,6 +637,15 @@ func (p *problem) solveRandomized(lambda float64, warm []float64) (*solution, er
 	gk := func(a []float64, r int) blas64.General { return blas64.General{Rows: r, Cols: k, Stride: k, Data: a} }
 	sol := &solution{}
 	var theta []float64
+	tol := p.opt.Tol
+	// ampMax caps the filter's amplification of the top unlocked direction
+	// over the lowest wanted one: 1e8 keeps 8 of float64's 16 digits; the
+	// float32 operator has 7 digits, so it keeps the filter much milder.
+	ampMax := 1e8
+	if p.op != nil {
+		tol = max(tol, tol32)
+		ampMax = 1e3
+	}
 	for it := 1; ; it++ {
 		if err := p.ctx.Err(); err != nil {
 			return nil, err
@@ -622,13 +683,13 @@ func (p *problem) solveRandomized(lambda float64, warm []float64) (*solution, er
 		}
 		sol.iters, sol.resid = it, worst
 		p.opt.Logger.Debug("recpca: subspace iteration", "iteration", it, "residual", worst, "theta_1", theta[0], "theta_d", theta[d-1], "theta_k", theta[k-1])
-		if worst <= p.opt.Tol || it >= p.opt.MaxIter {
+		if worst <= tol || it >= p.opt.MaxIter {
 			break
 		}
 		// Soft locking: leading Ritz pairs that already meet the tolerance
 		// are kept as they are; only the rest of the block is filtered.
 		j0 := 0
-		for j0 < d && res[j0] <= p.opt.Tol {
+		for j0 < d && res[j0] <= tol {
 			j0++
 		}
 		kk := k - j0
@@ -652,7 +713,7 @@ func (p *problem) solveRandomized(lambda float64, warm []float64) (*solution, er
 			x1 := (top - c) / e
 			m := 1
 			if x1 > 1 {
-				m = int(math.Acosh(1e8) / math.Acosh(x1))
+				m = int(math.Acosh(ampMax) / math.Acosh(x1))
 			}
 			m = max(1, min(m, 16))
 			y0, y1, y2 := fv, y[:D*kk], fy
@@ -674,8 +735,11 @@ func (p *problem) solveRandomized(lambda float64, warm []float64) (*solution, er
 		}
 		orthonormalize(v, D, k)
 	}
-	if sol.resid > p.opt.Tol {
-		p.opt.Logger.Warn("recpca: randomized solver stopped before the tolerance", "iterations", sol.iters, "residual", sol.resid, "tol", p.opt.Tol)
+	if sol.resid > tol {
+		p.opt.Logger.Warn("recpca: randomized solver stopped before the tolerance", "iterations", sol.iters, "residual", sol.resid, "tol", tol)
+	}
+	if p.op != nil && p.opt.Tol < tol32 {
+		return p.polish(sol, vr, k, lambda)
 	}
 	p.opt.Logger.Debug("recpca: randomized solve", "lambda", lambda, "iterations", sol.iters, "residual", sol.resid)
 	sol.v = vr
@@ -688,11 +752,79 @@ func (p *problem) solveRandomized(lambda float64, warm []float64) (*solution, er
 	return sol, nil
 }
 
+// tol32 is the relative Ritz residual that float32 operator products reach
+// reliably; SolverRandomized32 iterates to max(Tol, tol32).
+const tol32 = 1e-5
+
+// polish is one float64 Rayleigh–Ritz step on the D x k orthonormal block v
+// (SolverRandomized32's final block): U = X̄V in float64, H = UᵀU/trC −
+// λ·UᵀLU/trG, and the top-d eigenpairs of H give W = V·Q and X̄W = U·Q.
+func (p *problem) polish(sol *solution, v []float64, k int, lambda float64) (*solution, error) {
+	n, D, d := p.n, p.D, p.d
+	orthonormalize(v, D, k)
+	u := make([]float64, n*k)
+	p.m.mul(u, v, k)
+	h := make([]float64, k*k)
+	gk := func(a []float64, r, c int) blas64.General {
+		return blas64.General{Rows: r, Cols: c, Stride: c, Data: a}
+	}
+	blas64.Gemm(blas.Trans, blas.NoTrans, 1/p.trC, gk(u, n, k), gk(u, n, k), 0, gk(h, k, k))
+	if lambda != 0 {
+		lu := make([]float64, n*k)
+		p.g.mulLap(p.kind, lu, u, k, 1)
+		blas64.Gemm(blas.Trans, blas.NoTrans, -lambda/p.trG, gk(u, n, k), gk(lu, n, k), 1, gk(h, k, k))
+	}
+	for i := range k {
+		for j := i + 1; j < k; j++ {
+			s := (h[i*k+j] + h[j*k+i]) / 2
+			h[i*k+j], h[j*k+i] = s, s
+		}
+	}
+	theta, ok := symEig(h, k)
+	if !ok {
+		return nil, fmt.Errorf("recpca: fit: final Rayleigh–Ritz eigensolver failed (k = %d)", k)
+	}
+	slices.Reverse(theta)
+	for i := range k {
+		slices.Reverse(h[i*k : (i+1)*k])
+	}
+	vr := make([]float64, D*k)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gk(v, D, k), gk(h, k, k), 0, gk(vr, D, k))
+	q := make([]float64, k*d)
+	for i := range k {
+		copy(q[i*d:(i+1)*d], h[i*k:i*k+d])
+	}
+	w := make([]float64, D*d)
+	for i := range D {
+		copy(w[i*d:(i+1)*d], vr[i*k:i*k+d])
+	}
+	z := make([]float64, n*d)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gk(u, n, k), gk(q, k, d), 0, gk(z, n, d))
+	// fixSigns on W, mirrored on Z.
+	for j := range d {
+		var best float64
+		for i := range D {
+			if x := w[i*d+j]; math.Abs(x) > math.Abs(best) {
+				best = x
+			}
+		}
+		if best < 0 {
+			for i := range D {
+				w[i*d+j] = -w[i*d+j]
+			}
+			for i := range n {
+				z[i*d+j] = -z[i*d+j]
+			}
+		}
+	}
+	return &solution{w: w, v: vr, vals: slices.Clone(theta[:d]), z: z, iters: sol.iters, resid: sol.resid}, nil
+}
+
 // chooseLambda bisects λ so that the retained variance is target (absolute
 // fraction). It returns the λ, its solution and the number of solves.
 func (p *problem) chooseLambda(target float64, pca *solution) (float64, *solution, int, error) {
 	evals := 0
-	rv := func(s *solution) float64 { return sumSq(p.project(s.w)) / p.trC }
+	rv := func(s *solution) float64 { return sumSq(p.projected(s)) / p.trC }
 	if rv(pca) <= target {
 		return 0, pca, 0, nil
 	}
@@ -757,7 +889,7 @@ func (p *problem) irls(g *Graph, lambda float64, sol *solution) (*solution, int,
 		return nil, 0, fmt.Errorf("recpca: fit: TV₁(X̄) = 0: the graph sees no variation in the item rows")
 	}
 	for range p.opt.IRLSIters {
-		z := p.project(sol.w)
+		z := p.projected(sol)
 		d := p.d
 		dist := func(i, j int) float64 {
 			var q float64
