@@ -8,7 +8,7 @@ import (
 )
 
 // Rec-PCA on Beauty, 12,101 x 512 -> 64, λ = 0.9, graph construction
-// included (auto solver = exact dense at D = 512).
+// included (auto solver = SolverRandomized32 at d+p = 96 ≤ 512/4).
 func BenchmarkFitBeauty(b *testing.B) {
 	d := loadBeauty(b)
 	for b.Loop() {
@@ -22,7 +22,21 @@ func BenchmarkFitBeauty(b *testing.B) {
 	}
 }
 
-// The same with the randomized solver, side by side.
+// The same with the exact dense float64 solver, side by side.
+func BenchmarkFitBeautyExact(b *testing.B) {
+	d := loadBeauty(b)
+	for b.Loop() {
+		g, err := BuildGraph(d.seqs, d.x.Rows()-1, GraphOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Fit(d.x, g, Options{Dim: 64, Lambda: 0.9, Solver: SolverExact}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The same with the float64 randomized solver, side by side.
 func BenchmarkFitBeautyRandomized(b *testing.B) {
 	d := loadBeauty(b)
 	for b.Loop() {
@@ -37,8 +51,8 @@ func BenchmarkFitBeautyRandomized(b *testing.B) {
 }
 
 // Synthetic 50,000 x 4,096 (decaying spectrum) with a random sparse graph
-// (8 edges per item) -> 64, randomized solver. Needs ~1 GB; skipped with
-// -short.
+// (8 edges per item) -> 64, float32-operator solver at Tol 1e-5 (no float64
+// polish). Needs ~1.5 GB; skipped with -short.
 func BenchmarkFitSynthetic50k(b *testing.B) {
 	if testing.Short() {
 		b.Skip("large")
@@ -63,7 +77,7 @@ func BenchmarkFitSynthetic50k(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if _, err := Fit(x, g, Options{Dim: 64, Lambda: 0.3, Solver: SolverRandomized, Tol: 1e-5}); err != nil {
+		if _, err := Fit(x, g, Options{Dim: 64, Lambda: 0.3, Solver: SolverRandomized32, Tol: 1e-5}); err != nil {
 			b.Fatal(err)
 		}
 	}
