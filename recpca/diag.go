@@ -123,8 +123,11 @@ func Alignment(g *Graph, e *tensor.Tensor, randomPairs int, rng *rand.Rand) (Ali
 
 // CurvatureOptions configures Curvature.
 type CurvatureOptions struct {
-	// PerSequence also computes the spectrum of each sequence's Hessian
-	// (cost O(B·n·d²)); otherwise only the batch-average Hessian.
+	// PerSequence also computes the spectrum of each sequence's Hessian:
+	// one n x d x d float32 GEMM per sequence, B·n·d² multiply-adds (6.3e9
+	// at B = 128, n = 12,101, d = 64, B times the batch average's); otherwise
+	// only the batch-average Hessian, the default because it is the cheap
+	// one.
 	PerSequence bool
 	// K selects the robust condition number λmax/λ_K (K-th largest
 	// eigenvalue, 1-based); 0 means ⌈d/2⌉.
