@@ -27,11 +27,11 @@
 // matrix) reach float64 accuracy (λ = 0 spans PCA to < 1e-6 rad).
 // SolverRandomized32 runs the n x D x (d+p) products as float32 GEMMs
 // (tensor.Gemm) with every small k x k / D x k step in float64 and a final
-// float64 Rayleigh–Ritz step: about 10x less arithmetic time, subspace
-// within ~1e-3 rad of the exact one on Beauty (12,101 x 512 -> 64, λ = 0.3),
-// retained variance and eigenvalues within 1e-6. SolverAuto picks it when
-// d+p ≤ D/4 and SolverExact otherwise. Neither randomized solver forms a
-// D x D matrix.
+// float64 Rayleigh–Ritz step: subspace within 1.3e-3 rad of the exact one
+// on Beauty (12,101 x 512 -> 64, λ = 0.3), retained variance within 3e-7;
+// it is opt-in because near the edge of the useful λ band its float32
+// residual floor stalls the iteration. SolverAuto picks SolverExact when
+// D ≤ 1024. Neither randomized solver forms a D x D matrix.
 //
 // Choosing the penalty: Options.Lambda (default, the objective's own λ) or
 // Options.TargetVariance (recommended on new data: λ is bisected so that the
