@@ -58,41 +58,56 @@ func gemmDispatch(ws *workspace, procs int, transA, transB bool, m, n, k int, al
 		return
 	}
 	// Split C into blocks of whole micro-tiles along its longer side; each
-	// goroutine packs its own panels, so they share nothing but read-only A/B.
+	// part packs its own panels, so parts share nothing but read-only A/B.
 	parts := min(procs, work/(parallelMinWork/2))
-	var wg sync.WaitGroup
-	if m >= n {
-		step := roundUp((m+parts-1)/parts, kern.mr)
-		for i0 := step; i0 < m; i0 += step {
-			rows := min(step, m-i0)
-			ao := i0 * lda
-			if transA {
-				ao = i0
-			}
-			wg.Go(func() {
-				w := getWorkspace()
-				gemmSerial(w, kern, transA, transB, rows, n, k, alpha, a[ao:], lda, b, ldb, beta, c[i0*ldc:], ldc)
-				putWorkspace(w)
-			})
-		}
-		gemmSerial(ws, kern, transA, transB, min(step, m), n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	j := splitJobs.Get().(*splitJob)
+	*j = splitJob{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, byRows: m >= n}
+	if j.byRows {
+		j.step = roundUp((m+parts-1)/parts, kern.mr)
+		parts = (m + j.step - 1) / j.step
 	} else {
-		step := roundUp((n+parts-1)/parts, kern.nr)
-		for j0 := step; j0 < n; j0 += step {
-			cols := min(step, n-j0)
-			bo := j0
-			if transB {
-				bo = j0 * ldb
-			}
-			wg.Go(func() {
-				w := getWorkspace()
-				gemmSerial(w, kern, transA, transB, m, cols, k, alpha, a, lda, b[bo:], ldb, beta, c[j0:], ldc)
-				putWorkspace(w)
-			})
-		}
-		gemmSerial(ws, kern, transA, transB, m, min(step, n), k, alpha, a, lda, b, ldb, beta, c, ldc)
+		j.step = roundUp((n+parts-1)/parts, kern.nr)
+		parts = (n + j.step - 1) / j.step
 	}
-	wg.Wait()
+	runParts(j, parts, ws)
+	*j = splitJob{} // drop references to the caller's slices
+	splitJobs.Put(j)
+}
+
+// splitJob is one product split into blocks of step rows (byRows) or step
+// columns of C; part p computes block p.
+type splitJob struct {
+	kern           microKernel
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	step           int
+	byRows         bool
+}
+
+var splitJobs = sync.Pool{New: func() any { return new(splitJob) }}
+
+func (j *splitJob) part(ws *workspace, p int) {
+	if j.byRows {
+		i0 := p * j.step
+		rows := min(j.step, j.m-i0)
+		ao := i0 * j.lda
+		if j.transA {
+			ao = i0
+		}
+		gemmSerial(ws, j.kern, j.transA, j.transB, rows, j.n, j.k, j.alpha, j.a[ao:], j.lda, j.b, j.ldb, j.beta, j.c[i0*j.ldc:], j.ldc)
+		return
+	}
+	j0 := p * j.step
+	cols := min(j.step, j.n-j0)
+	bo := j0
+	if j.transB {
+		bo = j0 * j.ldb
+	}
+	gemmSerial(ws, j.kern, j.transA, j.transB, j.m, cols, j.k, j.alpha, j.a, j.lda, j.b[bo:], j.ldb, j.beta, j.c[j0:], j.ldc)
 }
 
 func roundUp(x, to int) int { return (x + to - 1) / to * to }
@@ -214,17 +229,23 @@ func (j *batchJob) run(ws *workspace, lo, hi, procs, batch int) {
 		return
 	}
 	parts := min(procs, hi-lo, work/(parallelMinWork/2))
-	jp := new(batchJob) // only the parallel path pays for a heap copy
-	*jp = *j
-	var wg sync.WaitGroup
-	for p := 1; p < parts; p++ {
-		plo, phi := lo+p*(hi-lo)/parts, lo+(p+1)*(hi-lo)/parts
-		wg.Go(func() {
-			w := getWorkspace()
-			jp.run(w, plo, phi, 1, batch)
-			putWorkspace(w)
-		})
-	}
-	jp.run(ws, lo, lo+(hi-lo)/parts, 1, batch)
-	wg.Wait()
+	jp := batchParts.Get().(*batchPartJob)
+	jp.job, jp.lo, jp.hi, jp.parts, jp.batch = *j, lo, hi, parts, batch
+	runParts(jp, parts, ws)
+	*jp = batchPartJob{}
+	batchParts.Put(jp)
+}
+
+// batchPartJob shares the entries [lo, hi) of a batched product out in parts
+// of whole entries; each part runs serially (procs 1).
+type batchPartJob struct {
+	job                  batchJob
+	lo, hi, parts, batch int
+}
+
+var batchParts = sync.Pool{New: func() any { return new(batchPartJob) }}
+
+func (b *batchPartJob) part(ws *workspace, p int) {
+	n := b.hi - b.lo
+	b.job.run(ws, b.lo+p*n/b.parts, b.lo+(p+1)*n/b.parts, 1, b.batch)
 }

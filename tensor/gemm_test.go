@@ -447,4 +447,17 @@ func TestGemmAllocsNothing(t *testing.T) {
 	MatMul(dst, x, y, false, true)
 	allocs = testing.AllocsPerRun(50, func() { MatMul(dst, x, y, false, true) })
 	assert.Zero(t, allocs, "MatMul [8,20,16]x[8,20,16]^T")
+
+	// Large enough to be split over the worker pool (when GOMAXPROCS > 1):
+	// the parallel paths must not allocate either.
+	pa, pb, pc := randSlice(rng, 256*64), randSlice(rng, 64*256), make([]float32, 256*256)
+	Gemm(false, false, 256, 256, 64, 1, pa, 64, pb, 256, 0, pc, 256)
+	allocs = testing.AllocsPerRun(20, func() {
+		Gemm(false, false, 256, 256, 64, 1, pa, 64, pb, 256, 0, pc, 256)
+	})
+	assert.Zero(t, allocs, "parallel Gemm 256x256x64")
+	bx, by, bdst := randTensor(rng, 64, 50, 64), randTensor(rng, 64, 50, 64), New(64, 50, 50)
+	MatMul(bdst, bx, by, false, true)
+	allocs = testing.AllocsPerRun(20, func() { MatMul(bdst, bx, by, false, true) })
+	assert.Zero(t, allocs, "parallel batched MatMul [64,50,64]x[64,50,64]^T")
 }
