@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/llmrec/llmrec/tensor"
 )
@@ -104,20 +105,39 @@ func (t *Tape) Reset() {
 
 // floats returns a buffer of n float32 from the free lists (zeroed when zero
 // is true).
+//
+// Buffers are kept in size classes (capacities rounded up to 2^k·{1, 1.25,
+// 1.5, 1.75}), so a model whose batch shapes change from step to step (packed
+// batches, trimmed padding) reuses the same buffers instead of growing a free
+// list per distinct size: the arena's memory stays bounded by the largest
+// step, at most 25% above the exact sizes.
 func (t *Tape) floats(n int, zero bool) []float32 {
+	c := sizeClass(n)
 	var b []float32
-	if l := t.free[n]; len(l) > 0 {
-		b = l[len(l)-1]
+	if l := t.free[c]; len(l) > 0 {
+		b = l[len(l)-1][:n]
 		l[len(l)-1] = nil
-		t.free[n] = l[:len(l)-1]
+		t.free[c] = l[:len(l)-1]
 		if zero {
 			clear(b)
 		}
 	} else {
-		b = make([]float32, n)
+		b = make([]float32, n, c)
 	}
 	t.used = append(t.used, b)
 	return b
+}
+
+// sizeClass returns the capacity of the class that holds n floats: n itself
+// up to 16, else the smallest 2^k·m/4 (m in 4..7) that is at least n.
+func sizeClass(n int) int {
+	if n <= 16 {
+		return n
+	}
+	// n-1 has b bits, so 2^(b-1) < n <= 2^b: round up to a multiple of
+	// 2^(b-3), a quarter of the power of two below the class.
+	step := 1 << (bits.Len(uint(n-1)) - 3)
+	return (n + step - 1) / step * step
 }
 
 // newTensor returns an arena tensor of the given shape.
