@@ -107,6 +107,25 @@
 // Claim 2 fails: TF-LLMER ties ID-only (0.3451 vs 0.3459) and is below
 // LLMInit-PCA (0.3693) by more than the seeds' std.
 //
+// What was tried on Beauty for claim 2 (3 seeds each, same 12-epoch budget
+// and flags as above plus the ones named):
+//
+//	-variants tfllmer,llminit_pca_norm -learn-scale -lambda 0.858: tfllmer NDCG@10 0.3287±0.0019 (loss 0.8003, cond 91.2);
+//	                                                   llminit_pca_norm 0.3316±0.0012 (loss 0.7437, cond 39.2)
+//	-variants tfllmer -target-var 0.98 (λ 0.805, retained 0.888):      0.3252±0.0026 (loss 0.8131, cond 73.1)
+//	-variants tfllmer -lambda 0.858 -unit-init=false:                  0.3314±0.0014 (loss 0.7431, cond 46.3)
+//
+// The last row explains most of tfllmer's higher loss and condition number
+// above: under a NormalizedTable, Adam's step on a row is about lr whatever
+// its norm, so the angular step is about lr/||row||. Initializing from
+// unit rows (the default, -unit-init) takes smaller angular steps than
+// initializing from the raw reduced rows (norms well below 1), which is what
+// llminit_pca_norm does. With the same raw init, Rec-PCA matches PCA +
+// normalization (0.3314 vs 0.3303) but still not LLMInit-PCA without
+// normalization (0.3364±0.0007). Not tried for lack of time: other windows
+// (-window 3, -1), -decay, -tv l1, the combinatorial Laplacian, longer
+// budgets (every model was still improving at the cap), amazon-pantry.
+//
 // # Wiring helpers
 //
 // tables.go holds the glue that has no library home yet: reduce (fit PCA or
