@@ -119,10 +119,17 @@
 // above: under a NormalizedTable, Adam's step on a row is about lr whatever
 // its norm, so the angular step is about lr/||row||. Initializing from
 // unit rows (the default, -unit-init) takes smaller angular steps than
-// initializing from the raw reduced rows (norms well below 1), which is what
+// initializing from the raw reduced rows (norms below 1: a projection of
+// centred unit rows; their size was not measured), which is what
 // llminit_pca_norm does. With the same raw init, Rec-PCA matches PCA +
 // normalization (0.3314 vs 0.3303) but still not LLMInit-PCA without
-// normalization (0.3364±0.0007). Not tried for lack of time: other windows
+// normalization (0.3364±0.0007). On ml-100k the same change (-variants
+// tfllmer -lambda 0.905 -unit-init=false, flags as above) gives NDCG@10
+// 0.3661±0.0056 (loss 0.5875, cond 63.2): above ID-only (0.3459±0.0011) by
+// more than the std, level with LLMInit-PCA (0.3693±0.0030), and the
+// lowest final training loss of all variants there. The default stays
+// -unit-init (methods.md §1.5a initializes from normalize(Rec-PCA(X)), and
+// the tables above used it). Not tried for lack of time: other windows
 // (-window 3, -1), -decay, -tv l1, the combinatorial Laplacian, longer
 // budgets (every model was still improving at the cap), amazon-pantry.
 //
