@@ -116,8 +116,12 @@ func contains(seq []int, it int) bool {
 	return false
 }
 
-// sampleNeg draws an item in 1..n not in seq.
-func sampleNeg(seq []int, n int, rng *rand.Rand) (int, error) {
+// SampleNegative draws a negative for next-item training: an item in 1..n,
+// uniformly, redrawn while it is in seq (the user's training sequence), as the
+// SASRec reference does. It returns an error when no such item turns up in
+// 10,000 draws (a user who has nearly every item). Models built outside this
+// package (moe.Mixture) use it so that all of them sample alike.
+func SampleNegative(seq []int, n int, rng *rand.Rand) (int, error) {
 	for try := 0; try < 10000; try++ {
 		c := 1 + rng.IntN(n)
 		if !contains(seq, c) {
@@ -181,7 +185,7 @@ func (m *SeqModel) buildBatch(seqs [][]int, rng *rand.Rand) error {
 					b.Negs = append(b.Negs, 0)
 					continue
 				}
-				c, err := sampleNeg(s, n, rng)
+				c, err := SampleNegative(s, n, rng)
 				if err != nil {
 					return fmt.Errorf("%w (sequence %d)", err, u)
 				}

@@ -115,24 +115,6 @@ func (m *Mixture) Params() []nn.Param {
 	return out
 }
 
-// sampleNeg draws an item in 1..n not in seq (as backbone.SeqModel does).
-func sampleNeg(seq []int, n int, rng *rand.Rand) (int, error) {
-	for try := 0; try < 10000; try++ {
-		c := 1 + rng.IntN(n)
-		in := false
-		for _, v := range seq {
-			if v == c {
-				in = true
-				break
-			}
-		}
-		if !in {
-			return c, nil
-		}
-	}
-	return 0, fmt.Errorf("moe: negative sampling failed: a user has %d of %d items", len(seq), n)
-}
-
 // buildBatch fills m.batch with next-item inputs, targets and negatives.
 func (m *Mixture) buildBatch(seqs [][]int, rng *rand.Rand) error {
 	b := &m.batch
@@ -154,7 +136,7 @@ func (m *Mixture) buildBatch(seqs [][]int, rng *rand.Rand) error {
 		}
 		b.Targets = append(b.Targets, tg...)
 		for range len(tg) * b.NumNeg {
-			c, err := sampleNeg(s, m.numItems, rng)
+			c, err := backbone.SampleNegative(s, m.numItems, rng)
 			if err != nil {
 				return fmt.Errorf("%w (sequence %d)", err, u)
 			}
