@@ -459,9 +459,19 @@ func printTable(w io.Writer, s *summary) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	pre := s.Forgetting["pretrained"]
 	for _, k := range keys {
 		m, sd := meanStd(s.Forgetting[k])
-		fmt.Fprintf(w, "%-26s %.4f ± %.4f  (%+.1f%%)\n", k, m, sd, 100*(m-pm)/pm)
+		// paired: the relative change of each seed against its own
+		// pre-trained tower (same test users), then mean ± std over seeds
+		var rel []float64
+		for i, v := range s.Forgetting[k] {
+			if i < len(pre) && pre[i] > 0 {
+				rel = append(rel, 100*(v-pre[i])/pre[i])
+			}
+		}
+		rm, rsd := meanStd(rel)
+		fmt.Fprintf(w, "%-26s %.4f ± %.4f  (of means %+.1f%%; paired per seed %+.1f%% ± %.1f%%)\n", k, m, sd, 100*(m-pm)/pm, rm, rsd)
 	}
 }
 
