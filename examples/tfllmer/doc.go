@@ -133,10 +133,12 @@
 // (-window 3, -1), -decay, -tv l1, the combinatorial Laplacian, longer
 // budgets (every model was still improving at the cap), amazon-pantry.
 //
-// # Wiring helpers
+// # Wiring
 //
-// tables.go holds the glue that has no library home yet: reduce (fit PCA or
-// Rec-PCA and transform), recPCAIDTable (init mode), adapterTable (frozen
-// mode), dualViewTable (dual view), and seqStates / lastStates / curvature
-// (sequence representations of a real batch and their Hessian spectrum).
+// The three plug-in points are compositions of library tables over a
+// recpca reduction (backbone's Example_recPCAWiring shows each one):
+// tables.go only adds the command's choices on top, reduce (PCA or
+// Rec-PCA with -lambda or -target-var), recPCAIDTable (init mode),
+// adapterTable (frozen mode), dualViewTable (dual view), and curvature
+// (recpca.Curvature on backbone's SeqModel.HiddenStates of a real batch).
 package main

@@ -152,38 +152,6 @@ func toyModel(t *testing.T, table backbone.ItemTable, dim int) *backbone.SeqMode
 	return m
 }
 
-// lastStates must give the states the Recommender scores with: its scores
-// ⟨h, e_i⟩ (computed here naively in float64) equal ScoreAll's.
-func TestLastStatesMatchRecommender(t *testing.T) {
-	const n, d = 20, 8
-	m := toyModel(t, backbone.NewIDTable(n, d, rand.New(rand.NewPCG(3, 3))), d)
-	seqs := [][]int{{1, 2, 3}, {4}, {5, 6, 7, 8, 9, 10, 11, 12}, {20, 19}}
-	table := m.Items.Materialize(&tensor.Tensor{})
-	h := lastStates(m.Enc, table, seqs)
-	rec := backbone.NewRecommender(m)
-	out := make([]float32, len(seqs)*(n+1))
-	require.NoError(t, rec.ScoreAll(seqs, out))
-	for s := range seqs {
-		for i := 1; i <= n; i++ {
-			want := 0.0
-			for j := 0; j < d; j++ {
-				want += float64(h.Data[s*d+j]) * float64(table.Data[i*d+j])
-			}
-			assert.InDelta(t, want, float64(out[s*(n+1)+i]), 1e-4, "seq %d item %d", s, i)
-		}
-	}
-	// seqStates' last position of each sequence is the same state.
-	all := seqStates(m.Enc, table, seqs)
-	row := 0
-	for s, q := range seqs {
-		row += min(len(q), 6)
-		for j := 0; j < d; j++ {
-			assert.InDelta(t, h.Data[s*d+j], all.Data[(row-1)*d+j], 1e-5)
-		}
-	}
-	require.Equal(t, row, all.Shape[0])
-}
-
 // The wiring: normalized Rec-PCA ID tables have unit rows pointing like
 // the reduced vectors; adapter tables are normalized after the adapter;
 // the dual view has two unit halves.
@@ -316,7 +284,8 @@ func TestCurvatureNaive(t *testing.T) {
 	sp, err := curvature(m, seqs)
 	require.NoError(t, err)
 	e := m.Items.Materialize(&tensor.Tensor{})
-	h := seqStates(m.Enc, e, seqs)
+	h, err := m.HiddenStates(seqs)
+	require.NoError(t, err)
 	B := h.Shape[0]
 	require.Equal(t, 4+2+6, B)
 	hess := mat.NewSymDense(d, nil)

@@ -113,58 +113,16 @@ func dualViewTable(r *reduction, llm *tensor.Tensor, dim int, scale float64, lea
 	return backbone.NewConcatTable(idView, llmView)
 }
 
-// seqStates returns the hidden states of every position of seqs (each cut
-// to its last MaxLen items) under enc, with item vectors from table
-// ([NumItems+1, Dim], e.g. a Materialize of the model's item table): the
-// sequence representations h whose scores ⟨h, e_i⟩ the training loss sees.
-// The result is [tokens, Dim]; enc runs in inference mode (no dropout).
-func seqStates(enc backbone.Encoder, table *tensor.Tensor, seqs [][]int) *tensor.Tensor {
-	var b backbone.Batch
-	b.Reset(enc.MaxLen())
-	for _, s := range seqs {
-		b.AddSeq(s)
-	}
-	T, d := b.NumTokens(), enc.Dim()
-	if T == 0 {
-		return tensor.New(0, d)
-	}
-	x := tensor.New(T, d)
-	tensor.Gather(x, table, b.Items)
-	h := enc.Forward(enc.NewScratch(), &b, x, false, nil)
-	return h.Clone()
-}
-
-// lastStates returns the hidden state of the last position of every
-// sequence (the state that predicts the next item), [len(seqs), Dim].
-func lastStates(enc backbone.Encoder, table *tensor.Tensor, seqs [][]int) *tensor.Tensor {
-	var b backbone.Batch
-	b.Reset(enc.MaxLen())
-	for _, s := range seqs {
-		b.AddSeq(s)
-	}
-	d := enc.Dim()
-	out := tensor.New(len(seqs), d)
-	if b.NumTokens() == 0 {
-		return out
-	}
-	x := tensor.New(b.NumTokens(), d)
-	tensor.Gather(x, table, b.Items)
-	h := enc.Forward(enc.NewScratch(), &b, x, false, nil)
-	for i, row := range b.LastRows(nil) {
-		if row >= 0 {
-			copy(out.Data[i*d:(i+1)*d], h.Data[row*d:(row+1)*d])
-		}
-	}
-	return out
-}
-
 // curvature measures the condition number of the full-softmax loss Hessian
 // with respect to the sequence representations (recpca.Curvature, the
 // batch-average Cov_p(e)) on the hidden states of every position of the
 // training sequences seqs, scored against the model's current item table.
 func curvature(m *backbone.SeqModel, seqs [][]int) (recpca.Spectrum, error) {
 	table := m.Items.Materialize(&tensor.Tensor{})
-	h := seqStates(m.Enc, table, seqs)
+	h, err := m.HiddenStates(seqs)
+	if err != nil {
+		return recpca.Spectrum{}, fmt.Errorf("tfllmer: curvature: %w", err)
+	}
 	if h.Shape[0] == 0 {
 		return recpca.Spectrum{}, fmt.Errorf("tfllmer: curvature: empty batch")
 	}
