@@ -3,6 +3,7 @@ package backbone
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/llmrec/llmrec/tensor"
@@ -17,97 +18,109 @@ type Scored struct {
 	Score float32 `json:"score"`
 }
 
-// Recommender serves a trained SeqModel: it scores items for a user's
-// history and returns the top k. It holds a copy of the item vectors, made
-// when it is built, and reads the encoder's parameters, so the model must
-// not be trained while the Recommender is in use (build a new one after).
+// ItemScorer is a trained model as a Recommender serves it: it scores items
+// for a batch of users' histories. A SeqModel is served through one
+// (NewRecommender); moe.Mixture, PAD's phase-3 model, is another; a user's
+// own model can be served by implementing these two methods and calling
+// NewRecommenderFor.
 //
-// A Recommender is safe for concurrent use: every call takes its working
-// memory from a sync.Pool, so steady-state calls allocate only their result.
+// The Recommender does all the checking and bookkeeping (id ranges, output
+// sizes, exclusion, the top-k heap), so ScoreItems receives only valid
+// arguments. It is called from many goroutines at once and must be safe
+// for concurrent use; it must not keep inputs, cands or out after it
+// returns.
+type ItemScorer interface {
+	// NumItems returns the number of items; ids are 1..NumItems.
+	NumItems() int
+	// ScoreItems scores items for every history inputs[i] (chronological
+	// ids, each in 1..NumItems; possibly empty; a model with a window uses
+	// the last items). When cands is nil, out has len(inputs)·(NumItems+1)
+	// elements and receives, row after row, the scores of items
+	// 0..NumItems. Otherwise len(cands) == len(inputs), every id of cands
+	// is in 0..NumItems, and out receives the scores of cands[0], then
+	// cands[1], and so on, concatenated (len(out) is their total length).
+	// Higher is better.
+	ScoreItems(inputs, cands [][]int, out []float32) error
+}
+
+// Recommender serves a trained model: it scores items for a user's history
+// and returns the top k. The model is an ItemScorer: a SeqModel
+// (NewRecommender) or any other, such as a moe.Mixture
+// (NewRecommenderFor); both go through the same checks, exclusion and
+// top-k code.
+//
+// A SeqModel's Recommender holds a copy of the item vectors, made when it is
+// built, and reads the encoder's parameters, so the model must not be
+// trained while the Recommender is in use (build a new one after).
+//
+// A Recommender is safe for concurrent use (when its ItemScorer is, as the
+// interface requires): every call takes its working memory from a
+// sync.Pool, so steady-state calls of a SeqModel's Recommender allocate
+// only their result.
 type Recommender struct {
-	enc      Encoder
-	table    *tensor.Tensor // (NumItems+1) x Dim
-	masked   bool           // BERT4Rec: append a mask token to the history
+	model    ItemScorer
+	seq      *seqScorer // the model when it is a SeqModel's, else nil
 	numItems int
 	pool     sync.Pool
 }
 
 type recScratch struct {
-	s      Scratch
-	b      Batch
-	x      tensor.Tensor
-	hid    tensor.Tensor
-	last   []int
-	scores []float32
-	heap   []Scored
-	tmp    []int
+	// one and cands pass a single history and candidate list to the model
+	// without allocating a [][]int; they point to copies (hist, cand) so
+	// that the caller's slices do not escape to the heap.
+	one, cands [1][]int
+	hist, cand []int
+	scores     []float32
+	heap       []Scored
+}
+
+// single sets sc.one to a copy of history and sc.cands to a copy of cands.
+func (sc *recScratch) single(history, cands []int) {
+	sc.hist = append(sc.hist[:0], history...)
+	sc.cand = append(sc.cand[:0], cands...)
+	sc.one[0], sc.cands[0] = sc.hist, sc.cand
 }
 
 // NewRecommender snapshots m's item table and returns a Recommender.
 func NewRecommender(m *SeqModel) *Recommender {
-	r := &Recommender{enc: m.Enc, table: m.Items.Materialize(&tensor.Tensor{}), masked: m.Cfg.Task == "masked",
-		numItems: m.Items.NumItems()}
-	r.pool.New = func() any { return &recScratch{s: r.enc.NewScratch()} }
+	s := newSeqScorer(m)
+	r := NewRecommenderFor(s)
+	r.seq = s
+	return r
+}
+
+// NewRecommenderFor returns a Recommender serving model, which must be safe
+// for concurrent use (see ItemScorer). NumItems is read once, here.
+func NewRecommenderFor(model ItemScorer) *Recommender {
+	r := &Recommender{model: model, numItems: model.NumItems()}
+	r.pool.New = func() any { return new(recScratch) }
 	return r
 }
 
 // NumItems returns the number of items; ids are 1..NumItems.
 func (r *Recommender) NumItems() int { return r.numItems }
 
-// ItemVectors returns the item table the Recommender scores with
-// ((NumItems+1) x Dim). It must not be modified.
-func (r *Recommender) ItemVectors() *tensor.Tensor { return r.table }
+// Model returns the ItemScorer the Recommender serves.
+func (r *Recommender) Model() ItemScorer { return r.model }
 
-// encode fills sc.hid (len(inputs) x Dim) with the state that predicts the
-// next item of each input.
-func (r *Recommender) encode(sc *recScratch, inputs [][]int) error {
-	d, L := r.enc.Dim(), r.enc.MaxLen()
-	b := &sc.b
-	b.Reset(L)
+// ItemVectors returns the item table the Recommender scores with
+// ((NumItems+1) x Dim) when it serves a SeqModel, and nil for any other
+// model. It must not be modified.
+func (r *Recommender) ItemVectors() *tensor.Tensor {
+	if r.seq == nil {
+		return nil
+	}
+	return r.seq.table
+}
+
+// checkInputs checks that every id of inputs is in 1..NumItems.
+func (r *Recommender) checkInputs(inputs [][]int) error {
 	for u, in := range inputs {
 		for _, it := range in {
 			if it < 1 || it > r.numItems {
 				return fmt.Errorf("backbone: input %d: item id %d outside 1..%d", u, it, r.numItems)
 			}
 		}
-		if r.masked {
-			if len(in) >= L {
-				in = in[len(in)-L+1:]
-			}
-			start := len(b.Items)
-			b.AddSeq(in)
-			b.Items = append(b.Items, 0)
-			b.Pos = append(b.Pos, 0)
-			b.Offsets[len(b.Offsets)-1]++
-			n := len(b.Items) - start
-			for j := 0; j < n; j++ {
-				b.Pos[start+j] = L - n + j
-			}
-			for len(b.Masked) < len(b.Items)-1 {
-				b.Masked = append(b.Masked, false)
-			}
-			b.Masked = append(b.Masked, true)
-		} else {
-			b.AddSeq(in)
-		}
-	}
-	T := b.NumTokens()
-	x := resize(&sc.x, T, d)
-	if T > 0 {
-		tensor.Gather(x, r.table, b.Items)
-	}
-	var h *tensor.Tensor
-	if T > 0 {
-		h = r.enc.Forward(sc.s, b, x, false, nil)
-	}
-	sc.last = b.LastRows(sc.last[:0])
-	hid := resize(&sc.hid, len(inputs), d)
-	for i, row := range sc.last {
-		if row < 0 {
-			clear(hid.Data[i*d : (i+1)*d])
-			continue
-		}
-		copy(hid.Data[i*d:(i+1)*d], h.Data[row*d:(row+1)*d])
 	}
 	return nil
 }
@@ -116,20 +129,17 @@ func (r *Recommender) encode(sc *recScratch, inputs [][]int) error {
 // into out (len(inputs) x (NumItems+1), row-major). It satisfies
 // eval.Scorer. Inputs longer than the window are cut to their last items.
 func (r *Recommender) ScoreAll(inputs [][]int, out []float32) error {
-	n1 := r.numItems + 1
-	if len(out) < len(inputs)*n1 {
-		return fmt.Errorf("backbone: ScoreAll: out has %d elements, need %d", len(out), len(inputs)*n1)
+	n := len(inputs) * (r.numItems + 1)
+	if len(out) < n {
+		return fmt.Errorf("backbone: ScoreAll: out has %d elements, need %d", len(out), n)
 	}
-	sc := r.pool.Get().(*recScratch)
-	defer r.pool.Put(sc)
-	if err := r.encode(sc, inputs); err != nil {
+	if err := r.checkInputs(inputs); err != nil {
 		return err
 	}
-	d := r.enc.Dim()
-	if len(inputs) > 0 {
-		tensor.Gemm(false, true, len(inputs), n1, d, 1, sc.hid.Data, d, r.table.Data, d, 0, out, n1)
+	if len(inputs) == 0 {
+		return nil
 	}
-	return nil
+	return r.model.ScoreItems(inputs, nil, out[:n])
 }
 
 // ScoreCandidates writes the scores of cands[i] for inputs[i], row after row,
@@ -138,43 +148,48 @@ func (r *Recommender) ScoreCandidates(inputs [][]int, cands [][]int, out []float
 	if len(cands) != len(inputs) {
 		return fmt.Errorf("backbone: ScoreCandidates: %d inputs, %d candidate lists", len(inputs), len(cands))
 	}
-	sc := r.pool.Get().(*recScratch)
-	defer r.pool.Put(sc)
-	if err := r.encode(sc, inputs); err != nil {
+	if err := r.checkInputs(inputs); err != nil {
 		return err
 	}
-	d, off := r.enc.Dim(), 0
+	n := 0
 	for i, cs := range cands {
-		if off+len(cs) > len(out) {
-			return fmt.Errorf("backbone: ScoreCandidates: out has %d elements, too few", len(out))
-		}
-		h := sc.hid.Data[i*d : (i+1)*d]
-		for j, it := range cs {
+		for _, it := range cs {
 			if it < 0 || it > r.numItems {
 				return fmt.Errorf("backbone: candidate list %d: item id %d outside 0..%d", i, it, r.numItems)
 			}
-			out[off+j] = dot(h, r.table.Data[it*d:(it+1)*d])
 		}
-		off += len(cs)
+		n += len(cs)
 	}
-	return nil
+	if n > len(out) {
+		return fmt.Errorf("backbone: ScoreCandidates: out has %d elements, need %d", len(out), n)
+	}
+	if len(inputs) == 0 {
+		return nil
+	}
+	return r.model.ScoreItems(inputs, cands, out[:n])
 }
 
 // Score returns the scores of candidates for a user with the given
 // chronological history (appended to dst, which may be nil).
 func (r *Recommender) Score(dst []float32, history []int, candidates []int) ([]float32, error) {
-	sc := r.pool.Get().(*recScratch)
-	defer r.pool.Put(sc)
-	if err := r.encode(sc, [][]int{history}); err != nil {
-		return dst, err
-	}
-	d := r.enc.Dim()
-	h := sc.hid.Data[:d]
 	for _, it := range candidates {
 		if it < 1 || it > r.numItems {
 			return dst, fmt.Errorf("backbone: candidate item id %d outside 1..%d", it, r.numItems)
 		}
-		dst = append(dst, dot(h, r.table.Data[it*d:(it+1)*d]))
+	}
+	sc := r.pool.Get().(*recScratch)
+	defer r.pool.Put(sc)
+	sc.single(history, candidates)
+	if err := r.checkInputs(sc.one[:]); err != nil {
+		return dst, err
+	}
+	if len(candidates) == 0 {
+		return dst, nil
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, len(candidates))[:start+len(candidates)]
+	if err := r.model.ScoreItems(sc.one[:], sc.cands[:], dst[start:]); err != nil {
+		return dst[:start], err
 	}
 	return dst, nil
 }
@@ -195,19 +210,15 @@ func (r *Recommender) AppendTopK(dst []Scored, history []int, k int, exclude []i
 	}
 	sc := r.pool.Get().(*recScratch)
 	defer r.pool.Put(sc)
-	// encode: one input without allocating a [][]int
-	var one [1][]int
-	one[0] = history
-	if err := r.encode(sc, one[:]); err != nil {
+	sc.single(history, nil)
+	if err := r.checkInputs(sc.one[:]); err != nil {
 		return dst, err
 	}
-	d, n1 := r.enc.Dim(), r.numItems+1
-	h := sc.hid.Data[:d]
+	n1 := r.numItems + 1
 	sc.scores = growF(sc.scores, n1)
 	s := sc.scores
-	tab := r.table.Data
-	for it := 1; it < n1; it++ {
-		s[it] = dot(h, tab[it*d:(it+1)*d])
+	if err := r.model.ScoreItems(sc.one[:], nil, s); err != nil {
+		return dst, err
 	}
 	ninf := float32(math.Inf(-1))
 	s[0] = ninf

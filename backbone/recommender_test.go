@@ -203,3 +203,141 @@ func TestSaveLoadComposedTables(t *testing.T) {
 	b, _ := NewRecommender(m2).Score(nil, []int{1, 2}, []int{3, 4, 5})
 	require.Equal(t, a, b)
 }
+
+// modModel is an ItemScorer with scores known by hand: item i scores
+// i mod 7, plus the history's length when cands are given (so that Score
+// and ScoreCandidates can be told from ScoreAll). It checks the contract the
+// Recommender promises (valid ids, exact output sizes) and fails on the
+// history {13}.
+type modModel struct{ n int }
+
+func (m modModel) NumItems() int { return m.n }
+
+func (m modModel) ScoreItems(inputs, cands [][]int, out []float32) error {
+	want := 0
+	for i, in := range inputs {
+		if slices.Equal(in, []int{13}) {
+			return errModel
+		}
+		for _, it := range in {
+			if it < 1 || it > m.n {
+				panic("modModel: invalid history id reached the model")
+			}
+		}
+		if cands == nil {
+			want += m.n + 1
+			continue
+		}
+		for _, it := range cands[i] {
+			if it < 0 || it > m.n {
+				panic("modModel: invalid candidate reached the model")
+			}
+		}
+		want += len(cands[i])
+	}
+	if len(out) != want || (cands != nil && len(cands) != len(inputs)) {
+		panic("modModel: wrong output size")
+	}
+	off := 0
+	for i, in := range inputs {
+		if cands == nil {
+			for it := 0; it <= m.n; it++ {
+				out[off+it] = float32(it % 7)
+			}
+			off += m.n + 1
+			continue
+		}
+		for j, it := range cands[i] {
+			out[off+j] = float32(it%7) + float32(len(in))
+		}
+		off += len(cands[i])
+	}
+	return nil
+}
+
+var errModel = &modelError{}
+
+type modelError struct{}
+
+func (*modelError) Error() string { return "modModel: refused" }
+
+// A Recommender over a user's own ItemScorer: the top-k, exclusion, tie
+// order and id checks are the SeqModel's, and the model only ever sees
+// valid arguments.
+func TestRecommenderForItemScorer(t *testing.T) {
+	r := NewRecommenderFor(modModel{n: 10})
+	require.Equal(t, 10, r.NumItems())
+	require.Nil(t, r.ItemVectors())
+	require.Equal(t, modModel{n: 10}, r.Model())
+	// scores 1..6,0,1,2,3 for items 1..10; 6 excluded; ties: lower id first
+	got, err := r.TopK([]int{1, 2}, 4, []int{6, 0, 99, -1})
+	require.NoError(t, err)
+	require.Equal(t, []Scored{{5, 5}, {4, 4}, {3, 3}, {10, 3}}, got)
+	// k beyond the items left: all of them, item 7 (score 0) last
+	got, err = r.TopK([]int{1}, 50, []int{1, 2, 3})
+	require.NoError(t, err)
+	require.Equal(t, []Scored{{6, 6}, {5, 5}, {4, 4}, {10, 3}, {9, 2}, {8, 1}, {7, 0}}, got)
+	dst := []Scored{{Item: 99}}
+	dst, err = r.AppendTopK(dst, []int{1}, 1, nil)
+	require.NoError(t, err)
+	require.Equal(t, []Scored{{Item: 99}, {6, 6}}, dst)
+
+	s, err := r.Score([]float32{-1}, []int{4, 4, 4}, []int{7, 8, 3})
+	require.NoError(t, err)
+	require.Equal(t, []float32{-1, 3, 4, 6}, s)
+	cs := make([]float32, 4)
+	require.NoError(t, r.ScoreCandidates([][]int{{1}, {}}, [][]int{{0, 9}, {6, 10}}, cs))
+	require.Equal(t, []float32{1, 3, 6, 3}, cs)
+	all := make([]float32, 2*11+3) // longer than needed: the rest is untouched
+	all[22] = 42
+	require.NoError(t, r.ScoreAll([][]int{{1}, {2}}, all))
+	require.Equal(t, float32(3), all[11+10])
+	require.Equal(t, float32(42), all[22])
+
+	// every check happens before the model is called (it would panic)
+	_, err = r.TopK([]int{11}, 3, nil)
+	require.ErrorContains(t, err, "input 0: item id 11 outside 1..10")
+	_, err = r.Score(nil, []int{0}, []int{1})
+	require.ErrorContains(t, err, "item id 0 outside 1..10")
+	s, err = r.Score(s[:1], []int{1}, []int{2, 11})
+	require.ErrorContains(t, err, "candidate item id 11 outside 1..10")
+	require.Equal(t, []float32{-1}, s)
+	require.ErrorContains(t, r.ScoreCandidates([][]int{{1}}, [][]int{{11}}, cs), "item id 11 outside 0..10")
+	require.ErrorContains(t, r.ScoreCandidates([][]int{{1}}, [][]int{{1}, {2}}, cs), "1 inputs, 2 candidate lists")
+	require.ErrorContains(t, r.ScoreCandidates([][]int{{1}}, [][]int{{1, 2, 3, 4, 5}}, cs), "out has 4 elements, need 5")
+	require.ErrorContains(t, r.ScoreAll([][]int{{1}, {2}, {3}}, all), "out has 25 elements, need 33")
+	require.ErrorContains(t, r.ScoreAll([][]int{{1}, {-3}}, all), "input 1: item id -3")
+	// the model's own errors come back unchanged
+	_, err = r.TopK([]int{13}, 3, nil)
+	require.ErrorContains(t, err, "item id 13 outside")
+	r2 := NewRecommenderFor(modModel{n: 20})
+	_, err = r2.TopK([]int{13}, 3, nil)
+	require.ErrorIs(t, err, errModel)
+	_, err = r2.Score(nil, []int{13}, []int{1})
+	require.ErrorIs(t, err, errModel)
+	require.ErrorIs(t, r2.ScoreAll([][]int{{13}}, make([]float32, 21)), errModel)
+}
+
+// A SeqModel's Recommender and a Recommender built with NewRecommenderFor
+// over the same model (its Model) give the same answers: one code path.
+func TestRecommenderForSeqModelSame(t *testing.T) {
+	m := smallModel(t, "sasrec", 40)
+	r1 := NewRecommender(m)
+	r2 := NewRecommenderFor(r1.Model())
+	hist := []int{4, 8, 15, 16, 23}
+	a, err := r1.TopK(hist, 7, hist)
+	require.NoError(t, err)
+	b, err := r2.TopK(hist, 7, hist)
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+	// one user's full scores (TopK's path) are Score's, bit for bit
+	all := make([]float32, 41)
+	require.NoError(t, r2.ScoreAll([][]int{hist}, all))
+	ids := make([]int, 40)
+	for i := range ids {
+		ids[i] = i + 1
+	}
+	s, err := r1.Score(nil, hist, ids)
+	require.NoError(t, err)
+	require.Equal(t, all[1:], s)
+}
