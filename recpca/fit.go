@@ -198,6 +198,17 @@ func Fit(x *tensor.Tensor, g *Graph, opt Options) (*Projection, error) {
 
 // FitContext is Fit with cancellation, checked between solver iterations.
 func FitContext(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options) (*Projection, error) {
+	return fit(ctx, x, g, opt, fitPaths{})
+}
+
+// fitPaths selects the exact solver's previous code paths, kept so that the
+// benchmarks can time them beside the current ones: gram64 forms the Gram
+// matrices with float64 BLAS, fullEig decomposes M fully with dsyev.
+type fitPaths struct {
+	gram64, fullEig bool
+}
+
+func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fitPaths) (*Projection, error) {
 	if x == nil || x.Dims() != 2 || x.Rows() < 2 {
 		var sh []int
 		if x != nil {
@@ -256,7 +267,7 @@ func FitContext(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options) (*
 	p := &problem{
 		m: newDesign(x.Data, n, D, opt.NormalizeInput, normEps, !opt.NoCenter),
 		n: n, D: D, d: d, kind: opt.Laplacian, opt: opt, solver: solver,
-		ctx: ctx,
+		ctx: ctx, paths: paths,
 	}
 	p.trC = p.m.traceC()
 	if !(p.trC > 0) {
@@ -264,7 +275,11 @@ func FitContext(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options) (*
 	}
 	switch solver {
 	case SolverExact:
-		p.C = p.m.gram()
+		if paths.gram64 {
+			p.C = p.m.gram()
+		} else {
+			p.C = p.m.gram32()
+		}
 	case SolverRandomized32:
 		p.op = newOp32(p.m)
 	}
@@ -404,14 +419,15 @@ type problem struct {
 	opt     Options
 	solver  Solver
 	ctx     context.Context
+	paths   fitPaths
 
 	trC float64
-	C   []float64 // exact solver only
+	C   []float64 // X̄ᵀX̄, exact solver only
 	op  *op32     // float32 operator (SolverRandomized32 only)
 
 	g      *Graph
 	trG    float64
-	G      []float64 // exact solver only
+	G      []float64 // X̄ᵀLX̄, exact solver with fitPaths.gram64 only
 	gammaG float64   // estimate of λmax(G)/trG (randomized solver)
 	// keepNorm freezes trG (the penalty's normalizer) while IRLS reweights
 	// the graph, so that the rounds minimize one fixed ℓ1 objective.
@@ -438,7 +454,9 @@ func (p *problem) setGraph(g *Graph) error {
 		p.trG = tr
 	}
 	if p.solver == SolverExact {
-		p.G = p.gramL()
+		if p.paths.gram64 {
+			p.G = p.gramL()
+		}
 		return nil
 	}
 	// Block power iteration for λmax(G) (4 vectors, 10 steps): the shift
@@ -566,28 +584,30 @@ func (p *problem) solve(lambda float64, warm []float64) (*solution, error) {
 
 func (p *problem) solveExact(lambda float64) (*solution, error) {
 	D, d := p.D, p.d
-	a := make([]float64, D*D)
-	for i, c := range p.C {
-		a[i] = c / p.trC
-	}
-	if lambda != 0 {
-		s := lambda / p.trG
-		for i, gv := range p.G {
-			a[i] -= s * gv
+	var a []float64
+	if lambda != 0 && !p.paths.gram64 {
+		a = p.gramM32(lambda)
+	} else {
+		a = make([]float64, D*D)
+		for i, c := range p.C {
+			a[i] = c / p.trC
+		}
+		if lambda != 0 {
+			s := lambda / p.trG
+			for i, gv := range p.G {
+				a[i] -= s * gv
+			}
 		}
 	}
-	vals, ok := symEig(a, D)
+	top := topEig
+	if p.paths.fullEig {
+		top = topEigFull
+	}
+	vals, w, ok := top(a, D, d)
 	if !ok {
 		return nil, fmt.Errorf("recpca: fit: dense eigensolver did not converge (D = %d, λ = %v)", D, lambda)
 	}
-	sol := &solution{w: make([]float64, D*d), vals: make([]float64, d)}
-	for j := range d {
-		src := D - 1 - j
-		sol.vals[j] = vals[src]
-		for i := range D {
-			sol.w[i*d+j] = a[i*D+src]
-		}
-	}
+	sol := &solution{w: w, vals: vals}
 	fixSigns(sol.w, D, d)
 	return sol, nil
 }

@@ -1,0 +1,251 @@
+package recpca
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/mat"
+)
+
+// naiveLX returns L·X̄ (n x D, float64) by a plain loop over the edges, an
+// independent reference for the Laplacian rows.
+func naiveLX(xb *mat.Dense, g *Graph, kind LaplacianKind) *mat.Dense {
+	n, D := xb.Dims()
+	out := mat.NewDense(n, D, nil)
+	for i := 1; i <= n; i++ {
+		var deg float64
+		for t := g.RowPtr[i]; t < g.RowPtr[i+1]; t++ {
+			deg += g.Val[t]
+		}
+		if deg == 0 {
+			continue
+		}
+		for c := range D {
+			v := xb.At(i-1, c)
+			if kind == Combinatorial {
+				v *= deg
+			}
+			for t := g.RowPtr[i]; t < g.RowPtr[i+1]; t++ {
+				j := int(g.Col[t])
+				w := g.Val[t]
+				if kind == SymNormalized {
+					var dj float64
+					for s := g.RowPtr[j]; s < g.RowPtr[j+1]; s++ {
+						dj += g.Val[s]
+					}
+					w /= math.Sqrt(deg * dj)
+				}
+				v -= w * xb.At(j-1, c)
+			}
+			out.Set(i-1, c, v)
+		}
+	}
+	return out
+}
+
+// maxAbsDiff returns max |a_ij − b_ij| and max |b_ij|.
+func maxAbsDiff(a []float64, b *mat.Dense) (diff, scale float64) {
+	r, c := b.Dims()
+	for i := range r {
+		for j := range c {
+			diff = math.Max(diff, math.Abs(a[i*c+j]-b.At(i, j)))
+			scale = math.Max(scale, math.Abs(b.At(i, j)))
+		}
+	}
+	return diff, scale
+}
+
+// The float32 chunked Gram matrices match float64 products on a small
+// problem whose row count is not a multiple of the chunk (so the last,
+// partial chunk is exercised), for both Laplacians and both design paths.
+func TestGram32MatchesFloat64Small(t *testing.T) {
+	const n, D = 2*gramChunk + 37, 24
+	x, g := synth(n, D, 3, 21)
+	xb := centred(x)
+	var wantC mat.Dense
+	wantC.Mul(xb.T(), xb)
+	for _, kind := range []LaplacianKind{SymNormalized, Combinatorial} {
+		var wantG mat.Dense
+		wantG.Mul(xb.T(), naiveLX(xb, g, kind))
+		for _, materialized := range []bool{true, false} {
+			m := newDesign(x.Data, n, D, false, normEps, true)
+			if !materialized {
+				m.full = nil
+			}
+			p := &problem{m: m, n: n, D: D, kind: kind, g: g}
+			diff, sc := maxAbsDiff(m.gram32(), &wantC)
+			assert.Less(t, diff, 1e-6*sc, "C: kind %v materialized %v", kind, materialized)
+			diff, sc = maxAbsDiff(p.gramL32(), &wantG)
+			assert.Less(t, diff, 1e-6*sc, "G: kind %v materialized %v", kind, materialized)
+		}
+	}
+}
+
+// On real data (Beauty, 12,101 x 512, window-1 graph) the float32 chunked
+// products agree entry by entry with float64 products (gonum dgemm) — C =
+// X̄ᵀX̄ and M = C/trC − λ·X̄ᵀLX̄/trG at λ = 0.9, the edge of the useful band
+// where M nearly cancels — and the exact fit built on them spans the
+// subspace of a full dsyev of the float64 M, with PCA's retained variance
+// equal to the float64 top-d eigenvalue sum.
+func TestGram32MatchesFloat64Beauty(t *testing.T) {
+	b := loadBeauty(t)
+	n, D := b.x.Rows()-1, b.x.Cols()
+	const d, lambda = 64, 0.9
+	// Centred rows in float64.
+	xb := make([]float64, n*D)
+	mean := make([]float64, D)
+	for i := range n {
+		for j, v := range b.x.Row(i + 1) {
+			xb[i*D+j] = float64(v)
+			mean[j] += float64(v)
+		}
+	}
+	for i := range n {
+		for j := range D {
+			xb[i*D+j] -= mean[j] / float64(n)
+		}
+	}
+	xm := mat.NewDense(n, D, xb)
+	lx := naiveLXFast(xm, b.g)
+	var trC, trG float64
+	for i, v := range xb {
+		trC += v * v
+		trG += v * lx.RawMatrix().Data[i]
+	}
+	pr := mat.NewDense(n, D, nil)
+	pr.Apply(func(i, j int, v float64) float64 { return v/trC - lambda*lx.At(i, j)/trG }, xm)
+	var wantC, wantM mat.Dense
+	wantC.Mul(xm.T(), xm)
+	wantM.Mul(xm.T(), pr)
+	symM := make([]float64, D*D)
+	for i := range D {
+		for j := range D {
+			symM[i*D+j] = (wantM.At(i, j) + wantM.At(j, i)) / 2
+		}
+	}
+
+	m := newDesign(b.x.Data, n, D, false, normEps, true)
+	p := &problem{m: m, n: n, D: D, kind: SymNormalized, g: b.g, trC: m.traceC(), trG: edgeQuad(b.g, SymNormalized, D, m.row)}
+	require.InDelta(t, trC, p.trC, 1e-9*trC)
+	require.InDelta(t, trG, p.trG, 1e-9*trG)
+	diffC, scC := maxAbsDiff(m.gram32(), &wantC)
+	diffM, scM := maxAbsDiff(p.gramM32(lambda), mat.NewDense(D, D, symM))
+	t.Logf("C: max |Δ| %.3g of max %.3g (%.2g); M(λ=%v): %.3g of %.3g (%.2g)", diffC, scC, diffC/scC, lambda, diffM, scM, diffM/scM)
+	assert.Less(t, diffC, 2e-7*scC)
+	assert.Less(t, diffM, 5e-8*scM)
+
+	refVals, refW, ok := topEigFull(symM, D, d)
+	require.True(t, ok)
+	wc := make([]float64, D*D)
+	copy(wc, wantC.RawMatrix().Data)
+	pcaVals, _, ok := topEigFull(wc, D, d)
+	require.True(t, ok)
+	var pcaRV float64
+	for _, v := range pcaVals {
+		pcaRV += v / trC
+	}
+
+	fast, err := Fit(b.x, b.g, Options{Dim: d, Lambda: lambda, Solver: SolverExact})
+	require.NoError(t, err)
+	ang := principalAngles(mat.NewDense(D, d, refW), fast.W)
+	t.Logf("largest principal angle to the float64 dsyev subspace: %.3g rad; PCA retained %.12f vs %.12f", ang[d-1], fast.Stats.PCARetainedVariance, pcaRV)
+	assert.Less(t, ang[d-1], 1e-5)
+	assert.InDelta(t, pcaRV, fast.Stats.PCARetainedVariance, 1e-9)
+	for j, v := range refVals {
+		assert.InDelta(t, v, fast.Eigenvalues[j], 1e-8*refVals[0], "eigenvalue %d", j)
+	}
+}
+
+// topEig returns the top-d eigenpairs of a full dsyev, on matrices with
+// well separated, clustered and exactly repeated eigenvalues.
+func TestTopEigMatchesDsyev(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	const n, d = 120, 20
+	spectra := map[string]func(i int) float64{
+		"decaying":  func(i int) float64 { return math.Pow(0.9, float64(i)) },
+		"clustered": func(i int) float64 { return 1 - 1e-9*float64(i%4) - float64(i/4)*0.05 },
+		"repeated":  func(i int) float64 { return float64(3 - min(i/8, 3)) },
+		"indefinite": func(i int) float64 {
+			return 0.5 - float64(i)/float64(n)
+		},
+	}
+	for name, spec := range spectra {
+		// A = Q diag(s) Qᵀ with a random orthogonal Q.
+		q := make([]float64, n*n)
+		for i := range q {
+			q[i] = r.NormFloat64()
+		}
+		orthonormalize(q, n, n)
+		a := make([]float64, n*n)
+		for i := range n {
+			for j := range n {
+				var s float64
+				for k := range n {
+					s += q[i*n+k] * spec(k) * q[j*n+k]
+				}
+				a[i*n+j] = s
+			}
+		}
+		mirrorUpper(a, n)
+		a2 := append([]float64(nil), a...)
+		vals, w, ok := topEig(a, n, d)
+		require.True(t, ok, name)
+		rv, rw, ok := topEigFull(a2, n, d)
+		require.True(t, ok, name)
+		for j := range d {
+			assert.InDelta(t, spec(j), vals[j], 1e-12, "%s eigenvalue %d", name, j)
+			assert.InDelta(t, rv[j], vals[j], 1e-12, "%s eigenvalue %d", name, j)
+		}
+		// Compare subspaces where the d-th eigenvalue is separated from the
+		// (d+1)-th (it is for all spectra above but "repeated", whose
+		// d = 20 splits the third block of 8).
+		if name != "repeated" {
+			ang := principalAngles(mat.NewDense(n, d, rw), mat.NewDense(n, d, w))
+			assert.Less(t, ang[d-1], 1e-9, name)
+		}
+		// Orthonormal columns.
+		wm := mat.NewDense(n, d, w)
+		var g mat.Dense
+		g.Mul(wm.T(), wm)
+		for i := range d {
+			for j := range d {
+				want := 0.0
+				if i == j {
+					want = 1
+				}
+				assert.InDelta(t, want, g.At(i, j), 1e-12, "%s WᵀW[%d,%d]", name, i, j)
+			}
+		}
+	}
+}
+
+// naiveLXFast is naiveLX for the symmetric normalized Laplacian with the
+// degrees computed once (Beauty-sized graphs).
+func naiveLXFast(xb *mat.Dense, g *Graph) *mat.Dense {
+	n, D := xb.Dims()
+	deg := make([]float64, n+1)
+	for i := 1; i <= n; i++ {
+		for t := g.RowPtr[i]; t < g.RowPtr[i+1]; t++ {
+			deg[i] += g.Val[t]
+		}
+	}
+	out := mat.NewDense(n, D, nil)
+	for i := 1; i <= n; i++ {
+		if deg[i] == 0 {
+			continue
+		}
+		row := out.RawRowView(i - 1)
+		copy(row, xb.RawRowView(i-1))
+		for t := g.RowPtr[i]; t < g.RowPtr[i+1]; t++ {
+			j := int(g.Col[t])
+			w := g.Val[t] / math.Sqrt(deg[i]*deg[j])
+			for c, v := range xb.RawRowView(j - 1) {
+				row[c] -= w * v
+			}
+		}
+	}
+	return out
+}
