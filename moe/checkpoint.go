@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/llmrec/llmrec/align"
 	"github.com/llmrec/llmrec/autograd"
@@ -263,12 +264,53 @@ func Load(path string) (*Mixture, error) {
 	return m, nil
 }
 
-// LoadScorer loads a Mixture written by Save and returns its Scorer, the
-// serving type (TopK, Score, ScoreAll, ScoreCandidates).
+// LoadRecommender loads a Mixture written by Save and returns the
+// backbone.Recommender that serves it, the same type (and the same TopK,
+// Score, ScoreAll and ScoreCandidates) as backbone.LoadRecommender returns
+// for a SeqModel.
+func LoadRecommender(path string) (*backbone.Recommender, error) {
+	s, err := LoadScorer(path)
+	if err != nil {
+		return nil, err
+	}
+	return s.Recommender, nil
+}
+
+// LoadScorer loads a Mixture written by Save and returns its Scorer (its
+// Recommender and gate weights).
 func LoadScorer(path string) (*Scorer, error) {
 	m, err := Load(path)
 	if err != nil {
 		return nil, err
 	}
 	return m.NewScorer()
+}
+
+// IsCheckpoint reports whether path holds a Mixture written by Save (rather
+// than, say, a backbone.SeqModel): its .safetensors metadata has the key
+// "llmrec.moe" or, when the file has no llmrec metadata, the config beside
+// it (backbone.JSONPath) has the format SavedFormat. Only the file's header
+// is read. The error is about path not being a readable .safetensors file.
+func IsCheckpoint(path string) (bool, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("moe: %w", err)
+	}
+	defer f.Close()
+	if _, ok := f.Metadata[metaKey]; ok {
+		return true, nil
+	}
+	for k := range f.Metadata {
+		if strings.HasPrefix(k, "llmrec.") {
+			return false, nil // another llmrec model, e.g. "llmrec.backbone"
+		}
+	}
+	raw, err := os.ReadFile(backbone.JSONPath(path))
+	if err != nil {
+		return false, nil
+	}
+	var head struct {
+		Format string `json:"format"`
+	}
+	return json.Unmarshal(raw, &head) == nil && head.Format == SavedFormat, nil
 }

@@ -21,13 +21,22 @@
 //
 // Mixture is the whole phase-3 model over backbone encoders and item tables
 // (one Expert each): it implements backbone.Model, so backbone.Train trains
-// the experts and the gate jointly, and NewScorer returns an eval.Scorer
-// that mixes the experts' full-ranking or candidate scores with the gate
-// weights of every item (computed once: the gate does not depend on the
-// user). Scorer also has backbone.Recommender's serving methods (TopK,
-// Score), and a Mixture saves to .safetensors + JSON (Save) and loads back
-// (Load, LoadScorer) with PAD's tables (align.TextProjection,
-// align.FusedTable), shared or separate encoders and either gate.
+// the experts and the gate jointly. It is served by the same
+// backbone.Recommender as a SeqModel (NewRecommender): the mixture is a
+// backbone.ItemScorer that mixes the experts' full-ranking or candidate
+// scores with the gate weights of every item (computed once: the gate does
+// not depend on the user), and the Recommender adds the checks, exclusion
+// and top-k, so the Recommender is an eval.Scorer too. NewScorer gives the
+// same Recommender with the gate weights. A Mixture saves to .safetensors +
+// JSON (Save) and loads back (Load, LoadRecommender, LoadScorer) with PAD's
+// tables (align.TextProjection, align.FusedTable), shared or separate
+// encoders and either gate; IsCheckpoint tells its files from a SeqModel's.
+//
+// Serving a saved phase-3 model:
+//
+//	rec, err := moe.LoadRecommender("pad.safetensors") // *backbone.Recommender
+//	...
+//	top, err := rec.TopK(history, 10, history)
 //
 // Example (the candidate items of a batch and three experts' scores for
 // them):

@@ -13,9 +13,9 @@ import (
 )
 
 // A PAD mixture (ID, aligned and text experts under the frequency gate) is
-// saved, loaded back and served with the same methods as a
-// backbone.Recommender.
-func ExampleLoadScorer() {
+// saved, loaded back and served by a backbone.Recommender, the type that
+// serves a backbone.SeqModel.
+func ExampleLoadRecommender() {
 	r := rand.New(rand.NewPCG(3, 4))
 	const items, d = 12, 8
 	llm := tensor.New(items+1, 6)
@@ -43,16 +43,23 @@ func ExampleLoadScorer() {
 		fmt.Println(err)
 		return
 	}
-	s, err := moe.LoadScorer(path)
+	isMoE, _ := moe.IsCheckpoint(path)
+	fmt.Println("mixture checkpoint:", isMoE)
+	var rec *backbone.Recommender
+	rec, err := moe.LoadRecommender(path)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	orig, _ := m.NewScorer()
+	orig, _ := m.NewRecommender()
 	history := []int{1, 5, 7}
 	a, _ := orig.TopK(history, 3, history)
-	b, _ := s.TopK(history, 3, history)
+	b, _ := rec.TopK(history, 3, history)
 	fmt.Println("same top-3 after reload:", fmt.Sprint(a) == fmt.Sprint(b), len(b))
+	_, err = rec.TopK([]int{13}, 3, nil)
+	fmt.Println(err)
 	// Output:
+	// mixture checkpoint: true
 	// same top-3 after reload: true 3
+	// backbone: input 0: item id 13 outside 1..12
 }

@@ -31,7 +31,8 @@ type Expert struct {
 // cross-entropy on the mixed score of the next item and NumNeg uniform
 // negatives per position (as backbone.SeqModel: the mean over positives plus
 // the mean over negatives). It implements backbone.Model, so backbone.Train
-// trains the experts and the gate jointly; NewScorer serves it.
+// trains the experts and the gate jointly; NewRecommender serves it
+// through a backbone.Recommender.
 //
 // LossGrad keeps working memory in the Mixture: one training goroutine at a
 // time; a Mixture is not safe for concurrent use.
