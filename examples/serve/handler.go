@@ -54,12 +54,14 @@ type recommendResponse struct {
 
 // healthResponse is the answer of GET /healthz.
 type healthResponse struct {
-	Status     string `json:"status"`
-	Items      int    `json:"items"`
-	Dim        int    `json:"dim"`
-	MaxK       int    `json:"max_k"`
-	MaxHistory int    `json:"max_history"`
-	MaxBody    int64  `json:"max_body"`
+	Status string `json:"status"`
+	Items  int    `json:"items"`
+	// Dim is the width of the item vectors; absent for a model without
+	// a single item table (a mixture).
+	Dim        int   `json:"dim,omitempty"`
+	MaxK       int   `json:"max_k"`
+	MaxHistory int   `json:"max_history"`
+	MaxBody    int64 `json:"max_body"`
 }
 
 // errorResponse is the body of every 4xx/5xx answer.
@@ -67,7 +69,8 @@ type errorResponse struct {
 	Error string `json:"error"`
 }
 
-// handler serves /recommend and /healthz for one Recommender. It is safe
+// handler serves /recommend and /healthz for one Recommender, whatever
+// model it serves (a SeqModel or a moe.Mixture). It is safe
 // for concurrent use (the Recommender is, and the handler keeps no state
 // of its own besides its read-only configuration).
 type handler struct {
@@ -89,16 +92,22 @@ func newHandler(rec *backbone.Recommender, lim limits) http.Handler {
 	if lim.MaxHistory <= 0 {
 		lim.MaxHistory = def.MaxHistory
 	}
-	dim := 0
-	if v := rec.ItemVectors(); len(v.Shape) == 2 {
-		dim = v.Shape[1]
-	}
-	health, err := json.Marshal(healthResponse{Status: "ok", Items: rec.NumItems(), Dim: dim,
+	health, err := json.Marshal(healthResponse{Status: "ok", Items: rec.NumItems(), Dim: itemDim(rec),
 		MaxK: lim.MaxK, MaxHistory: lim.MaxHistory, MaxBody: lim.MaxBody})
 	if err != nil { // a struct of ints and strings always marshals
 		panic(err)
 	}
 	return &handler{rec: rec, lim: lim, health: append(health, '\n')}
+}
+
+// itemDim returns the width of the item vectors rec scores with, or 0 when
+// it serves a model other than a SeqModel (a mixture's experts each have
+// their own).
+func itemDim(rec *backbone.Recommender) int {
+	if v := rec.ItemVectors(); v != nil && len(v.Shape) == 2 {
+		return v.Shape[1]
+	}
+	return 0
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

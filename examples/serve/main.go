@@ -1,15 +1,26 @@
 // Command serve answers recommendation requests over HTTP with JSON for a
-// model saved by the backbone package (a .safetensors file with its .json
-// config beside it, as written by examples/sasrec -out):
+// saved model (a .safetensors file with its .json config beside it): a
+// backbone.SeqModel, as written by examples/sasrec -out, or a PAD phase-3
+// moe.Mixture, as written by examples/pad -out:
 //
 //	go run ./examples/sasrec -data ../shared/data/amazon-beauty -epochs 5 -out /tmp/beauty.safetensors
 //	go run ./examples/serve -model /tmp/beauty.safetensors [-addr 127.0.0.1:8080] [-max-k 100] [-max-body 64KiB] [-max-history 1000]
+//
+//	go run ./examples/pad -data ../shared/data/amazon-pantry -seeds 1 -out /tmp/pad.safetensors
+//	go run ./examples/serve -model /tmp/pad.safetensors
+//
+// The kind of model is read from the checkpoint's metadata (moe.IsCheckpoint)
+// and both kinds are served by the same handler through a
+// backbone.Recommender (backbone.LoadRecommender or moe.LoadRecommender).
 //
 // Endpoints:
 //
 //	POST /recommend  {"history": [12, 7, 301], "k": 10, "exclude_history": true}
 //	              -> {"items": [...], "scores": [...]}   items best first, ids as in the dataset
 //	GET  /healthz    -> {"status": "ok", "items": 12101, "dim": 64, "max_k": 100, ...}
+//
+// ("dim", the width of the item vectors, is given for a SeqModel only: a
+// mixture's experts each have their own.)
 //
 // "history" is required and must hold 1..max-history item ids in 1..items,
 // oldest first (an empty history is a 400: the model has nothing to encode
@@ -76,6 +87,7 @@ import (
 	"time"
 
 	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/moe"
 )
 
 func main() {
@@ -137,15 +149,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	start := time.Now()
-	rec, err := backbone.LoadRecommender(o.model)
+	rec, kind, err := loadRecommender(o.model)
 	if err != nil {
 		return err
 	}
-	dim := 0
-	if v := rec.ItemVectors(); len(v.Shape) == 2 {
-		dim = v.Shape[1]
-	}
-	log.Info("model loaded", "path", o.model, "items", rec.NumItems(), "dim", dim, "took", time.Since(start).Round(time.Millisecond))
+	log.Info("model loaded", "path", o.model, "kind", kind, "items", rec.NumItems(), "dim", itemDim(rec), "took", time.Since(start).Round(time.Millisecond))
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -183,6 +191,22 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// loadRecommender loads the model saved at path, a backbone.SeqModel or a
+// moe.Mixture (told apart by moe.IsCheckpoint), as the Recommender that
+// serves it, and says which kind it is ("backbone" or "moe").
+func loadRecommender(path string) (*backbone.Recommender, string, error) {
+	isMoE, err := moe.IsCheckpoint(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if isMoE {
+		rec, err := moe.LoadRecommender(path)
+		return rec, "moe", err
+	}
+	rec, err := backbone.LoadRecommender(path)
+	return rec, "backbone", err
 }
 
 // statusWriter records the status a handler wrote.
