@@ -475,26 +475,36 @@ func printTable(w io.Writer, s *summary) {
 	}
 }
 
-// serveCheck loads a saved mixture, evaluates it on test like the trained
-// one and prints the top 10 of the first user through the serving API.
+// serveCheck loads a saved mixture the way examples/serve does
+// (moe.LoadRecommender: a backbone.Recommender, the type that serves a
+// SeqModel), evaluates it on test like the trained one and prints the top
+// 10 of the first user through that Recommender.
 func (e *env) serveCheck(path string) error {
-	s, err := moe.LoadScorer(path)
+	isMoE, err := moe.IsCheckpoint(path)
 	if err != nil {
 		return err
 	}
-	if s.NumItems() != e.split.NumItems {
-		return fmt.Errorf("%s has %d items, the dataset %d", path, s.NumItems(), e.split.NumItems)
+	if !isMoE {
+		return fmt.Errorf("%s is not a mixture saved by -out (want format %q)", path, moe.SavedFormat)
 	}
-	r, err := e.testEval(s)
+	var rec *backbone.Recommender
+	rec, err = moe.LoadRecommender(path)
+	if err != nil {
+		return err
+	}
+	if rec.NumItems() != e.split.NumItems {
+		return fmt.Errorf("%s has %d items, the dataset %d", path, rec.NumItems(), e.split.NumItems)
+	}
+	r, err := e.testEval(rec)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.out, "# loaded %s: test ndcg@10 %.6f hr@10 %.6f cold ndcg@10 %.6f warm ndcg@10 %.6f\n", path, r.ndcg, r.hr, r.coldNDCG, r.warmNDCG)
 	hist := e.split.TestInput(0)
-	top, err := s.TopK(hist, 10, hist)
+	top, err := rec.TopK(hist, 10, hist)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "# top 10 for user 1 (history %v): %v\n", hist, top)
+	fmt.Fprintf(e.out, "# top 10 for user 1 (history %v) via backbone.Recommender: %v\n", hist, top)
 	return nil
 }
