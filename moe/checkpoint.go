@@ -177,6 +177,10 @@ func Build(cfg SavedMixture) (*Mixture, error) {
 		if len(g.Shape) != 2 || g.Shape[0] < 1 || g.Shape[1] != len(experts) {
 			return nil, fmt.Errorf("moe: freq gate of shape %v for %d experts", g.Shape, len(experts))
 		}
+		if n := experts[0].Items.NumItems(); len(g.Bins) != n+1 {
+			// Save keeps the bins in the .safetensors metadata only
+			return nil, fmt.Errorf("moe: freq gate has %d popularity bins, want one per item id 0..%d (a config read from the .json alone lacks them)", len(g.Bins), n)
+		}
 		init := make([][]float64, g.Shape[1])
 		for k := range init {
 			init[k] = make([]float64, g.Shape[0])

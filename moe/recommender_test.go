@@ -222,6 +222,8 @@ func TestIsCheckpoint(t *testing.T) {
 	is, err = IsCheckpoint(bare)
 	require.NoError(t, err)
 	assert.True(t, is)
+	_, err = LoadRecommender(bare)
+	assert.ErrorContains(t, err, "freq gate has 0 popularity bins, want one per item id 0..12")
 	// (the .json drops the bins, which live in the metadata: Load needs it)
 	mcfg, err := m.Config()
 	require.NoError(t, err)
