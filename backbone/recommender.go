@@ -59,7 +59,6 @@ type ItemScorer interface {
 // only their result.
 type Recommender struct {
 	model    ItemScorer
-	seq      *seqScorer // the model when it is a SeqModel's, else nil
 	numItems int
 	pool     sync.Pool
 }
@@ -83,14 +82,12 @@ func (sc *recScratch) single(history, cands []int) {
 
 // NewRecommender snapshots m's item table and returns a Recommender.
 func NewRecommender(m *SeqModel) *Recommender {
-	s := newSeqScorer(m)
-	r := NewRecommenderFor(s)
-	r.seq = s
-	return r
+	return NewRecommenderFor(newSeqScorer(m))
 }
 
-// NewRecommenderFor returns a Recommender serving model, which must be safe
-// for concurrent use (see ItemScorer). NumItems is read once, here.
+// NewRecommenderFor returns a Recommender serving model, which must not be
+// nil and must be safe for concurrent use (see ItemScorer). NumItems is read
+// once, here.
 func NewRecommenderFor(model ItemScorer) *Recommender {
 	r := &Recommender{model: model, numItems: model.NumItems()}
 	r.pool.New = func() any { return new(recScratch) }
@@ -107,10 +104,10 @@ func (r *Recommender) Model() ItemScorer { return r.model }
 // ((NumItems+1) x Dim) when it serves a SeqModel, and nil for any other
 // model. It must not be modified.
 func (r *Recommender) ItemVectors() *tensor.Tensor {
-	if r.seq == nil {
-		return nil
+	if s, ok := r.model.(*seqScorer); ok {
+		return s.table
 	}
-	return r.seq.table
+	return nil
 }
 
 // checkInputs checks that every id of inputs is in 1..NumItems.

@@ -324,6 +324,8 @@ func TestRecommenderForSeqModelSame(t *testing.T) {
 	m := smallModel(t, "sasrec", 40)
 	r1 := NewRecommender(m)
 	r2 := NewRecommenderFor(r1.Model())
+	require.Same(t, r1.ItemVectors(), r2.ItemVectors())
+	require.Equal(t, m.Items.NumItems()+1, r2.ItemVectors().Shape[0])
 	hist := []int{4, 8, 15, 16, 23}
 	a, err := r1.TopK(hist, 7, hist)
 	require.NoError(t, err)
