@@ -71,6 +71,21 @@ type recScratch struct {
 	hist, cand []int
 	scores     []float32
 	heap       []Scored
+	seq        *seqScratch // the SeqModel's working memory (see score)
+}
+
+// score runs the model with sc's memory: a SeqModel with the encoder
+// scratch kept in sc (one pool for the whole call, as warm as the
+// Recommender's), any other model through ScoreItems.
+func (r *Recommender) score(sc *recScratch, inputs, cands [][]int, out []float32) error {
+	if s, ok := r.model.(*seqScorer); ok {
+		if sc.seq == nil {
+			sc.seq = s.newScratch()
+		}
+		s.scoreWith(sc.seq, inputs, cands, out)
+		return nil
+	}
+	return r.model.ScoreItems(inputs, cands, out)
 }
 
 // single sets sc.one to a copy of history and sc.cands to a copy of cands.
@@ -90,7 +105,8 @@ func NewRecommender(m *SeqModel) *Recommender {
 // once, here.
 func NewRecommenderFor(model ItemScorer) *Recommender {
 	r := &Recommender{model: model, numItems: model.NumItems()}
-	r.pool.New = func() any { return new(recScratch) }
+	// sized for common requests so that a new scratch grows less often
+	r.pool.New = func() any { return &recScratch{hist: make([]int, 0, 64), heap: make([]Scored, 0, 16)} }
 	return r
 }
 
@@ -136,7 +152,9 @@ func (r *Recommender) ScoreAll(inputs [][]int, out []float32) error {
 	if len(inputs) == 0 {
 		return nil
 	}
-	return r.model.ScoreItems(inputs, nil, out[:n])
+	sc := r.pool.Get().(*recScratch)
+	defer r.pool.Put(sc)
+	return r.score(sc, inputs, nil, out[:n])
 }
 
 // ScoreCandidates writes the scores of cands[i] for inputs[i], row after row,
@@ -163,7 +181,9 @@ func (r *Recommender) ScoreCandidates(inputs [][]int, cands [][]int, out []float
 	if len(inputs) == 0 {
 		return nil
 	}
-	return r.model.ScoreItems(inputs, cands, out[:n])
+	sc := r.pool.Get().(*recScratch)
+	defer r.pool.Put(sc)
+	return r.score(sc, inputs, cands, out[:n])
 }
 
 // Score returns the scores of candidates for a user with the given
@@ -185,7 +205,7 @@ func (r *Recommender) Score(dst []float32, history []int, candidates []int) ([]f
 	}
 	start := len(dst)
 	dst = slices.Grow(dst, len(candidates))[:start+len(candidates)]
-	if err := r.model.ScoreItems(sc.one[:], sc.cands[:], dst[start:]); err != nil {
+	if err := r.score(sc, sc.one[:], sc.cands[:], dst[start:]); err != nil {
 		return dst[:start], err
 	}
 	return dst, nil
@@ -214,7 +234,7 @@ func (r *Recommender) AppendTopK(dst []Scored, history []int, k int, exclude []i
 	n1 := r.numItems + 1
 	sc.scores = growF(sc.scores, n1)
 	s := sc.scores
-	if err := r.model.ScoreItems(sc.one[:], nil, s); err != nil {
+	if err := r.score(sc, sc.one[:], nil, s); err != nil {
 		return dst, err
 	}
 	ninf := float32(math.Inf(-1))

@@ -29,19 +29,30 @@ type seqScratch struct {
 func newSeqScorer(m *SeqModel) *seqScorer {
 	s := &seqScorer{enc: m.Enc, table: m.Items.Materialize(&tensor.Tensor{}), masked: m.Cfg.Task == "masked",
 		numItems: m.Items.NumItems()}
-	s.pool.New = func() any { return &seqScratch{s: s.enc.NewScratch()} }
+	s.pool.New = func() any { return s.newScratch() }
 	return s
 }
 
+func (s *seqScorer) newScratch() *seqScratch { return &seqScratch{s: s.enc.NewScratch()} }
+
 func (s *seqScorer) NumItems() int { return s.numItems }
 
-// ScoreItems implements ItemScorer. The Recommender has checked every id.
+// ScoreItems implements ItemScorer. A Recommender does not call it: it
+// calls scoreWith with the scratch it keeps beside its own, so that a
+// SeqModel is served from one sync.Pool.
 func (s *seqScorer) ScoreItems(inputs, cands [][]int, out []float32) error {
-	if len(inputs) == 0 {
-		return nil
-	}
 	sc := s.pool.Get().(*seqScratch)
 	defer s.pool.Put(sc)
+	s.scoreWith(sc, inputs, cands, out)
+	return nil
+}
+
+// scoreWith is ScoreItems with the caller's scratch. The Recommender has
+// checked every id.
+func (s *seqScorer) scoreWith(sc *seqScratch, inputs, cands [][]int, out []float32) {
+	if len(inputs) == 0 {
+		return
+	}
 	s.encode(sc, inputs)
 	d, n1, tab := s.enc.Dim(), s.numItems+1, s.table.Data
 	switch {
@@ -63,7 +74,6 @@ func (s *seqScorer) ScoreItems(inputs, cands [][]int, out []float32) error {
 	default:
 		tensor.Gemm(false, true, len(inputs), n1, d, 1, sc.hid.Data, d, tab, d, 0, out, n1)
 	}
-	return nil
 }
 
 // encode fills sc.hid (len(inputs) x Dim) with the state that predicts the
