@@ -342,4 +342,11 @@ func TestRecommenderForSeqModelSame(t *testing.T) {
 	s, err := r1.Score(nil, hist, ids)
 	require.NoError(t, err)
 	require.Equal(t, all[1:], s)
+	// the model called directly (its own scratch pool) agrees too
+	direct := make([]float32, 41)
+	require.NoError(t, r1.Model().ScoreItems([][]int{hist}, nil, direct))
+	require.Equal(t, all, direct)
+	two := make([]float32, 3)
+	require.NoError(t, r1.Model().ScoreItems([][]int{hist, {1}}, [][]int{{5, 6}, {7}}, two))
+	require.Equal(t, all[5:7], two[:2])
 }
