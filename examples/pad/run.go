@@ -225,7 +225,7 @@ func (e *env) mixture(ctx context.Context, name string, idTower, aligned *backbo
 	if err != nil {
 		return nil, 0, err
 	}
-	score := func() (eval.Scorer, error) { return m.NewScorer() }
+	score := func() (eval.Scorer, error) { return m.NewRecommender() }
 	secs, err := e.train(ctx, name, m, score, e.o.lr3, e.o.epochs3, seed)
 	return m, secs, err
 }
@@ -318,7 +318,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 			if err != nil {
 				return err
 			}
-			s, err := m.NewScorer()
+			s, err := m.NewRecommender()
 			if err != nil {
 				return err
 			}
@@ -345,7 +345,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		s, err := m.NewScorer()
+		s, err := m.NewRecommender()
 		if err != nil {
 			return err
 		}
@@ -371,7 +371,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		s, err := m.NewScorer()
+		s, err := m.NewRecommender()
 		if err != nil {
 			return err
 		}

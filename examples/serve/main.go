@@ -153,7 +153,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	if err != nil {
 		return err
 	}
-	log.Info("model loaded", "path", o.model, "kind", kind, "items", rec.NumItems(), "dim", itemDim(rec), "took", time.Since(start).Round(time.Millisecond))
+	attrs := []any{"path", o.model, "kind", kind, "items", rec.NumItems()}
+	if d := itemDim(rec); d > 0 { // a mixture has no single item width
+		attrs = append(attrs, "dim", d)
+	}
+	log.Info("model loaded", append(attrs, "took", time.Since(start).Round(time.Millisecond))...)
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
