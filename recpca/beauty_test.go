@@ -22,10 +22,14 @@ func TestBeautyRandomized32MatchesExact(t *testing.T) {
 	ang := principalAngles(ex.W, rz.W)
 	t.Logf("largest principal angle %.3g rad; iterations %d residual %.2g; retained %.10f vs exact %.10f", ang[len(ang)-1], rz.Stats.Iterations, rz.Stats.Residual, rz.Stats.RetainedVariance, ex.Stats.RetainedVariance)
 	// float32 products stop the iteration near a 1e-5 relative residual;
-	// measured 1.3e-3 rad on this problem (the float64 SolverRandomized
+	// measured 8e-4 rad on this problem (the float64 SolverRandomized
 	// meets 1e-4: TestBeautyRandomizedMatchesExact). The objective itself
 	// agrees to 1e-6.
 	assert.Less(t, ang[len(ang)-1], 5e-3)
+	// Measured 4 iterations. Without deflating the locked Ritz vectors in
+	// the Chebyshev filter the iteration diverged once vectors locked and
+	// ran to MaxIter (300).
+	assert.LessOrEqual(t, rz.Stats.Iterations, 30)
 	assert.InDelta(t, ex.Stats.RetainedVariance, rz.Stats.RetainedVariance, 1e-6)
 	assert.InDelta(t, ex.Stats.GraphTV, rz.Stats.GraphTV, 1e-4*ex.Stats.GraphTV)
 	for j, v := range ex.Eigenvalues {

@@ -1,6 +1,7 @@
 package recpca
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 
@@ -8,7 +9,8 @@ import (
 )
 
 // Rec-PCA on Beauty, 12,101 x 512 -> 64, λ = 0.9, graph construction
-// included (auto solver = exact dense at D = 512).
+// included (auto solver = exact at D = 512: float32 GEMM for M, top-d
+// eigenvectors).
 func BenchmarkFitBeauty(b *testing.B) {
 	d := loadBeauty(b)
 	for b.Loop() {
@@ -19,6 +21,37 @@ func BenchmarkFitBeauty(b *testing.B) {
 		if _, err := Fit(d.x, g, Options{Dim: 64, Lambda: 0.9}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The exact solver's code paths side by side on Beauty (λ = 0.9, graph
+// included): "float64-gram+dsyev" is the previous path (gonum float64 Gram
+// matrices C and G, full dsyev of M for PCA and for λ), "float32-gram+dsyev"
+// adds only the chunked float32 GEMM for M, "float32-gram+topeig" is Fit's
+// current path (float32 GEMM for M, top-d eigenvectors by tridiagonal inverse
+// iteration).
+func BenchmarkFitBeautyPaths(b *testing.B) {
+	d := loadBeauty(b)
+	opt := Options{Dim: 64, Lambda: 0.9, Solver: SolverExact}
+	for _, c := range []struct {
+		name  string
+		paths fitPaths
+	}{
+		{"float64-gram+dsyev", fitPaths{gram64: true, fullEig: true}},
+		{"float32-gram+dsyev", fitPaths{fullEig: true}},
+		{"float32-gram+topeig", fitPaths{}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				g, err := BuildGraph(d.seqs, d.x.Rows()-1, GraphOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := fit(context.Background(), d.x, g, opt, c.paths); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

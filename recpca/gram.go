@@ -1,6 +1,9 @@
 package recpca
 
 import (
+	"runtime"
+	"sync"
+
 	"github.com/llmrec/llmrec/tensor"
 )
 
@@ -192,4 +195,94 @@ func (p *problem) lapRow(out []float64, i int, xi []float64, row func(int) []flo
 			out[c] -= w * v
 		}
 	}
+}
+
+// laplacianTrace returns tr(X̄ᵀLX̄) = Σ_{i<j} A_ij ||x̄_i s_i − x̄_j s_j||²
+// (s = 1 for the combinatorial Laplacian, d^{-1/2} for the normalized one),
+// as edgeQuad does, but reading the rows in place: from the materialized X̄,
+// or else straight from the float32 input with the row scale r and the mean
+// applied inside the sum, x̄_i s_i − x̄_j s_j = r_i s_i x_i − r_j s_j x_j −
+// (s_i − s_j) μ, so that no row is converted or copied per edge.
+func (m *design) laplacianTrace(g *Graph, kind LaplacianKind) float64 {
+	if m.full != nil {
+		D := m.d
+		return edgeQuadRows(g, kind, func(i int) ([]float64, []float32) { return m.full[i*D : (i+1)*D], nil }, nil, nil)
+	}
+	D := m.d
+	return edgeQuadRows(g, kind, func(i int) ([]float64, []float32) { return nil, m.x[(i+1)*D : (i+2)*D] }, m.scale, m.mean)
+}
+
+// edgeQuadRows is the parallel edge sum of laplacianTrace; row returns item
+// i's row either as float64 (already centred and scaled) or as float32 raw
+// input (then scale, may be nil, and mean, may be nil, apply).
+func edgeQuadRows(g *Graph, kind LaplacianKind, row func(i int) ([]float64, []float32), scale, mean []float64) float64 {
+	procs := max(1, min(runtime.GOMAXPROCS(0), 8))
+	parts := make([]float64, procs)
+	var wg sync.WaitGroup
+	for p := range procs {
+		wg.Go(func() {
+			var s float64
+			for i := 1 + p; i < g.N; i += procs {
+				lo, hi := g.RowPtr[i], g.RowPtr[i+1]
+				if lo == hi {
+					continue
+				}
+				si := 1.0
+				if kind == SymNormalized {
+					si = g.invSqrt[i]
+				}
+				fi, xi := row(i - 1)
+				ri := 1.0
+				if scale != nil {
+					ri = scale[i-1]
+				}
+				for t := lo; t < hi; t++ {
+					j := int(g.Col[t])
+					if j <= i {
+						continue
+					}
+					sj := 1.0
+					if kind == SymNormalized {
+						sj = g.invSqrt[j]
+					}
+					fj, xj := row(j - 1)
+					var q float64
+					if fi != nil {
+						for c, v := range fi {
+							e := v*si - fj[c]*sj
+							q += e * e
+						}
+					} else {
+						rj := 1.0
+						if scale != nil {
+							rj = scale[j-1]
+						}
+						a, b := ri*si, rj*sj
+						xj = xj[:len(xi)]
+						if mean == nil || si == sj {
+							for c, v := range xi {
+								e := a*float64(v) - b*float64(xj[c])
+								q += e * e
+							}
+						} else {
+							em := si - sj
+							mu := mean[:len(xi)]
+							for c, v := range xi {
+								e := a*float64(v) - b*float64(xj[c]) - em*mu[c]
+								q += e * e
+							}
+						}
+					}
+					s += g.Val[t] * q
+				}
+			}
+			parts[p] = s
+		})
+	}
+	wg.Wait()
+	var s float64
+	for _, v := range parts {
+		s += v
+	}
+	return s
 }

@@ -249,3 +249,32 @@ func naiveLXFast(xb *mat.Dense, g *Graph) *mat.Dense {
 	}
 	return out
 }
+
+// laplacianTrace equals a naive tr(X̄ᵀ·L·X̄) (naiveLX) on both design paths
+// (materialized rows; raw float32 rows with row scaling and mean applied in
+// the sum), for both Laplacians, with and without row normalization.
+func TestLaplacianTrace(t *testing.T) {
+	const n, D = 150, 12
+	x, g := synth(n, D, 3, 23)
+	for _, normalize := range []bool{false, true} {
+		m0 := newDesign(x.Data, n, D, normalize, normEps, true)
+		xb := mat.NewDense(n, D, nil)
+		for i := range n {
+			m0.row(i, xb.RawRowView(i))
+		}
+		for _, kind := range []LaplacianKind{SymNormalized, Combinatorial} {
+			lx := naiveLX(xb, g, kind)
+			want := 0.0
+			for i, v := range xb.RawMatrix().Data {
+				want += v * lx.RawMatrix().Data[i]
+			}
+			for _, materialized := range []bool{true, false} {
+				m := newDesign(x.Data, n, D, normalize, normEps, true)
+				if !materialized {
+					m.full = nil
+				}
+				assert.InDelta(t, want, m.laplacianTrace(g, kind), 1e-10*want, "normalize %v kind %v materialized %v", normalize, kind, materialized)
+			}
+		}
+	}
+}
