@@ -38,10 +38,11 @@
 // and SolverRandomized above; for large inputs (50,000 x 4,096 -> 64) pick
 // SolverRandomized32. Neither randomized solver forms a D x D matrix.
 //
-// Fit time (2 cores, graph construction included): Beauty 12,101 x 512 ->
-// 64 at λ = 0.9 with the auto (exact) solver, about 1 s; 50,000 x 4,096 -> 64
-// with SolverRandomized32 at Tol 1e-5, about 40 s (BenchmarkFitBeauty,
-// BenchmarkFitSynthetic50k).
+// Fit time, measured on 2 shared cores (load 2.6-5.4), graph construction
+// included: Beauty 12,101 x 512 -> 64 at λ = 0.9 with the auto (exact)
+// solver 1.0-1.1 s (3.6-3.7 s with the previous float64 Gram + dsyev path,
+// BenchmarkFitBeautyPaths); 50,000 x 4,096 -> 64 with SolverRandomized32 at
+// Tol 1e-5, 31-33 s (BenchmarkFitSynthetic50k).
 //
 // Choosing the penalty: Options.Lambda (default, the objective's own λ) or
 // Options.TargetVariance (recommended on new data: λ is bisected so that the
