@@ -119,3 +119,53 @@ func percentile(sorted []float64, q float64) float64 {
 	f := pos - float64(lo)
 	return sorted[lo]*(1-f) + sorted[hi]*f
 }
+
+// StandardizeColumns writes into dst the item matrix x with every column
+// z-scored over the item rows 1.. (mean 0, population standard deviation 1;
+// a constant column becomes 0); row 0, the padding row, is written as zeros.
+// Sentence encoders such as USE return unit-norm rows whose entries are
+// about 1/√D, so a freshly initialized projection (PAD's f_t) of them starts
+// near zero and learns slowly; standardizing gives it inputs of order 1, as
+// large LLM embeddings (LLM2Vec) have. dst is sized like x when empty and
+// may be x itself. Statistics are accumulated in float64. It panics with
+// tensor.ErrShape when x is not 2-D or dst does not match, and returns dst.
+func StandardizeColumns(dst, x *tensor.Tensor) *tensor.Tensor {
+	if x.Dims() != 2 {
+		panic(fmt.Errorf("%w: recpca.StandardizeColumns: x must be 2-D, got %v", tensor.ErrShape, x.Shape))
+	}
+	if dst == nil {
+		dst = &tensor.Tensor{}
+	}
+	dst.Ensure(x.Shape...)
+	n, d := x.Shape[0]-1, x.Shape[1]
+	mean, inv := make([]float64, d), make([]float64, d)
+	for i := 1; i <= n; i++ {
+		for j, v := range x.Row(i) {
+			mean[j] += float64(v)
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(max(n, 1))
+	}
+	for i := 1; i <= n; i++ {
+		for j, v := range x.Row(i) {
+			dv := float64(v) - mean[j]
+			inv[j] += dv * dv
+		}
+	}
+	for j, ss := range inv {
+		if ss > 0 {
+			inv[j] = 1 / math.Sqrt(ss/float64(n))
+		}
+	}
+	if x.Shape[0] > 0 {
+		clear(dst.Row(0))
+	}
+	for i := 1; i <= n; i++ {
+		src, out := x.Row(i), dst.Row(i)
+		for j, v := range src {
+			out[j] = float32((float64(v) - mean[j]) * inv[j])
+		}
+	}
+	return dst
+}

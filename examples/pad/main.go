@@ -80,7 +80,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -90,6 +89,7 @@ import (
 
 	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/eval"
+	"github.com/llmrec/llmrec/recpca"
 	"github.com/llmrec/llmrec/tensor"
 )
 
@@ -132,7 +132,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.gamma, "gamma", 0.2, "weight γ of the alignment loss in phase 2")
 	fs.IntVar(&o.bins, "bins", 10, "popularity bins")
 	fs.IntVar(&o.alignRows, "align-rows", 256, "rows per batch in the alignment loss (items of the batch, sampled)")
-	fs.BoolVar(&o.standardize, "emb-standardize", false, "z-score each embedding dimension over the items before use (unit-norm sentence embeddings such as USE-lite have entries ~1/√D, so f_t starts near zero)")
+	fs.BoolVar(&o.standardize, "emb-standardize", true, "z-score each embedding dimension over the items before use (recpca.StandardizeColumns: unit-norm sentence embeddings such as USE-lite have entries ~1/√D, so f_t starts near zero)")
 	fs.DurationVar(&o.phaseTimeout, "phase-timeout", 0, "stop any single training run after this long, keeping its best weights (0 = none)")
 	fs.StringVar(&o.variants, "variants", "id,text,pad_infonce,pad_noanchor,pad_nomix,pad,forgetting_infonce", "what to run (comma-separated)")
 	fs.StringVar(&o.out, "out", "", "save the first seed's full PAD mixture here (.safetensors + .json)")
@@ -215,7 +215,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.standardize {
-		standardizeColumns(llm)
+		recpca.StandardizeColumns(llm, llm)
 	}
 	split := data.LeaveOneOut(ds)
 	proto, negs, err := eval.ParseProtocol(o.protocol)
@@ -269,28 +269,3 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// standardizeColumns z-scores every column of the item rows 1.. of x in
-// place (row 0, the padding item, stays zero); constant columns become 0.
-func standardizeColumns(x *tensor.Tensor) {
-	n, d := x.Shape[0]-1, x.Shape[1]
-	if n < 1 {
-		return
-	}
-	for j := range d {
-		var s, ss float64
-		for i := 1; i <= n; i++ {
-			v := float64(x.Data[i*d+j])
-			s += v
-			ss += v * v
-		}
-		mean := s / float64(n)
-		sd := math.Sqrt(max(ss/float64(n)-mean*mean, 0))
-		for i := 1; i <= n; i++ {
-			if sd == 0 {
-				x.Data[i*d+j] = 0
-				continue
-			}
-			x.Data[i*d+j] = float32((float64(x.Data[i*d+j]) - mean) / sd)
-		}
-	}
-}
