@@ -268,4 +268,3 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, string(b))
 	return nil
 }
-
