@@ -39,6 +39,10 @@ type Anchored struct {
 	Weight float64
 	// MaxRows bounds the number of aligned rows per batch (0 means 1024).
 	MaxRows int
+	// AlignOnly drops L_rec: only Weight · Loss is trained, so nothing
+	// anchors the tables to the recommendation task. It is the control that
+	// shows what the anchor protects (Rec's encoder gets no gradient).
+	AlignOnly bool
 
 	tape     *autograd.Tape
 	tapeRows int
@@ -81,9 +85,12 @@ func (a *Anchored) Params() []nn.Param {
 // LossGrad computes L for seqs and adds its gradient into every trainable
 // parameter. See backbone.Model.
 func (a *Anchored) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
-	lrec, err := a.Rec.LossGrad(seqs, rng)
-	if err != nil {
-		return lrec, err
+	var lrec float64
+	if !a.AlignOnly {
+		var err error
+		if lrec, err = a.Rec.LossGrad(seqs, rng); err != nil {
+			return lrec, err
+		}
 	}
 	win := a.Rec.Enc.MaxLen() + 1
 	a.ids = a.ids[:0]

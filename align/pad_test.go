@@ -4,11 +4,13 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmrec/llmrec/autograd"
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/tensor"
@@ -222,4 +224,61 @@ func TestCopyTowerLeavesOriginal(t *testing.T) {
 		}
 	}
 	assert.Equal(t, len(tower.Params()), changed, "every parameter of the copy should have trained")
+}
+
+// Without the recommendation loss only the aligned tables train: the
+// encoder and the fusion layer keep their values, the ID table and the text
+// projection move, and the loss is γ times the alignment loss.
+func TestAnchoredAlignOnly(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	const n = 20
+	cfg := backbone.DefaultEncoderConfig("sasrec")
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = 8, 6, 1, 1, 0, "postln"
+	enc, err := backbone.NewSASRec(cfg, r)
+	require.NoError(t, err)
+	tower, err := backbone.NewSeqModel(enc, backbone.NewIDTable(n, 8, r), backbone.ModelConfig{})
+	require.NoError(t, err)
+	tp, err := NewTextProjection(randLLM(r, n, 12), 8, 1, 0, r)
+	require.NoError(t, err)
+	fused, err := NewFusedTable(tower.Items, tp, 8, 0, r)
+	require.NoError(t, err)
+	rec, err := backbone.NewSeqModel(tower.Enc, fused, backbone.ModelConfig{})
+	require.NoError(t, err)
+	a, err := NewAnchored(rec, tp, tower.Items, MKMMD{Estimator: Biased}, 0.5)
+	require.NoError(t, err)
+	a.AlignOnly = true
+	seqs := [][]int{{1, 2, 3, 4}, {5, 6, 7}, {8, 9, 10, 11, 12}}
+	for _, p := range a.Params() {
+		p.Value.ZeroGrad()
+	}
+	loss, err := a.LossGrad(seqs, rand.New(rand.NewPCG(1, 1)))
+	require.NoError(t, err)
+	require.InDelta(t, 0.5*a.LastAlign, loss, 1e-9)
+	require.Greater(t, a.LastAlign, 0.0)
+	for _, p := range enc.Params() {
+		for _, g := range gradOf(p.Value) {
+			require.Zero(t, g, "encoder %s got a gradient", p.Name)
+		}
+	}
+	for _, p := range nn.Prefix("fuse", fused.Params()) {
+		if strings.Contains(p.Name, "fuse.fuse") {
+			for _, g := range gradOf(p.Value) {
+				require.Zero(t, g, "fusion %s got a gradient", p.Name)
+			}
+		}
+	}
+	var idGrad float64
+	for _, p := range tower.Items.Params() {
+		for _, g := range gradOf(p.Value) {
+			idGrad += math.Abs(float64(g))
+		}
+	}
+	require.Greater(t, idGrad, 0.0, "the ID table must be pulled by the alignment loss")
+}
+
+func gradOf(v *autograd.Value) []float32 {
+	if v.Grad == nil {
+		return nil
+	}
+	return v.Grad.Data
 }

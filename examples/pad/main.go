@@ -84,6 +84,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,6 +93,9 @@ import (
 	"github.com/llmrec/llmrec/recpca"
 	"github.com/llmrec/llmrec/tensor"
 )
+
+// allVariants lists what -variants can name, in run order.
+var allVariants = []string{"id", "text", "pad_infonce", "pad_noanchor", "pad_nomix", "pad", "forgetting_infonce", "forgetting_norec"}
 
 type options struct {
 	dataDir, emb, protocol, out, variants string
@@ -134,7 +138,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.alignRows, "align-rows", 256, "rows per batch in the alignment loss (items of the batch, sampled)")
 	fs.BoolVar(&o.standardize, "emb-standardize", true, "z-score each embedding dimension over the items before use (recpca.StandardizeColumns: unit-norm sentence embeddings such as USE-lite have entries ~1/√D, so f_t starts near zero)")
 	fs.DurationVar(&o.phaseTimeout, "phase-timeout", 0, "stop any single training run after this long, keeping its best weights (0 = none)")
-	fs.StringVar(&o.variants, "variants", "id,text,pad_infonce,pad_noanchor,pad_nomix,pad,forgetting_infonce", "what to run (comma-separated)")
+	fs.StringVar(&o.variants, "variants", strings.Join(allVariants, ","), "what to run (comma-separated)")
 	fs.StringVar(&o.out, "out", "", "save the first seed's full PAD mixture here (.safetensors + .json)")
 	fs.StringVar(&o.serve, "serve", "", "instead of training: load a mixture saved by -out, evaluate it on test and print its top 10 for the first user")
 	fs.IntVar(&o.threads, "threads", 2, "GOMAXPROCS")
@@ -249,7 +253,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"epochs": []int{o.epochs1, o.epochs2, o.epochs3}, "eval_users": o.evalUsers, "align_rows": o.alignRows, "protocol": o.protocol, "bins": o.bins}}
 	want := map[string]bool{}
 	for _, v := range strings.Split(o.variants, ",") {
-		want[strings.TrimSpace(v)] = true
+		v = strings.TrimSpace(v)
+		if !slices.Contains(allVariants, v) {
+			return fmt.Errorf("-variants: unknown %q (known: %s)", v, strings.Join(allVariants, ","))
+		}
+		want[v] = true
 	}
 	for s := range o.seeds {
 		seed := o.seed + uint64(s)

@@ -76,6 +76,8 @@ func TestRunAllVariantsAndServe(t *testing.T) {
 	}
 	require.Len(t, sum.Forget["mkmmd"], 2)
 	require.Len(t, sum.Forget["infonce"], 2)
+	require.Len(t, sum.Forget["mkmmd_norec"], 2)
+	require.Len(t, sum.Forget["infonce_norec"], 2)
 	require.Contains(t, stdout.String(), "# forgetting")
 
 	stdout.Reset()
@@ -88,4 +90,6 @@ func TestRunRejectsBadInput(t *testing.T) {
 	require.Error(t, run(context.Background(), []string{"-data", t.TempDir()}, &stdout, &stderr), "empty folder")
 	dir := writeToyDataset(t)
 	require.Error(t, run(context.Background(), []string{"-data", dir, "-emb", filepath.Join(dir, "missing.npy")}, &stdout, &stderr))
+	err := run(context.Background(), []string{"-data", dir, "-variants", "id,padd"}, &stdout, &stderr)
+	require.ErrorContains(t, err, `unknown "padd"`)
 }

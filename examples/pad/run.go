@@ -43,7 +43,8 @@ func (e *env) newText(r *rand.Rand) (*align.TextProjection, error) {
 }
 
 // train trains m with early stopping on valid HR@10 of the scorer that
-// score builds, and returns the training seconds.
+// score builds (nil: exactly epochs epochs), and returns the training
+// seconds.
 func (e *env) train(ctx context.Context, name string, m backbone.Model, score func() (eval.Scorer, error), lr float64, epochs int, seed uint64) (float64, error) {
 	cfg := backbone.DefaultTrainConfig()
 	cfg.Epochs, cfg.BatchSize, cfg.LR, cfg.Patience, cfg.Seed = epochs, e.o.batch, lr, e.o.patience, seed
@@ -53,7 +54,7 @@ func (e *env) train(ctx context.Context, name string, m backbone.Model, score fu
 		defer cancel()
 	}
 	t0 := time.Now()
-	h, err := backbone.Train(ctx, m, e.split.Train, cfg, backbone.TrainOptions{
+	opt := backbone.TrainOptions{
 		Metric: "hr@10",
 		Validate: func(ctx context.Context, epoch int) (map[string]float64, error) {
 			s, err := score()
@@ -72,7 +73,11 @@ func (e *env) train(ctx context.Context, name string, m backbone.Model, score fu
 			e.log.Info(name, "epoch", s.Epoch, "loss", fmt.Sprintf("%.4f", s.Loss), "train_s", fmt.Sprintf("%.1f", s.Seconds),
 				"valid_hr@10", fmt.Sprintf("%.4f", s.Metrics["hr@10"]), "valid_ndcg@10", fmt.Sprintf("%.4f", s.Metrics["ndcg@10"]), "best", s.Improved)
 		},
-	})
+	}
+	if score == nil { // a fixed number of epochs, the last weights kept
+		opt.Validate, opt.KeepLast = nil, true
+	}
+	h, err := backbone.Train(ctx, m, e.split.Train, cfg, opt)
 	secs := time.Since(t0).Seconds()
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return secs, fmt.Errorf("%s: %w", name, err)
@@ -148,10 +153,12 @@ func (s *summary) add(name string, r result, secs float64) {
 }
 
 // alignTower runs phase 2 from the pre-trained tower pre with loss. When
-// anchored, it trains a copy (PAD); otherwise it trains pre itself. It
+// anchored, it trains a copy (PAD); otherwise it trains pre itself. With
+// alignOnly the recommendation loss is dropped (the control without the
+// anchor of L_rec) and it trains exactly -epochs2 epochs. It
 // returns the aligned model (encoder over the fused table) and the tower
 // whose encoder and ID table were trained.
-func (e *env) alignTower(ctx context.Context, name string, pre *backbone.SeqModel, loss align.Loss, anchored bool, r *rand.Rand, seed uint64) (*backbone.SeqModel, *backbone.SeqModel, float64, error) {
+func (e *env) alignTower(ctx context.Context, name string, pre *backbone.SeqModel, loss align.Loss, anchored, alignOnly bool, r *rand.Rand, seed uint64) (*backbone.SeqModel, *backbone.SeqModel, float64, error) {
 	tower := pre
 	if anchored {
 		var err error
@@ -173,13 +180,15 @@ func (e *env) alignTower(ctx context.Context, name string, pre *backbone.SeqMode
 		return nil, nil, 0, err
 	}
 	a, err := align.NewAnchored(rec, tp, tower.Items, loss, e.o.gamma)
-	if err == nil {
-		a.MaxRows = e.o.alignRows
-	}
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	secs, err := e.train(ctx, name, a, seqScorer(rec), e.o.lr2, e.o.epochs2, seed)
+	a.MaxRows, a.AlignOnly = e.o.alignRows, alignOnly
+	score := seqScorer(rec)
+	if alignOnly { // nothing trains the fused model: no early stopping on it
+		score = nil
+	}
+	secs, err := e.train(ctx, name, a, score, e.o.lr2, e.o.epochs2, seed)
 	return rec, tower, secs, err
 }
 
@@ -303,7 +312,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 	}
 	// full PAD: anchored MK-MMD, then the mixture
 	if want["pad"] || want["pad_nomix"] {
-		rec, tower, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (mk-mmd, anchored)", seed), pre, mmd, true, r, seed)
+		rec, tower, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (mk-mmd, anchored)", seed), pre, mmd, true, false, r, seed)
 		if err != nil {
 			return err
 		}
@@ -337,7 +346,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		}
 	}
 	if want["pad_infonce"] {
-		rec, _, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (infonce, anchored)", seed), pre, nce, true, r, seed)
+		rec, _, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (infonce, anchored)", seed), pre, nce, true, false, r, seed)
 		if err != nil {
 			return err
 		}
@@ -360,7 +369,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		rec, tower, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (mk-mmd, unanchored)", seed), orig, mmd, false, r, seed)
+		rec, tower, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (mk-mmd, unanchored)", seed), orig, mmd, false, false, r, seed)
 		if err != nil {
 			return err
 		}
@@ -384,12 +393,28 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		rec, tower, _, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (infonce, unanchored)", seed), orig, nce, false, r, seed)
+		rec, tower, _, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (infonce, unanchored)", seed), orig, nce, false, false, r, seed)
 		if err != nil {
 			return err
 		}
 		if err := forget("infonce", rec, tower); err != nil {
 			return err
+		}
+	}
+	// the control without L_rec: a copy aligned by the alignment loss alone
+	// (align.Anchored.AlignOnly), for -epochs2 epochs
+	if want["forgetting_norec"] {
+		for _, c := range []struct {
+			key  string
+			loss align.Loss
+		}{{"mkmmd_norec", mmd}, {"infonce_norec", nce}} {
+			rec, tower, _, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (%s)", seed, c.key), pre, c.loss, true, true, r, seed)
+			if err != nil {
+				return err
+			}
+			if err := forget(c.key, rec, tower); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
