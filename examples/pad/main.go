@@ -29,14 +29,19 @@
 // 1-8. Forgetting is the ID-only NDCG@10 (test) of the aligned tower's
 // encoder over its own ID-table copy, against the pre-trained tower, for
 // anchored MK-MMD and for unanchored InfoNCE (which aligns the ID tower
-// itself); "idview" variants score with the fused table whose text half is
-// zeroed (align.FusedTable.IDView) instead of the raw ID rows.
+// itself; variant forgetting_infonce); "idview" variants score with the
+// fused table whose text half is zeroed (align.FusedTable.IDView) instead of
+// the raw ID rows. Variant forgetting_norec adds the control without the
+// recommendation loss: a copy aligned by MK-MMD or InfoNCE alone
+// (align.Anchored.AlignOnly) for exactly -epochs2 epochs ("mkmmd_norec",
+// "infonce_norec").
 //
 // The last line of stdout is one JSON object:
 //
 //	{"dataset":..., "variants": {NAME: {"ndcg@10": [per seed], "hr@10": [...],
 //	 "cold_ndcg@10": [...], "warm_ndcg@10": [...]}}, "forgetting": {"pretrained": [...],
-//	 "mkmmd": [...], "infonce": [...], "mkmmd_idview": [...], "infonce_idview": [...]}}
+//	 "mkmmd": [...], "infonce": [...], "mkmmd_idview": [...], "infonce_idview": [...],
+//	 "mkmmd_norec": [...], "infonce_norec": [...]}}
 //
 // Deviations from PAD's GPU settings (they are for 8 GPUs; these converge in
 // minutes on 2 CPU cores): d 64 (PAD 128), 2 blocks (PAD 5), 1 head (PAD 2),
@@ -49,9 +54,43 @@
 // variant uses 0.01), USE-lite 512-d title embeddings instead of LLM2Vec
 // 4096-d.
 //
-// Measured on amazon-pantry (PAD's dataset; 2 shared CPU cores, ~45 min):
+// LLM embeddings are z-scored per dimension by default (-emb-standardize,
+// recpca.StandardizeColumns): USE-lite rows are unit-norm with entries of
+// about 1/√D, so PAD's freshly initialized f_t (xavier, 5 GELU layers)
+// outputs near-zero item vectors and the text tower barely learns (Pantry
+// text-only NDCG@10 0.0037 after 20 epochs raw, 0.0146 standardized).
 //
-//	go run ./examples/pad -data ../shared/data/amazon-pantry -seeds 3 -epochs1 20 -epochs2 3 -epochs3 3 -eval-users 2000 -out /tmp/pad.safetensors
+// Measured on amazon-pantry (PAD's dataset), standardized embeddings, phase
+// 1 to early stopping, all validation users (58 min on 2 shared cores):
+//
+//	go run ./examples/pad -data ../shared/data/amazon-pantry -seeds 3 -epochs1 100 -epochs2 20 -epochs3 20 -patience 5 -eval-users 0 -variants id,text,pad_nomix,pad,forgetting_infonce
+//
+//	variant       HR@10           NDCG@10         cold NDCG@10    warm NDCG@10
+//	id            0.0313±0.0012   0.0156±0.0003   0.0020±0.0007   0.0263±0.0010
+//	text          0.0291±0.0028   0.0146±0.0012   0.0013±0.0007   0.0251±0.0018
+//	pad_nomix     0.0325±0.0009   0.0164±0.0004   0.0018±0.0008   0.0278±0.0007
+//	pad           0.0398±0.0016   0.0207±0.0006   0.0032±0.0003   0.0344±0.0013
+//
+// Forgetting, paired per seed: anchored MK-MMD −7.8% ± 7.4% (ID view −5.0%
+// ± 0.5%), InfoNCE on the tower itself +3.1% ± 5.0%. Full PAD beats ID-only
+// overall and on cold items in every seed.
+//
+// amazon-beauty, same but phases 2 and 3 capped at 5 epochs, 3,000
+// validation users, 1 thread (34 min):
+//
+//	go run ./examples/pad -data ../shared/data/amazon-beauty -seeds 3 -epochs1 60 -epochs2 5 -epochs3 5 -patience 5 -eval-users 3000 -threads 1 -variants id,pad_nomix,pad,forgetting_infonce
+//
+//	id            0.0431±0.0042   0.0215±0.0028   0.0023±0.0005   0.0322±0.0040
+//	pad_nomix     0.0477±0.0035   0.0238±0.0019   0.0018±0.0003   0.0359±0.0027
+//	pad           0.0530±0.0017   0.0269±0.0008   0.0019±0.0010   0.0408±0.0009
+//
+// Forgetting: anchored MK-MMD −4.6% ± 6.5% (ID view +2.7% ± 3.2%), InfoNCE
+// on the tower itself −15.8% ± 5.7%. Overall PAD wins; cold items do not.
+//
+// Earlier run with raw embeddings (-emb-standardize=false), epoch caps
+// 20/3/3, 2,000 validation users, all ablations (~45 min):
+//
+//	go run ./examples/pad -data ../shared/data/amazon-pantry -seeds 3 -epochs1 20 -epochs2 3 -epochs3 3 -eval-users 2000 -emb-standardize=false -out /tmp/pad.safetensors
 //
 // test, full ranking, history masked incl. target, mean ± sample std of 3 seeds
 // (cold = bins 9-10, warm = bins 1-8, pooled over test cases):
@@ -67,9 +106,8 @@
 // Forgetting (ID-only test NDCG@10 after phase 2; pre-trained 0.0132±0.0022):
 // anchored MK-MMD 0.0124±0.0021 (−5.9%; ID view −1.9%), unanchored InfoNCE
 // 0.0140±0.0031 (+6.1%). The pre-trained tower itself is bit-identical after
-// anchored phase 2 (align's TestCopyTowerLeavesOriginal). Full PAD beats
-// ID-only overall in every seed, but not on cold items: PAD's cold-bin claim
-// does not hold here (see the PAD task report for what was tried).
+// anchored phase 2 (align's TestCopyTowerLeavesOriginal). With raw
+// embeddings the text expert barely trained, and full PAD lost on cold items.
 package main
 
 import (
