@@ -70,8 +70,11 @@ func (e *env) train(ctx context.Context, name string, m backbone.Model, score fu
 			return map[string]float64{"hr@10": hr, "ndcg@10": nd}, nil
 		},
 		OnEpoch: func(s backbone.EpochStats) {
-			e.log.Info(name, "epoch", s.Epoch, "loss", fmt.Sprintf("%.4f", s.Loss), "train_s", fmt.Sprintf("%.1f", s.Seconds),
-				"valid_hr@10", fmt.Sprintf("%.4f", s.Metrics["hr@10"]), "valid_ndcg@10", fmt.Sprintf("%.4f", s.Metrics["ndcg@10"]), "best", s.Improved)
+			attrs := []any{"epoch", s.Epoch, "loss", fmt.Sprintf("%.4f", s.Loss), "train_s", fmt.Sprintf("%.1f", s.Seconds)}
+			if len(s.Metrics) > 0 { // no validation: nothing to report
+				attrs = append(attrs, "valid_hr@10", fmt.Sprintf("%.4f", s.Metrics["hr@10"]), "valid_ndcg@10", fmt.Sprintf("%.4f", s.Metrics["ndcg@10"]), "best", s.Improved)
+			}
+			e.log.Info(name, attrs...)
 		},
 	}
 	if score == nil { // a fixed number of epochs, the last weights kept
