@@ -180,12 +180,7 @@ func TestBuildTableAndSpec(t *testing.T) {
 func TestCopyTowerLeavesOriginal(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	const n = 20
-	cfg := backbone.DefaultEncoderConfig("sasrec")
-	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = 8, 6, 1, 1, 0.1, "postln"
-	enc, err := backbone.NewSASRec(cfg, r)
-	require.NoError(t, err)
-	orig, err := backbone.NewSeqModel(enc, backbone.NewIDTable(n, 8, r), backbone.ModelConfig{})
-	require.NoError(t, err)
+	orig := smallTower(t, r, n, 0.1)
 	before := map[string][]float32{}
 	for _, p := range orig.Params() {
 		before[p.Name] = append([]float32(nil), p.Value.Data.Data...)
@@ -232,12 +227,8 @@ func TestCopyTowerLeavesOriginal(t *testing.T) {
 func TestAnchoredAlignOnly(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
 	const n = 20
-	cfg := backbone.DefaultEncoderConfig("sasrec")
-	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = 8, 6, 1, 1, 0, "postln"
-	enc, err := backbone.NewSASRec(cfg, r)
-	require.NoError(t, err)
-	tower, err := backbone.NewSeqModel(enc, backbone.NewIDTable(n, 8, r), backbone.ModelConfig{})
-	require.NoError(t, err)
+	tower := smallTower(t, r, n, 0)
+	enc := tower.Enc
 	tp, err := NewTextProjection(randLLM(r, n, 12), 8, 1, 0, r)
 	require.NoError(t, err)
 	fused, err := NewFusedTable(tower.Items, tp, 8, 0, r)
@@ -281,4 +272,16 @@ func gradOf(v *autograd.Value) []float32 {
 		return nil
 	}
 	return v.Grad.Data
+}
+
+// smallTower is a post-LN SASRec ID tower of width 8 over n items.
+func smallTower(t *testing.T, r *rand.Rand, n int, dropout float64) *backbone.SeqModel {
+	t.Helper()
+	cfg := backbone.DefaultEncoderConfig("sasrec")
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = 8, 6, 1, 1, dropout, "postln"
+	enc, err := backbone.NewSASRec(cfg, r)
+	require.NoError(t, err)
+	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(n, 8, r), backbone.ModelConfig{})
+	require.NoError(t, err)
+	return m
 }
