@@ -72,8 +72,10 @@
 //	pad           0.0398±0.0016   0.0207±0.0006   0.0032±0.0003   0.0344±0.0013
 //
 // Forgetting, paired per seed: anchored MK-MMD −7.8% ± 7.4% (ID view −5.0%
-// ± 0.5%), InfoNCE on the tower itself +3.1% ± 5.0%. Full PAD beats ID-only
-// overall and on cold items in every seed.
+// ± 0.5%), InfoNCE on the tower itself +3.1% ± 5.0%; without L_rec
+// (-variants id,forgetting_norec -epochs2 10) MK-MMD −21.9% ± 9.9% and
+// InfoNCE −10.1% ± 5.7%. Full PAD beats ID-only overall and on cold items
+// in every seed.
 //
 // amazon-beauty, same but phases 2 and 3 capped at 5 epochs, 3,000
 // validation users, 1 thread (34 min):
@@ -85,7 +87,10 @@
 //	pad           0.0530±0.0017   0.0269±0.0008   0.0019±0.0010   0.0408±0.0009
 //
 // Forgetting: anchored MK-MMD −4.6% ± 6.5% (ID view +2.7% ± 3.2%), InfoNCE
-// on the tower itself −15.8% ± 5.7%. Overall PAD wins; cold items do not.
+// on the tower itself −15.8% ± 5.7%; without L_rec (-epochs2 5) MK-MMD
+// −18.3% ± 2.9%, InfoNCE −13.4% ± 1.9%. Overall PAD wins; cold items do not.
+// (The _norec_idview figures are not meaningful: without L_rec the fusion
+// layer never trains.)
 //
 // Earlier run with raw embeddings (-emb-standardize=false), epoch caps
 // 20/3/3, 2,000 validation users, all ablations (~45 min):
