@@ -145,15 +145,10 @@ func (m *SeqModel) buildBatch(seqs [][]int, rng *rand.Rand) error {
 		}
 		switch m.Cfg.Task {
 		case "next":
-			if len(s) < 2 {
-				continue
+			if err := b.AddNextItem(s, n, rng); err != nil {
+				return fmt.Errorf("%w (sequence %d)", err, u)
 			}
-			b.AddSeq(s[:len(s)-1])
-			tg := s[1:]
-			if len(tg) > L {
-				tg = tg[len(tg)-L:]
-			}
-			b.Targets = append(b.Targets, tg...)
+			continue
 		case "masked":
 			if len(s) == 0 {
 				continue
@@ -178,7 +173,7 @@ func (m *SeqModel) buildBatch(seqs [][]int, rng *rand.Rand) error {
 				b.Targets[j] = b.Items[j]
 			}
 		}
-		// negatives for this user's predicted positions
+		// negatives for this user's masked positions
 		for t := len(b.Negs) / b.NumNeg; t < len(b.Targets); t++ {
 			for k := 0; k < b.NumNeg; k++ {
 				if b.Targets[t] == 0 {

@@ -88,6 +88,32 @@ func (b *Batch) AddSeq(seq []int) int {
 	return len(b.Offsets) - 2
 }
 
+// AddNextItem appends seq as one next-item training sequence: its items
+// but the last as input (the last MaxLen of them), each next item as the
+// target of the position before it, and NumNeg negatives per target drawn
+// by SampleNegative from 1..numItems outside seq. A seq shorter than 2
+// items adds nothing. The ids of seq must already be checked to lie in
+// 1..numItems; the error is SampleNegative's (no item outside seq).
+func (b *Batch) AddNextItem(seq []int, numItems int, rng *rand.Rand) error {
+	if len(seq) < 2 {
+		return nil
+	}
+	b.AddSeq(seq[:len(seq)-1])
+	tg := seq[1:]
+	if len(tg) > b.MaxLen {
+		tg = tg[len(tg)-b.MaxLen:]
+	}
+	b.Targets = append(b.Targets, tg...)
+	for range len(tg) * b.NumNeg {
+		c, err := SampleNegative(seq, numItems, rng)
+		if err != nil {
+			return err
+		}
+		b.Negs = append(b.Negs, c)
+	}
+	return nil
+}
+
 // LastRows appends to dst the row of the last token of every non-empty
 // sequence (the row whose hidden state predicts the next item) and returns
 // it; an empty sequence contributes -1.

@@ -91,3 +91,29 @@ func TestDropoutMaskRate(t *testing.T) {
 		require.InDelta(t, p*float64(len(m)), float64(zeros), 1200, "p=%g", p)
 	}
 }
+
+func TestAddNextItem(t *testing.T) {
+	var b Batch
+	b.Reset(2)
+	b.NumNeg = 3
+	rng := rand.New(rand.NewPCG(1, 2))
+	require.NoError(t, b.AddNextItem([]int{1, 2, 3, 4}, 9, rng))
+	require.NoError(t, b.AddNextItem([]int{5}, 9, rng)) // too short: nothing
+	require.NoError(t, b.AddNextItem([]int{6, 7}, 9, rng))
+	require.Equal(t, []int{2, 3, 6}, b.Items, "inputs: all but the last item, last MaxLen of them")
+	require.Equal(t, []int{0, 1, 1}, b.Pos)
+	require.Equal(t, []int{0, 2, 3}, b.Offsets)
+	require.Equal(t, []int{3, 4, 7}, b.Targets)
+	require.Len(t, b.Negs, 9)
+	for i, c := range b.Negs {
+		seq := []int{1, 2, 3, 4}
+		if i >= 6 {
+			seq = []int{6, 7}
+		}
+		require.NotContains(t, seq, c, "negative %d", i)
+		require.True(t, c >= 1 && c <= 9)
+	}
+	b.Reset(5)
+	b.NumNeg = 1
+	require.Error(t, b.AddNextItem([]int{1, 2}, 2, rng), "no item outside the sequence")
+}

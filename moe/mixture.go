@@ -127,21 +127,8 @@ func (m *Mixture) buildBatch(seqs [][]int, rng *rand.Rand) error {
 				return fmt.Errorf("moe: sequence %d: item id %d outside 1..%d", u, it, m.numItems)
 			}
 		}
-		if len(s) < 2 {
-			continue
-		}
-		b.AddSeq(s[:len(s)-1])
-		tg := s[1:]
-		if len(tg) > m.maxLen {
-			tg = tg[len(tg)-m.maxLen:]
-		}
-		b.Targets = append(b.Targets, tg...)
-		for range len(tg) * b.NumNeg {
-			c, err := backbone.SampleNegative(s, m.numItems, rng)
-			if err != nil {
-				return fmt.Errorf("%w (sequence %d)", err, u)
-			}
-			b.Negs = append(b.Negs, c)
+		if err := b.AddNextItem(s, m.numItems, rng); err != nil {
+			return fmt.Errorf("%w (sequence %d)", err, u)
 		}
 	}
 	return nil
