@@ -3,6 +3,7 @@ package backbone
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -73,30 +74,7 @@ func (m *SeqModel) Save(path string) error {
 		return fmt.Errorf("backbone: save %s: %w", path, err)
 	}
 	pretty, _ := json.MarshalIndent(m.Config(), "", "  ")
-	return writeFileAtomic(JSONPath(path), append(pretty, '\n'))
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("backbone: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("backbone: write %s: %w", path, err)
-	}
-	return nil
+	return writeJSONSidecar(JSONPath(path), append(pretty, '\n'))
 }
 
 // Build returns a SeqModel with cfg's structure and freshly initialized
@@ -183,4 +161,12 @@ func LoadRecommender(path string) (*Recommender, error) {
 		return nil, err
 	}
 	return NewRecommender(m), nil
+}
+
+// writeJSONSidecar writes b to path atomically (safetensors.WriteFileAtomic).
+func writeJSONSidecar(path string, b []byte) error {
+	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+		return fmt.Errorf("backbone: write %s: %w", path, err)
+	}
+	return nil
 }

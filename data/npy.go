@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/llmrec/llmrec/tensor"
+	"github.com/llmrec/llmrec/tensor/safetensors"
 )
 
 // The .npy reader is our own: we need only 2-D float arrays, and a small,
@@ -312,35 +313,8 @@ func EncodeNPY(w io.Writer, t *tensor.Tensor) error {
 // WriteNPY writes t (2-D) to path as .npy v1.0 <f4, atomically: it writes
 // a temporary file in the same folder and renames it over path.
 func WriteNPY(path string, t *tensor.Tensor) error {
-	return writeAtomic(path, func(w io.Writer) error { return EncodeNPY(w, t) })
-}
-
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("data: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = write(f); err != nil {
-		return fmt.Errorf("data: writing %s: %w", base, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("data: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("data: %w", err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("data: %w", err)
+	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { return EncodeNPY(w, t) }); err != nil {
+		return fmt.Errorf("data: write %s: %w", path, err)
 	}
 	return nil
 }

@@ -3,10 +3,10 @@ package moe
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -104,33 +104,7 @@ func (m *Mixture) Save(path string) error {
 	}
 	cfg.Gate.Bins = nil // the bins are in the .safetensors metadata; keep the .json readable
 	pretty, _ := json.MarshalIndent(cfg, "", "  ")
-	return writeFileAtomic(backbone.JSONPath(path), append(pretty, '\n'))
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("moe: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	err = f.Chmod(0o644)
-	if err == nil {
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("moe: write %s: %w", path, err)
-	}
-	return nil
+	return writeJSONSidecar(backbone.JSONPath(path), append(pretty, '\n'))
 }
 
 func parseNorm(s string) (Normalization, error) {
@@ -317,4 +291,12 @@ func IsCheckpoint(path string) (bool, error) {
 		Format string `json:"format"`
 	}
 	return json.Unmarshal(raw, &head) == nil && head.Format == SavedFormat, nil
+}
+
+// writeJSONSidecar writes b to path atomically (safetensors.WriteFileAtomic).
+func writeJSONSidecar(path string, b []byte) error {
+	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+		return fmt.Errorf("moe: write %s: %w", path, err)
+	}
+	return nil
 }

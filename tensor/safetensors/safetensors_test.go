@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -277,4 +278,30 @@ func TestU64Overflow(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = f.Int64s("u")
 	assert.ErrorContains(t, err, "int64")
+}
+
+// The generic atomic writer: mode 0644 (not CreateTemp's 0600), the old
+// content kept and no temp file left when the writer fails half-way.
+func TestWriteFileAtomicGeneric(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cfg.json")
+	require.NoError(t, WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write([]byte("v1")); return err }))
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
+
+	boom := errors.New("disk on fire")
+	err = WriteFileAtomic(path, func(w io.Writer) error {
+		_, _ = w.Write([]byte("half of v2"))
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "v1", string(b))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temp file left")
+
+	require.Error(t, WriteFileAtomic(filepath.Join(dir, "no-such-dir", "x"), func(io.Writer) error { return nil }))
 }

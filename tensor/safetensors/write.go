@@ -123,11 +123,20 @@ func header(tensors []Named, metadata map[string]string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// WriteFile writes the tensors and metadata to path atomically: the bytes go
-// to a temporary file in the same directory, which is synced to disk and then
-// renamed over path, so a reader sees either the old file or the complete new
+// WriteFile writes the tensors and metadata to path atomically (see
+// WriteFileAtomic): a reader sees either the old file or the complete new
 // one, never a partial write.
-func WriteFile(path string, tensors []Named, metadata map[string]string) (err error) {
+func WriteFile(path string, tensors []Named, metadata map[string]string) error {
+	return WriteFileAtomic(path, func(w io.Writer) error { return Write(w, tensors, metadata) })
+}
+
+// WriteFileAtomic creates or replaces path with what write writes, so that a
+// reader sees either the old file or the complete new one: the bytes go to a
+// temporary file in the same directory, which is synced, given mode 0644 and
+// renamed over path; on any error the temporary file is removed and path is
+// untouched. The library's other writers (checkpoint sidecars, .npy) use it
+// too, so that every file it writes is written the same way.
+func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -139,7 +148,7 @@ func WriteFile(path string, tensors []Named, metadata map[string]string) (err er
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := Write(tmp, tensors, metadata); err != nil {
+	if err := write(tmp); err != nil {
 		return fmt.Errorf("%w (writing %s)", err, path)
 	}
 	if err := tmp.Sync(); err != nil {
