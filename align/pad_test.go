@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -284,4 +285,37 @@ func smallTower(t *testing.T, r *rand.Rand, n int, dropout float64) *backbone.Se
 	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(n, 8, r), backbone.ModelConfig{})
 	require.NoError(t, err)
 	return m
+}
+
+// A phase-2 tower (encoder over PAD's fused table) saved by backbone's
+// Save reloads with backbone.LoadWith(path, BuildTable) and scores exactly
+// as before; backbone.Load alone does not know the fused kind.
+func TestFusedTowerSaveLoadWith(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	const n = 20
+	tower := smallTower(t, r, n, 0)
+	tp, err := NewTextProjection(randLLM(r, n, 12), 8, 2, 0, r)
+	require.NoError(t, err)
+	fused, err := NewFusedTable(tower.Items, tp, 8, 0, r)
+	require.NoError(t, err)
+	rec, err := backbone.NewSeqModel(tower.Enc, fused, backbone.ModelConfig{})
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "aligned.safetensors")
+	require.NoError(t, rec.Save(path))
+
+	_, err = backbone.Load(path)
+	require.ErrorContains(t, err, "unknown item table kind")
+	got, err := backbone.LoadWith(path, BuildTable)
+	require.NoError(t, err)
+	hist := []int{3, 1, 4, 1, 5}
+	cands := make([]int, n)
+	for i := range cands {
+		cands[i] = i + 1
+	}
+	want, err := backbone.NewRecommender(rec).Score(nil, hist, cands)
+	require.NoError(t, err)
+	require.Len(t, want, n)
+	have, err := backbone.NewRecommender(got).Score(nil, hist, cands)
+	require.NoError(t, err)
+	require.Equal(t, want, have)
 }

@@ -80,21 +80,40 @@ func (m *SeqModel) Save(path string) error {
 // Build returns a SeqModel with cfg's structure and freshly initialized
 // weights (see NewEncoder; the item table is built by BuildTable, zeroed).
 func Build(cfg SavedConfig, rng *rand.Rand) (*SeqModel, error) {
+	return buildWith(cfg, rng, BuildTable)
+}
+
+func buildWith(cfg SavedConfig, rng *rand.Rand, build TableBuilder) (*SeqModel, error) {
 	enc, err := NewEncoder(cfg.Encoder, rng)
 	if err != nil {
 		return nil, err
 	}
-	items, err := BuildTable(cfg.Items)
+	items, err := build(cfg.Items)
 	if err != nil {
 		return nil, err
 	}
 	return NewSeqModel(enc, items, cfg.Model)
 }
 
+// TableBuilder returns an item table with the structure of a spec and
+// zeroed weights, to be filled from a checkpoint. BuildTable is the one for
+// backbone's own kinds; a package that defines other ItemTable kinds
+// provides one that knows them and falls back to BuildTable (as
+// align.BuildTable does for PAD's fused table).
+type TableBuilder func(TableSpec) (ItemTable, error)
+
 // Load reads a model written by Save. The structure comes from the file's
 // metadata (or, when absent, from JSONPath(path)); every parameter must be
-// present with its shape, and unexpected tensors are an error.
+// present with its shape, and unexpected tensors are an error. The item
+// table must be of a kind BuildTable knows; see LoadWith for others.
 func Load(path string) (*SeqModel, error) {
+	return LoadWith(path, BuildTable)
+}
+
+// LoadWith is Load with build making the item table, for models whose table
+// kinds are defined outside backbone: backbone.LoadWith(path,
+// align.BuildTable) loads a PAD phase-2 tower.
+func LoadWith(path string, build TableBuilder) (*SeqModel, error) {
 	f, err := safetensors.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("backbone: load: %w", err)
@@ -114,7 +133,7 @@ func Load(path string) (*SeqModel, error) {
 	if cfg.Format != savedFormat {
 		return nil, fmt.Errorf("backbone: load %s: format %q, want %q", path, cfg.Format, savedFormat)
 	}
-	m, err := Build(cfg, rand.New(rand.NewPCG(0, 0)))
+	m, err := buildWith(cfg, rand.New(rand.NewPCG(0, 0)), build)
 	if err != nil {
 		return nil, fmt.Errorf("backbone: load %s: %w", path, err)
 	}
