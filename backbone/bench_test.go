@@ -7,6 +7,7 @@ import (
 
 	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/data/sharedtest"
+	"github.com/llmrec/llmrec/nn"
 	"github.com/stretchr/testify/require"
 )
 
@@ -74,7 +75,10 @@ func BenchmarkTrainStep(b *testing.B) {
 				pool = 50
 			}
 			batches := BucketBatches(lengths, 128, pool, rng)
-			opt := newAdam(m.Params(), 1e-3, 0.9, 0.98, 1e-8, 0, false)
+			opt, err := nn.NewAdam(m.Params(), nn.AdamConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-8})
+			if err != nil {
+				b.Fatal(err)
+			}
 			seqs := make([][]int, 0, 128)
 			padded := make([][]int, 128)
 			tokens := 0
@@ -105,11 +109,11 @@ func BenchmarkTrainStep(b *testing.B) {
 				for _, s := range seqs {
 					tokens += min(len(s), 51) - 1
 				}
-				opt.zeroGrad()
+				opt.ZeroGrad()
 				if _, err := m.LossGrad(seqs, rng); err != nil {
 					b.Fatal(err)
 				}
-				opt.step()
+				opt.Step()
 			}
 			for i := 0; i < len(batches); i++ { // warm up: one epoch sizes every buffer
 				step(i)

@@ -167,7 +167,10 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5a5e))
 	params := m.Params()
-	opti := newAdam(params, cfg.LR, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay, cfg.WeightDecay > 0)
+	opti, err := newOptimizer(params, cfg)
+	if err != nil {
+		return nil, err
+	}
 	h := &History{StopReason: "epochs"}
 	var best []([]float32)
 	bestVal := math.Inf(-1)
@@ -186,7 +189,7 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 			for _, i := range bi {
 				seqs = append(seqs, train[users[i]])
 			}
-			opti.zeroGrad()
+			opti.ZeroGrad()
 			loss, err := m.LossGrad(seqs, rng)
 			if err != nil {
 				restore(params, best, opt.KeepLast)
@@ -197,9 +200,9 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 				return h, fmt.Errorf("backbone: epoch %d step %d: non-finite loss %v", epoch, step+1, loss)
 			}
 			if cfg.ClipNorm > 0 {
-				opti.clip(cfg.ClipNorm)
+				nn.ClipGradNorm(params, cfg.ClipNorm)
 			}
-			opti.step()
+			opti.Step()
 			sum += loss
 		}
 		es := EpochStats{Epoch: epoch, Loss: sum / float64(len(batches)), Steps: len(batches), Seconds: time.Since(t0).Seconds()}
@@ -259,4 +262,24 @@ func restore(params []nn.Param, best [][]float32, keepLast bool) {
 	for i, p := range params {
 		copy(p.Value.Data.Data, best[i])
 	}
+}
+
+// newOptimizer returns nn's Adam for cfg: AdamW (decoupled decay) when
+// cfg.WeightDecay > 0, as SASRec's reference trains with Adam and PAD with
+// AdamW.
+func newOptimizer(params []nn.Param, cfg TrainConfig) (*nn.Adam, error) {
+	ac := nn.AdamConfig{LR: cfg.LR, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay}
+	var (
+		o   *nn.Adam
+		err error
+	)
+	if cfg.WeightDecay > 0 {
+		o, err = nn.NewAdamW(params, ac)
+	} else {
+		o, err = nn.NewAdam(params, ac)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backbone: optimizer: %w", err)
+	}
+	return o, nil
 }

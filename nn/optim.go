@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/llmrec/llmrec/autograd"
 	"github.com/llmrec/llmrec/tensor"
@@ -336,17 +337,41 @@ func (o *Adam) Step() {
 			} else {
 				l2 = float32(c.WeightDecay)
 			}
-			// Equal lengths (checked above) let the compiler drop bounds checks.
-			m, v, grad := st.m[:len(w)], st.v[:len(w)], grad[:len(w)]
-			for i := range w {
-				gg := grad[i] + l2*w[i]
-				m[i] = b1*m[i] + (1-b1)*gg
-				v[i] = b2*v[i] + (1-b2)*gg*gg
-				w[i] -= stepSize * m[i] / (float32(math.Sqrt(float64(v[i])))/bc2Sqrt + eps)
+			k := adamCoef{b1: b1, b2: b2, eps: eps, step: stepSize, bc2Sqrt: bc2Sqrt, l2: l2}
+			if len(w) < adamSplit {
+				k.update(w, grad, st.m, st.v)
+				continue
 			}
+			// A large table (an item embedding: 12k x 64) is memory-bound;
+			// two halves on two cores update it about twice as fast (at the
+			// cost of one goroutine: small parameters allocate nothing).
+			h := len(w) / 2
+			var wg sync.WaitGroup
+			wg.Go(func() { k.update(w[:h], grad[:h], st.m[:h], st.v[:h]) })
+			k.update(w[h:], grad[h:], st.m[h:], st.v[h:])
+			wg.Wait()
 		}
 	}
 }
+
+// adamCoef holds one Adam step's coefficients for a parameter.
+type adamCoef struct{ b1, b2, eps, step, bc2Sqrt, l2 float32 }
+
+// update applies the step to w with gradient grad and moments m, v.
+func (k adamCoef) update(w, grad, m, v []float32) {
+	// Equal lengths let the compiler drop bounds checks.
+	m, v, grad = m[:len(w)], v[:len(w)], grad[:len(w)]
+	for i := range w {
+		gg := grad[i] + k.l2*w[i]
+		m[i] = k.b1*m[i] + (1-k.b1)*gg
+		v[i] = k.b2*v[i] + (1-k.b2)*gg*gg
+		w[i] -= k.step * m[i] / (float32(math.Sqrt(float64(v[i])))/k.bc2Sqrt + k.eps)
+	}
+}
+
+// adamSplit is the parameter size from which Adam.Step updates the two
+// halves of a parameter concurrently.
+const adamSplit = 1 << 16
 
 // ZeroGrad zeroes the gradients of every parameter in every group.
 func (o *Adam) ZeroGrad() {

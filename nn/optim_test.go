@@ -337,3 +337,29 @@ func TestOptimizerConfigErrors(t *testing.T) {
 	_, err = NewSGD([]Param{{Name: "nil"}}, SGDConfig{LR: 1})
 	assert.ErrorContains(t, err, "nil")
 }
+
+// A parameter large enough to be updated in two concurrent halves follows
+// the same reference as a small one, in both halves.
+func TestAdamLargeParamMatchesReference(t *testing.T) {
+	n := adamSplit + 3 // odd split point
+	vals := make([]float32, n)
+	for i := range vals {
+		vals[i] = float32(math.Cos(float64(i)))
+	}
+	a := newParam("big", vals...)
+	cfg := AdamConfig{LR: 0.01, Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0.1}
+	opt, err := NewAdamW([]Param{a}, cfg)
+	require.NoError(t, err)
+	ref := &refAdam{lr: cfg.LR, b1: cfg.Beta1, b2: cfg.Beta2, eps: cfg.Eps, wd: cfg.WeightDecay, decoupled: true}
+	p := toF64(a.Value.Data.Data)
+	for step := range 3 {
+		g := make([]float64, n)
+		for i := range p {
+			g[i] = gradAt(step, i, p[i])
+		}
+		setGrads(step, a)
+		opt.Step()
+		ref.step(p, g)
+	}
+	assertClose(t, p, a.Value.Data.Data, 2e-5, "big")
+}
