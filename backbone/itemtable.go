@@ -115,7 +115,7 @@ type IDTable struct {
 // SASRec PyTorch ports do) and a zero padding row.
 func NewIDTable(numItems, dim int, rng *rand.Rand) *IDTable {
 	t := &IDTable{W: param(numItems+1, dim)}
-	xavierNormal(t.W.Data, rng)
+	nn.XavierNormal(rng, t.W.Data)
 	clear(t.W.Data.Row(0))
 	return t
 }

@@ -52,9 +52,9 @@ func NewSASRec(cfg EncoderConfig, rng *rand.Rand) (*SASRec, error) {
 	if err != nil {
 		return nil, err
 	}
-	xavierNormal(m.pos.Data, rng)
+	nn.XavierNormal(rng, m.pos.Data)
 	if m.mask != nil {
-		xavierNormal(m.mask.Data, rng)
+		nn.XavierNormal(rng, m.mask.Data)
 	}
 	for _, b := range m.blocks {
 		for _, l := range []*linear{b.q, b.k, b.v, b.o, b.w1, b.w2} {

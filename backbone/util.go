@@ -45,26 +45,6 @@ func growI(b []int, n int) []int {
 	return b[:n]
 }
 
-// TODO(nn): replace the initializers below with nn's when they exist.
-
-// xavierNormal fills a 2-D tensor with N(0, 2/(fan_in+fan_out)), where, as in
-// PyTorch, fan_in = Shape[1] and fan_out = Shape[0].
-func xavierNormal(t *tensor.Tensor, rng *rand.Rand) {
-	fanOut, fanIn := t.Shape[0], t.Shape[1]
-	std := math.Sqrt(2 / float64(fanIn+fanOut))
-	for i := range t.Data {
-		t.Data[i] = float32(rng.NormFloat64() * std)
-	}
-}
-
-// uniformFill fills t with U(-bound, bound) (PyTorch's Linear bias default
-// with bound = 1/sqrt(fan_in)).
-func uniformFill(t *tensor.Tensor, bound float64, rng *rand.Rand) {
-	for i := range t.Data {
-		t.Data[i] = float32((2*rng.Float64() - 1) * bound)
-	}
-}
-
 // dropoutMask fills m with 0 (probability p) or 1/(1-p). Each decision
 // uses the fewest random bits that represent p exactly (1 bit for p = 0.5,
 // 2 for 0.25 or 0.75, ... up to 16; other values of p are rounded to a
@@ -129,9 +109,10 @@ func newLinear(in, out int, bias bool) *linear {
 
 // init applies xavier_normal to W and PyTorch's default U(±1/sqrt(in)) to b.
 func (l *linear) init(rng *rand.Rand) {
-	xavierNormal(l.w.Data, rng)
+	nn.XavierNormal(rng, l.w.Data)
 	if l.b != nil {
-		uniformFill(l.b.Data, 1/math.Sqrt(float64(l.in)), rng)
+		b := 1 / math.Sqrt(float64(l.in))
+		nn.Uniform(rng, l.b.Data, -b, b)
 	}
 }
 
