@@ -77,6 +77,12 @@
 // InfoNCE −10.1% ± 5.7%. Full PAD beats ID-only overall and on cold items
 // in every seed.
 //
+// Ablations on Pantry with phases 2 and 3 capped at 5 epochs (-epochs2 5
+// -epochs3 5 -variants id,pad_infonce,pad_noanchor,pad): pad
+// 0.0194±0.0011 (cold 0.0023±0.0008), pad_infonce 0.0194±0.0015
+// (0.0022±0.0004), pad_noanchor 0.0197±0.0014 (0.0024±0.0002): no
+// difference between the variants, and no cold gain at that budget.
+//
 // amazon-beauty, same but phases 2 and 3 capped at 5 epochs, 3,000
 // validation users, 1 thread (34 min):
 //
