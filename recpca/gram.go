@@ -98,6 +98,22 @@ func (m *design) gram32() []float64 {
 // times smaller than at λ = 0, this keeps the subspace within ~5e-6 rad of
 // the float64 one, against 1e-4 for separate float32 Grams C and G.
 func (p *problem) gramM32(lambda float64) []float64 {
+	m := p.gramXP(1, -lambda*p.trC/p.trG)
+	for i := range m {
+		m[i] /= p.trC
+	}
+	return m
+}
+
+// gramL32 returns G = X̄ᵀLX̄ (full, symmetrized) as float32 GEMMs summed in
+// float64 (a test reference for the Laplacian rows; Fit forms M directly with
+// gramM32).
+func (p *problem) gramL32() []float64 { return p.gramXP(0, 1) }
+
+// gramXP returns X̄ᵀP (full, symmetrized) with P = a·X̄ + b·L·X̄ formed row by
+// row in float64, then multiplied chunk by chunk with float32 GEMMs summed in
+// float64.
+func (p *problem) gramXP(a, b float64) []float64 {
 	D := p.D
 	acc := newGramAcc(D)
 	xb := make([]float64, gramChunk*D)
@@ -110,7 +126,6 @@ func (p *problem) gramM32(lambda float64) []float64 {
 		p.m.row(i, tmp)
 		return tmp
 	}
-	s := lambda * p.trC / p.trG
 	for lo := 0; lo < p.n; lo += gramChunk {
 		hi := min(lo+gramChunk, p.n)
 		if p.m.full != nil {
@@ -123,45 +138,10 @@ func (p *problem) gramM32(lambda float64) []float64 {
 			out := pr[(i-lo)*D : (i-lo+1)*D]
 			p.lapRow(out, i, xi, row)
 			for c, v := range xi {
-				out[c] = v - s*out[c]
+				out[c] = a*v + b*out[c]
 			}
 		}
 		acc.add(xb, pr, hi-lo)
-	}
-	m := acc.symmetrized()
-	for i := range m {
-		m[i] /= p.trC
-	}
-	return m
-}
-
-// gramL32 returns G = X̄ᵀLX̄ (full, symmetrized) as float32 GEMMs summed in
-// float64 (a test reference for the Laplacian rows; Fit forms M directly with
-// gramM32).
-func (p *problem) gramL32() []float64 {
-	D := p.D
-	acc := newGramAcc(D)
-	xb := make([]float64, gramChunk*D)
-	lx := make([]float64, gramChunk*D)
-	tmp := make([]float64, D)
-	row := func(i int) []float64 {
-		if p.m.full != nil {
-			return p.m.full[i*D : (i+1)*D]
-		}
-		p.m.row(i, tmp)
-		return tmp
-	}
-	for lo := 0; lo < p.n; lo += gramChunk {
-		hi := min(lo+gramChunk, p.n)
-		if p.m.full != nil {
-			copy(xb, p.m.full[lo*D:hi*D])
-		} else {
-			p.m.fill(lo, hi, xb)
-		}
-		for i := lo; i < hi; i++ {
-			p.lapRow(lx[(i-lo)*D:(i-lo+1)*D], i, xb[(i-lo)*D:(i-lo+1)*D], row)
-		}
-		acc.add(xb, lx, hi-lo)
 	}
 	return acc.symmetrized()
 }
