@@ -131,7 +131,7 @@ func (r *Recommender) checkInputs(inputs [][]int) error {
 	for u, in := range inputs {
 		for _, it := range in {
 			if it < 1 || it > r.numItems {
-				return fmt.Errorf("backbone: input %d: item id %d outside 1..%d", u, it, r.numItems)
+				return fmt.Errorf("backbone: input %d: item id %d outside 1..%d: %w", u, it, r.numItems, ErrItemOutOfRange)
 			}
 		}
 	}
@@ -170,7 +170,7 @@ func (r *Recommender) ScoreCandidates(inputs [][]int, cands [][]int, out []float
 	for i, cs := range cands {
 		for _, it := range cs {
 			if it < 0 || it > r.numItems {
-				return fmt.Errorf("backbone: candidate list %d: item id %d outside 0..%d", i, it, r.numItems)
+				return fmt.Errorf("backbone: candidate list %d: item id %d outside 0..%d: %w", i, it, r.numItems, ErrItemOutOfRange)
 			}
 		}
 		n += len(cs)
@@ -191,7 +191,7 @@ func (r *Recommender) ScoreCandidates(inputs [][]int, cands [][]int, out []float
 func (r *Recommender) Score(dst []float32, history []int, candidates []int) ([]float32, error) {
 	for _, it := range candidates {
 		if it < 1 || it > r.numItems {
-			return dst, fmt.Errorf("backbone: candidate item id %d outside 1..%d", it, r.numItems)
+			return dst, fmt.Errorf("backbone: candidate item id %d outside 1..%d: %w", it, r.numItems, ErrItemOutOfRange)
 		}
 	}
 	sc := r.pool.Get().(*recScratch)

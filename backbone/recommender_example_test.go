@@ -49,5 +49,5 @@ func ExampleNewRecommenderFor() {
 	fmt.Println(err)
 	// Output:
 	// [{11 -1} {8 -4} {12 -4} {7 -9}] <nil>
-	// backbone: input 0: item id 21 outside 1..20
+	// backbone: input 0: item id 21 outside 1..20: item id out of range
 }

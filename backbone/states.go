@@ -56,7 +56,7 @@ func (m *SeqModel) inferStates(seqs [][]int) (*Batch, *tensor.Tensor, error) {
 	for u, s := range seqs {
 		for j, it := range s {
 			if it < 1 || it > n {
-				return nil, nil, fmt.Errorf("backbone: sequence %d position %d: item id %d outside 1..%d", u, j, it, n)
+				return nil, nil, fmt.Errorf("backbone: sequence %d position %d: item id %d outside 1..%d: %w", u, j, it, n, ErrItemOutOfRange)
 			}
 		}
 		b.AddSeq(s)

@@ -61,5 +61,5 @@ func ExampleLoadRecommender() {
 	// Output:
 	// mixture checkpoint: true
 	// same top-3 after reload: true 3
-	// backbone: input 0: item id 13 outside 1..12
+	// backbone: input 0: item id 13 outside 1..12: item id out of range
 }

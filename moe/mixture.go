@@ -124,7 +124,7 @@ func (m *Mixture) buildBatch(seqs [][]int, rng *rand.Rand) error {
 	for u, s := range seqs {
 		for _, it := range s {
 			if it < 1 || it > m.numItems {
-				return fmt.Errorf("moe: sequence %d: item id %d outside 1..%d", u, it, m.numItems)
+				return fmt.Errorf("moe: sequence %d: item id %d outside 1..%d: %w", u, it, m.numItems, backbone.ErrItemOutOfRange)
 			}
 		}
 		if err := b.AddNextItem(s, m.numItems, rng); err != nil {

@@ -167,8 +167,7 @@ func (h *handler) recommend(w http.ResponseWriter, r *http.Request) {
 	}
 	top, err := h.rec.TopK(req.History, k, exclude)
 	if err != nil {
-		// parse has checked every id, so this is the model's fault.
-		writeError(w, http.StatusInternalServerError, "recommend: "+err.Error())
+		writeError(w, statusOf(err), "recommend: "+err.Error())
 		return
 	}
 	resp := recommendResponse{Items: make([]int, len(top)), Scores: make([]float32, len(top))}
@@ -275,16 +274,23 @@ func (h *handler) validate(req *recommendRequest) *requestError {
 	if len(req.History) > h.lim.MaxHistory {
 		return badRequest("\"history\" has %d items, more than the limit of %d", len(req.History), h.lim.MaxHistory)
 	}
-	n := h.rec.NumItems()
-	for i, it := range req.History {
-		if it < 1 || it > n {
-			return badRequest("history[%d]: item id %d outside 1..%d", i, it, n)
-		}
-	}
 	if req.K != nil && (*req.K < 1 || *req.K > h.lim.MaxK) {
 		return badRequest("\"k\" is %d, want 1..%d", *req.K, h.lim.MaxK)
 	}
 	return nil
+}
+
+// statusOf maps a library error to the HTTP status of the answer: the
+// library's bad-input errors (an item id outside 1..NumItems, an empty
+// history) are the client's fault, 400; anything else (a non-finite score,
+// a broken model) is the server's, 500. Item ids are checked by the
+// library, not re-validated here, so the two cannot disagree.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, backbone.ErrItemOutOfRange), errors.Is(err, backbone.ErrEmptyHistory):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

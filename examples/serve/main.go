@@ -29,7 +29,17 @@
 // {"error": "..."} saying what is wrong: 400 for malformed JSON, unknown
 // fields, wrong types, out-of-range ids or k; 413 for a body over -max-body;
 // 405 for a wrong method; 415 for a Content-Type other than
-// application/json; 404 for other paths.
+// application/json; 404 for other paths. Item ids and empty histories are
+// checked by the library: the handler maps its errors with errors.Is,
+// backbone.ErrItemOutOfRange and backbone.ErrEmptyHistory to 400 and
+// anything else (backbone.ErrNonFinite: a NaN or infinite score) to 500.
+//
+// The command refuses to start, with a one-line error and exit status 2,
+// on a model it cannot serve: a malformed or truncated file, sizes beyond
+// what the file holds, unknown config fields or out-of-range values,
+// non-finite weights (all rejected by the loaders, wrapping
+// backbone.ErrBadCheckpoint, ErrBadConfig or ErrNonFinite), or weights
+// that load but give a NaN or infinite score for a one-item history.
 //
 // The server sets read, write and idle timeouts, logs one line per request
 // to stderr (log/slog), and on SIGTERM or SIGINT stops accepting
@@ -77,6 +87,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -95,7 +106,8 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "serve:", err)
+			// one line, whatever the error says
+			fmt.Fprintln(os.Stderr, "serve:", strings.Join(strings.Fields(err.Error()), " "))
 		}
 		stop()
 		os.Exit(2)
@@ -152,6 +164,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	rec, kind, err := loadRecommender(o.model)
 	if err != nil {
 		return err
+	}
+	if err := checkServable(rec); err != nil {
+		return fmt.Errorf("model %s cannot be served: %w", o.model, err)
 	}
 	attrs := []any{"path", o.model, "kind", kind, "items", rec.NumItems()}
 	if d := itemDim(rec); d > 0 { // a mixture has no single item width
@@ -211,6 +226,25 @@ func loadRecommender(path string) (*backbone.Recommender, string, error) {
 	}
 	rec, err := backbone.LoadRecommender(path)
 	return rec, "backbone", err
+}
+
+// checkServable scores every item for a one-item history and returns an
+// error (wrapping backbone.ErrNonFinite) when a score is NaN or infinite: a
+// model whose weights load but overflow (say, weights of ±3e38) would
+// otherwise answer every request with a 500. The loaders already reject
+// malformed files and non-finite weights; this catches what only running
+// the model shows.
+func checkServable(rec *backbone.Recommender) error {
+	out := make([]float32, rec.NumItems()+1)
+	if err := rec.ScoreAll([][]int{{1}}, out); err != nil {
+		return err
+	}
+	for it, v := range out[1:] {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("probe history [1]: item %d scores %v: %w", it+1, v, backbone.ErrNonFinite)
+		}
+	}
+	return nil
 }
 
 // statusWriter records the status a handler wrote.

@@ -131,7 +131,7 @@ func TestHandlerServesMixture(t *testing.T) {
 	assert.JSONEq(t, `{"items":[6],"scores":[`+scoreOf(t, rr.Body.Bytes())+`]}`, rr.Body.String())
 	rr = post(h, `{"history":[3,21]}`)
 	assert.Equal(t, http.StatusBadRequest, rr.Code)
-	assert.Contains(t, rr.Body.String(), "history[1]: item id 21 outside 1..20")
+	assert.Contains(t, rr.Body.String(), "item id 21 outside 1..20")
 }
 
 // The command serves a mixture checkpoint given with -model.
