@@ -21,6 +21,19 @@
 //	pad_noanchor PAD whose phase 2 aligns the ID tower itself (no copy)
 //	pad_nomix   the phase-2 aligned tower alone (no mixture)
 //	pad         full PAD
+//	mix_texttower NOT PAD: the mixture with its text expert (encoder and
+//	            f_t) started from the trained text-only tower instead of
+//	            fresh (trains the text tower too)
+//
+// Phase 3 stops early on a validation metric, -select3: overall HR@10
+// (PAD's) or cold_ndcg@10, the NDCG@10 of the validation cases whose target
+// lies in the two least popular bins, on -cold-eval-users users (default
+// all). With several metrics every phase-3 variant runs once per metric
+// from the same phases 1-2, the cold-selected ones named NAME_coldsel. Test
+// is never used for selection. -ckpt DIR saves phase 1, the text tower and
+// the MK-MMD phase 2 per seed, keyed by the settings and the seed's
+// initialization, and reuses them in later runs (same results as
+// retraining; phase-3 experts are copies with their own dropout streams).
 //
 // Evaluation is PAD's: full ranking over every item with the user's history
 // masked, including the target when it is in the history (eval.Config
@@ -144,11 +157,17 @@ import (
 )
 
 // allVariants lists what -variants can name, in run order.
-var allVariants = []string{"id", "text", "pad_infonce", "pad_noanchor", "pad_nomix", "pad", "forgetting_infonce", "forgetting_norec"}
+var allVariants = []string{"id", "text", "pad_infonce", "pad_noanchor", "pad_nomix", "pad", "mix_texttower", "forgetting_infonce", "forgetting_norec"}
+
+// selectMetrics are the phase-3 selection metrics -select3 can name, and
+// the suffix each adds to the name of a phase-3 variant.
+var selectMetrics = map[string]string{"hr@10": "", "cold_ndcg@10": "_coldsel"}
 
 type options struct {
 	dataDir, emb, protocol, out, variants string
-	serve                                 string
+	serve, ckpt                           string
+	select3                               []string
+	coldEvalUsers                         int
 	seeds, maxLen, dim, blocks, heads     int
 	batch, patience, evalUsers, threads   int
 	epochs1, epochs2, epochs3, bins       int
@@ -191,8 +210,20 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "out", "", "save the first seed's full PAD mixture here (.safetensors + .json)")
 	fs.StringVar(&o.serve, "serve", "", "instead of training: load a mixture saved by -out, evaluate it on test and print its top 10 for the first user")
 	fs.IntVar(&o.threads, "threads", 2, "GOMAXPROCS")
+	sel := fs.String("select3", "hr@10", "phase-3 early-stopping metrics on validation, comma-separated; each runs every phase-3 variant once: hr@10 (overall, PAD's) or cold_ndcg@10 (NDCG@10 of the validation cases whose target is in the two least popular bins; the variant's name gets _coldsel)")
+	fs.IntVar(&o.coldEvalUsers, "cold-eval-users", 0, "validation users for -select3 cold_ndcg@10 (fixed random subset; 0 = all: the cold bins hold few cases)")
+	fs.StringVar(&o.ckpt, "ckpt", "", "folder of phase-1, text-tower and phase-2 checkpoints: reused when one with the same settings, seed and initialization exists, written otherwise")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	for _, m := range strings.Split(*sel, ",") {
+		m = strings.TrimSpace(m)
+		if _, ok := selectMetrics[m]; !ok {
+			return nil, fmt.Errorf("-select3: unknown metric %q (known: hr@10, cold_ndcg@10)", m)
+		}
+		if !slices.Contains(o.select3, m) {
+			o.select3 = append(o.select3, m)
+		}
 	}
 	if o.dataDir == "" {
 		return nil, errors.New("-data is required")
@@ -237,11 +268,15 @@ type env struct {
 	o     *options
 	split *data.Split
 	valid *eval.Evaluator
-	test  *eval.Evaluator
-	bins  []int
-	llm   *tensor.Tensor
-	log   *slog.Logger
-	out   io.Writer
+	// coldValid selects by cold_ndcg@10 (-cold-eval-users)
+	coldValid *eval.Evaluator
+	test      *eval.Evaluator
+	bins      []int
+	llm       *tensor.Tensor
+	log       *slog.Logger
+	out       io.Writer
+	// dataset and embPath name the data in checkpoint keys
+	dataset, embPath string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -280,9 +315,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	base := eval.Config{Protocol: proto, Negatives: negs, MaskTarget: proto == eval.Full, Ks: []int{10}, Seed: 7}
 	vcfg := base
 	vcfg.Users = o.evalUsers
+	vcfg.Groups = []eval.Grouping{eval.PopularityBins(bins)}
 	valid, err := eval.NewEvaluator(split, vcfg)
 	if err != nil {
 		return err
+	}
+	coldValid := valid
+	if slices.Contains(o.select3, "cold_ndcg@10") && o.coldEvalUsers != o.evalUsers {
+		vcfg.Users = o.coldEvalUsers
+		if coldValid, err = eval.NewEvaluator(split, vcfg); err != nil {
+			return err
+		}
 	}
 	tcfg := base
 	tcfg.Groups = []eval.Grouping{eval.PopularityBins(bins)}
@@ -290,7 +333,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e := &env{o: o, split: split, valid: valid, test: test, bins: bins, llm: llm, log: log, out: stdout}
+	e := &env{o: o, dataset: ds.Name, embPath: embPath, split: split, valid: valid, coldValid: coldValid, test: test, bins: bins, llm: llm, log: log, out: stdout}
 	if o.serve != "" {
 		return e.serveCheck(o.serve)
 	}
@@ -299,7 +342,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sum := &summary{Dataset: ds.Name, Variants: map[string]*series{}, Forgetting: map[string][]float64{}, Seconds: map[string][]float64{},
 		Settings: map[string]any{"dim": o.dim, "blocks": o.blocks, "heads": o.heads, "maxlen": o.maxLen, "dropout": o.dropout,
 			"lr1": o.lr1, "lr2": o.lr2, "lr3": o.lr3, "gamma": o.gamma, "batch": o.batch, "patience": o.patience,
-			"epochs": []int{o.epochs1, o.epochs2, o.epochs3}, "eval_users": o.evalUsers, "align_rows": o.alignRows, "protocol": o.protocol, "bins": o.bins}}
+			"epochs": []int{o.epochs1, o.epochs2, o.epochs3}, "eval_users": o.evalUsers, "align_rows": o.alignRows, "protocol": o.protocol, "bins": o.bins,
+			"select3": o.select3, "cold_eval_users": o.coldEvalUsers, "emb_standardize": o.standardize}}
 	want := map[string]bool{}
 	for _, v := range strings.Split(o.variants, ",") {
 		v = strings.TrimSpace(v)

@@ -92,4 +92,89 @@ func TestRunRejectsBadInput(t *testing.T) {
 	require.Error(t, run(context.Background(), []string{"-data", dir, "-emb", filepath.Join(dir, "missing.npy")}, &stdout, &stderr))
 	err := run(context.Background(), []string{"-data", dir, "-variants", "id,padd"}, &stdout, &stderr)
 	require.ErrorContains(t, err, `unknown "padd"`)
+	err = run(context.Background(), []string{"-data", dir, "-select3", "hr@10,cold_hr"}, &stdout, &stderr)
+	require.ErrorContains(t, err, `unknown metric "cold_hr"`)
+}
+
+// The phase-3 options of the Beauty cold-item study: -select3 runs every
+// phase-3 variant once per selection metric (pad and mix_texttower, each
+// also with _coldsel), the cold selection keeps the epoch with the best
+// validation cold-bin NDCG@10 it logged, and -ckpt reuses phase 1, the
+// text tower and phase 2 on a second run with the same results.
+func TestRunSelect3AndCheckpoints(t *testing.T) {
+	dir := writeToyDataset(t)
+	ckpt := t.TempDir()
+	args := []string{"-data", dir, "-seeds", "2", "-dim", "8", "-blocks", "1", "-maxlen", "6", "-batch", "16",
+		"-epochs1", "2", "-epochs2", "1", "-epochs3", "4", "-patience", "4", "-bins", "5", "-eval-users", "0", "-align-rows", "32",
+		"-threads", "1", "-variants", "id,text,pad,mix_texttower", "-select3", "hr@10,cold_ndcg@10", "-ckpt", ckpt}
+	type series struct {
+		NDCG []float64 `json:"ndcg@10"`
+		HR   []float64 `json:"hr@10"`
+		Cold []float64 `json:"cold_ndcg@10"`
+	}
+	type summary struct {
+		Variants map[string]series
+		Seconds  map[string][]float64 `json:"train_seconds"`
+	}
+	runOnce := func() (summary, string) {
+		var stdout, stderr bytes.Buffer
+		require.NoError(t, run(context.Background(), args, &stdout, &stderr), stderr.String())
+		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		var sum summary
+		require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &sum))
+		return sum, stderr.String()
+	}
+	first, log1 := runOnce()
+	for _, v := range []string{"id", "text", "pad_nomix", "pad", "pad_coldsel", "mix_texttower", "mix_texttower_coldsel"} {
+		require.Len(t, first.Variants[v].Cold, 2, v)
+	}
+	require.NotContains(t, log1, " loaded")
+
+	// the cold-selected run kept the epoch of its best logged valid_cold_ndcg@10
+	// (the first one on ties), not the best HR@10
+	for _, name := range []string{"pad_coldsel", "mix_texttower_coldsel"} {
+		for seed := 1; seed <= 2; seed++ {
+			tag := fmt.Sprintf(`msg="seed %d phase 3 (%s)"`, seed, name)
+			best, bestEpoch, done := -1.0, 0, 0
+			for _, l := range strings.Split(log1, "\n") {
+				if strings.Contains(l, tag) {
+					var ep int
+					var cold float64
+					_, err := fmt.Sscanf(field(l, "epoch"), "%d", &ep)
+					require.NoError(t, err, l)
+					_, err = fmt.Sscanf(field(l, "valid_cold_ndcg@10"), "%g", &cold)
+					require.NoError(t, err, l)
+					if cold > best {
+						best, bestEpoch = cold, ep
+					}
+				}
+				if strings.Contains(l, fmt.Sprintf(`msg="seed %d phase 3 (%s) done"`, seed, name)) {
+					_, err := fmt.Sscanf(field(l, "best_epoch"), "%d", &done)
+					require.NoError(t, err, l)
+				}
+			}
+			require.Positive(t, bestEpoch, "%s seed %d: no epochs logged", name, seed)
+			require.Equal(t, bestEpoch, done, "%s seed %d", name, seed)
+		}
+	}
+
+	files, err := filepath.Glob(filepath.Join(ckpt, "*.safetensors"))
+	require.NoError(t, err)
+	require.Len(t, files, 6, "phase 1, text tower and phase 2 for each of 2 seeds")
+
+	second, log2 := runOnce()
+	require.Equal(t, 6, strings.Count(log2, " loaded"), "every checkpoint reused")
+	require.NotContains(t, log2, "phase 1 (id)\" epoch=")
+	require.Equal(t, first.Variants, second.Variants, "a reused checkpoint must give the same results")
+	require.Equal(t, first.Seconds["id"], second.Seconds["id"], "recorded training seconds are reported again")
+}
+
+// field returns the value of key=value in a slog text line ("" if absent).
+func field(line, key string) string {
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -46,6 +46,17 @@ func (e *env) newText(r *rand.Rand) (*align.TextProjection, error) {
 // score builds (nil: exactly epochs epochs), and returns the training
 // seconds.
 func (e *env) train(ctx context.Context, name string, m backbone.Model, score func() (eval.Scorer, error), lr float64, epochs int, seed uint64) (float64, error) {
+	return e.trainBy(ctx, name, m, score, "hr@10", lr, epochs, seed)
+}
+
+// trainBy is train with early stopping on the validation metric metric:
+// "hr@10" (overall, on -eval-users) or "cold_ndcg@10" (the cold bins, on
+// -cold-eval-users). Every epoch logs both.
+func (e *env) trainBy(ctx context.Context, name string, m backbone.Model, score func() (eval.Scorer, error), metric string, lr float64, epochs int, seed uint64) (float64, error) {
+	valid := e.valid
+	if metric == "cold_ndcg@10" {
+		valid = e.coldValid
+	}
 	cfg := backbone.DefaultTrainConfig()
 	cfg.Epochs, cfg.BatchSize, cfg.LR, cfg.Patience, cfg.Seed = epochs, e.o.batch, lr, e.o.patience, seed
 	if e.o.phaseTimeout > 0 {
@@ -55,24 +66,24 @@ func (e *env) train(ctx context.Context, name string, m backbone.Model, score fu
 	}
 	t0 := time.Now()
 	opt := backbone.TrainOptions{
-		Metric: "hr@10",
+		Metric: metric,
 		Validate: func(ctx context.Context, epoch int) (map[string]float64, error) {
 			s, err := score()
 			if err != nil {
 				return nil, err
 			}
-			r, err := e.valid.Evaluate(context.Background(), s, eval.Valid)
+			r, err := valid.Evaluate(context.Background(), s, eval.Valid)
 			if err != nil {
 				return nil, err
 			}
-			hr, _ := r.Overall.Get("hr@10")
-			nd, _ := r.Overall.Get("ndcg@10")
-			return map[string]float64{"hr@10": hr, "ndcg@10": nd}, nil
+			res := e.split3(r)
+			return map[string]float64{"hr@10": res.hr, "ndcg@10": res.ndcg, "cold_ndcg@10": res.coldNDCG, "cold_hr@10": res.coldHR}, nil
 		},
 		OnEpoch: func(s backbone.EpochStats) {
 			attrs := []any{"epoch", s.Epoch, "loss", fmt.Sprintf("%.4f", s.Loss), "train_s", fmt.Sprintf("%.1f", s.Seconds)}
 			if len(s.Metrics) > 0 { // no validation: nothing to report
-				attrs = append(attrs, "valid_hr@10", fmt.Sprintf("%.4f", s.Metrics["hr@10"]), "valid_ndcg@10", fmt.Sprintf("%.4f", s.Metrics["ndcg@10"]), "best", s.Improved)
+				attrs = append(attrs, "valid_hr@10", fmt.Sprintf("%.4f", s.Metrics["hr@10"]), "valid_ndcg@10", fmt.Sprintf("%.4f", s.Metrics["ndcg@10"]),
+					"valid_cold_ndcg@10", fmt.Sprintf("%.4f", s.Metrics["cold_ndcg@10"]), "best", s.Improved)
 			}
 			e.log.Info(name, attrs...)
 		},
@@ -108,6 +119,12 @@ func (e *env) testEval(s eval.Scorer) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
+	return e.split3(r), nil
+}
+
+// split3 reads overall, per-bin, cold and warm metrics from a result whose
+// first grouping is the popularity bins.
+func (e *env) split3(r *eval.Result) result {
 	var out result
 	out.ndcg, _ = r.Overall.Get("ndcg@10")
 	out.hr, _ = r.Overall.Get("hr@10")
@@ -135,7 +152,7 @@ func (e *env) testEval(s eval.Scorer) (result, error) {
 	if wc > 0 {
 		out.warmNDCG, out.warmHR = wn/float64(wc), wh/float64(wc)
 	}
-	return out, nil
+	return out
 }
 
 func (s *summary) add(name string, r result, secs float64) {
@@ -160,8 +177,9 @@ func (s *summary) add(name string, r result, secs float64) {
 // alignOnly the recommendation loss is dropped (the control without the
 // anchor of L_rec) and it trains exactly -epochs2 epochs. It
 // returns the aligned model (encoder over the fused table) and the tower
-// whose encoder and ID table were trained.
-func (e *env) alignTower(ctx context.Context, name string, pre *backbone.SeqModel, loss align.Loss, anchored, alignOnly bool, r *rand.Rand, seed uint64) (*backbone.SeqModel, *backbone.SeqModel, float64, error) {
+// whose encoder and ID table were trained. A non-empty stage checkpoints
+// the run (see trainOrLoad; src is the generator behind r).
+func (e *env) alignTower(ctx context.Context, stage, name string, pre *backbone.SeqModel, loss align.Loss, anchored, alignOnly bool, src *rand.PCG, r *rand.Rand, seed uint64) (*backbone.SeqModel, *backbone.SeqModel, float64, error) {
 	tower := pre
 	if anchored {
 		var err error
@@ -191,7 +209,7 @@ func (e *env) alignTower(ctx context.Context, name string, pre *backbone.SeqMode
 	if alignOnly { // nothing trains the fused model: no early stopping on it
 		score = nil
 	}
-	secs, err := e.train(ctx, name, a, score, e.o.lr2, e.o.epochs2, seed)
+	secs, err := e.trainOrLoad(ctx, stage, src, rec, name, a, score, e.o.lr2, e.o.epochs2, seed)
 	return rec, tower, secs, err
 }
 
@@ -210,20 +228,35 @@ func idOnly(rec, tower *backbone.SeqModel) (raw, view eval.Scorer, err error) {
 }
 
 // mixture runs phase 3: the ID expert (a copy of idTower), the aligned
-// expert (aligned, trained further in place) and a fresh text expert, mixed
-// by PAD's frequency gate.
-func (e *env) mixture(ctx context.Context, name string, idTower, aligned *backbone.SeqModel, r *rand.Rand, seed uint64) (*moe.Mixture, float64, error) {
+// expert (a copy of aligned, see copyExpert) and the text expert, mixed by
+// PAD's frequency gate, trained with early stopping on the validation
+// metric (-select3). The text expert is fresh (PAD) when text is nil, else
+// a copy of the trained text-only tower text (mix_texttower, not PAD).
+func (e *env) mixture(ctx context.Context, name string, idTower, aligned, text *backbone.SeqModel, metric string, r *rand.Rand, seed uint64) (*moe.Mixture, float64, error) {
 	id, err := align.CopyTower(idTower)
 	if err != nil {
 		return nil, 0, err
 	}
-	tp, err := e.newText(r)
-	if err != nil {
+	if aligned, err = e.copyExpert(aligned, seed, 5); err != nil {
 		return nil, 0, err
 	}
-	enc3, err := e.newEncoder(r)
-	if err != nil {
-		return nil, 0, err
+	var enc3 backbone.Encoder
+	var tp backbone.ItemTable
+	if text == nil {
+		t, err := e.newText(r)
+		if err != nil {
+			return nil, 0, err
+		}
+		if enc3, err = e.newEncoder(r); err != nil {
+			return nil, 0, err
+		}
+		tp = t
+	} else {
+		c, err := e.copyExpert(text, seed, 6)
+		if err != nil {
+			return nil, 0, err
+		}
+		enc3, tp = c.Enc, c.Items
 	}
 	gate, err := moe.NewFreqGate(e.bins, moe.PADInit(e.o.bins, moe.PADGamma2))
 	if err != nil {
@@ -238,7 +271,7 @@ func (e *env) mixture(ctx context.Context, name string, idTower, aligned *backbo
 		return nil, 0, err
 	}
 	score := func() (eval.Scorer, error) { return m.NewRecommender() }
-	secs, err := e.train(ctx, name, m, score, e.o.lr3, e.o.epochs3, seed)
+	secs, err := e.trainBy(ctx, name, m, score, metric, e.o.lr3, e.o.epochs3, seed)
 	return m, secs, err
 }
 
@@ -253,8 +286,40 @@ func (e *env) record(sum *summary, name string, s eval.Scorer, secs float64) err
 	return nil
 }
 
+// phase3 runs the mixture variant base once per -select3 metric (see
+// mixture), records each on test (s2: phase 2's seconds) and, when out is
+// set, saves the first one there.
+func (e *env) phase3(ctx context.Context, sum *summary, base string, seed uint64, idTower, aligned, text *backbone.SeqModel, s2 float64, r *rand.Rand, out string) error {
+	for i, metric := range e.o.select3 {
+		name := base + selectMetrics[metric]
+		m, s3, err := e.mixture(ctx, fmt.Sprintf("seed %d phase 3 (%s)", seed, name), idTower, aligned, text, metric, r, seed)
+		if err != nil {
+			return err
+		}
+		s, err := m.NewRecommender()
+		if err != nil {
+			return err
+		}
+		if err := e.record(sum, name, s, s2+s3); err != nil {
+			return err
+		}
+		if i > 0 || out == "" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		if err := m.Save(out); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.out, "# saved the full PAD mixture of seed %d (%s) to %s\n", seed, name, out)
+	}
+	return nil
+}
+
 func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[string]bool, sum *summary) error {
-	r := rand.New(rand.NewPCG(seed, 0x9ad))
+	src := rand.NewPCG(seed, 0x9ad)
+	r := rand.New(src)
 	// phase 1: the ID tower
 	enc, err := e.newEncoder(r)
 	if err != nil {
@@ -264,7 +329,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 	if err != nil {
 		return err
 	}
-	secs, err := e.train(ctx, fmt.Sprintf("seed %d phase 1 (id)", seed), pre, seqScorer(pre), e.o.lr1, e.o.epochs1, seed)
+	secs, err := e.trainOrLoad(ctx, "phase1", src, pre, fmt.Sprintf("seed %d phase 1 (id)", seed), pre, seqScorer(pre), e.o.lr1, e.o.epochs1, seed)
 	if err != nil {
 		return err
 	}
@@ -275,7 +340,9 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 	preRes := sum.Variants["id"]
 	sum.Forgetting["pretrained"] = append(sum.Forgetting["pretrained"], preRes.NDCG[len(preRes.NDCG)-1])
 
-	if want["text"] {
+	// the text-only tower; mix_texttower starts its text expert from it
+	var textTower *backbone.SeqModel
+	if want["text"] || want["mix_texttower"] {
 		tp, err := e.newText(r)
 		if err != nil {
 			return err
@@ -288,10 +355,11 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		secs, err := e.train(ctx, fmt.Sprintf("seed %d text", seed), tm, seqScorer(tm), e.o.lr1, e.o.epochs1, seed)
+		secs, err := e.trainOrLoad(ctx, "text", src, tm, fmt.Sprintf("seed %d text", seed), tm, seqScorer(tm), e.o.lr1, e.o.epochs1, seed)
 		if err != nil {
 			return err
 		}
+		textTower = tm
 		if err := e.record(sum, "text", backbone.NewRecommender(tm), secs); err != nil {
 			return err
 		}
@@ -314,8 +382,8 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		return nil
 	}
 	// full PAD: anchored MK-MMD, then the mixture
-	if want["pad"] || want["pad_nomix"] {
-		rec, tower, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (mk-mmd, anchored)", seed), pre, mmd, true, false, r, seed)
+	if want["pad"] || want["pad_nomix"] || want["mix_texttower"] {
+		rec, tower, s2, err := e.alignTower(ctx, "phase2", fmt.Sprintf("seed %d phase 2 (mk-mmd, anchored)", seed), pre, mmd, true, false, src, r, seed)
 		if err != nil {
 			return err
 		}
@@ -326,42 +394,26 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 			return err
 		}
 		if want["pad"] {
-			m, s3, err := e.mixture(ctx, fmt.Sprintf("seed %d phase 3 (pad)", seed), pre, rec, r, seed)
-			if err != nil {
+			out := ""
+			if first {
+				out = e.o.out
+			}
+			if err := e.phase3(ctx, sum, "pad", seed, pre, rec, nil, s2, r, out); err != nil {
 				return err
 			}
-			s, err := m.NewRecommender()
-			if err != nil {
+		}
+		if want["mix_texttower"] {
+			if err := e.phase3(ctx, sum, "mix_texttower", seed, pre, rec, textTower, s2, r, ""); err != nil {
 				return err
-			}
-			if err := e.record(sum, "pad", s, s2+s3); err != nil {
-				return err
-			}
-			if first && e.o.out != "" {
-				if err := os.MkdirAll(filepath.Dir(e.o.out), 0o755); err != nil {
-					return err
-				}
-				if err := m.Save(e.o.out); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.out, "# saved the full PAD mixture of seed %d to %s\n", seed, e.o.out)
 			}
 		}
 	}
 	if want["pad_infonce"] {
-		rec, _, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (infonce, anchored)", seed), pre, nce, true, false, r, seed)
+		rec, _, s2, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (infonce, anchored)", seed), pre, nce, true, false, src, r, seed)
 		if err != nil {
 			return err
 		}
-		m, s3, err := e.mixture(ctx, fmt.Sprintf("seed %d phase 3 (pad_infonce)", seed), pre, rec, r, seed)
-		if err != nil {
-			return err
-		}
-		s, err := m.NewRecommender()
-		if err != nil {
-			return err
-		}
-		if err := e.record(sum, "pad_infonce", s, s2+s3); err != nil {
+		if err := e.phase3(ctx, sum, "pad_infonce", seed, pre, rec, nil, s2, r, ""); err != nil {
 			return err
 		}
 	}
@@ -372,22 +424,14 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		rec, tower, s2, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (mk-mmd, unanchored)", seed), orig, mmd, false, false, r, seed)
+		rec, tower, s2, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (mk-mmd, unanchored)", seed), orig, mmd, false, false, src, r, seed)
 		if err != nil {
 			return err
 		}
 		if err := forget("mkmmd_unanchored", rec, tower); err != nil {
 			return err
 		}
-		m, s3, err := e.mixture(ctx, fmt.Sprintf("seed %d phase 3 (pad_noanchor)", seed), tower, rec, r, seed)
-		if err != nil {
-			return err
-		}
-		s, err := m.NewRecommender()
-		if err != nil {
-			return err
-		}
-		if err := e.record(sum, "pad_noanchor", s, s2+s3); err != nil {
+		if err := e.phase3(ctx, sum, "pad_noanchor", seed, tower, rec, nil, s2, r, ""); err != nil {
 			return err
 		}
 	}
@@ -396,7 +440,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		rec, tower, _, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (infonce, unanchored)", seed), orig, nce, false, false, r, seed)
+		rec, tower, _, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (infonce, unanchored)", seed), orig, nce, false, false, src, r, seed)
 		if err != nil {
 			return err
 		}
@@ -411,7 +455,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 			key  string
 			loss align.Loss
 		}{{"mkmmd_norec", mmd}, {"infonce_norec", nce}} {
-			rec, tower, _, err := e.alignTower(ctx, fmt.Sprintf("seed %d phase 2 (%s)", seed, c.key), pre, c.loss, true, true, r, seed)
+			rec, tower, _, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (%s)", seed, c.key), pre, c.loss, true, true, src, r, seed)
 			if err != nil {
 				return err
 			}
