@@ -288,9 +288,9 @@ func smallTower(t *testing.T, r *rand.Rand, n int, dropout float64) *backbone.Se
 }
 
 // A phase-2 tower (encoder over PAD's fused table) saved by backbone's
-// Save reloads with backbone.LoadWith(path, BuildTable) and scores exactly
-// as before; backbone.Load alone does not know the fused kind.
-func TestFusedTowerSaveLoadWith(t *testing.T) {
+// Save reloads with backbone.Load (align registers the fused kind) and
+// scores exactly as before.
+func TestFusedTowerSaveLoad(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	const n = 20
 	tower := smallTower(t, r, n, 0)
@@ -303,9 +303,7 @@ func TestFusedTowerSaveLoadWith(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "aligned.safetensors")
 	require.NoError(t, rec.Save(path))
 
-	_, err = backbone.Load(path)
-	require.ErrorContains(t, err, "unknown item table kind")
-	got, err := backbone.LoadWith(path, BuildTable)
+	got, err := backbone.Load(path)
 	require.NoError(t, err)
 	hist := []int{3, 1, 4, 1, 5}
 	cands := make([]int, n)

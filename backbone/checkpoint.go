@@ -34,18 +34,6 @@ const (
 	metaKey     = "llmrec.backbone"
 )
 
-// NewEncoder returns an encoder of cfg.Kind ("sasrec", "bert4rec" or
-// "gru4rec") initialized from rng.
-func NewEncoder(cfg EncoderConfig, rng *rand.Rand) (Encoder, error) {
-	switch cfg.Kind {
-	case "sasrec", "bert4rec", "":
-		return NewSASRec(cfg, rng)
-	case "gru4rec":
-		return NewGRU4Rec(cfg, rng)
-	}
-	return nil, fmt.Errorf("backbone: unknown encoder kind %q", cfg.Kind)
-}
-
 // Config returns the model's structure for saving.
 func (m *SeqModel) Config() SavedConfig {
 	return SavedConfig{Format: savedFormat, Encoder: m.Enc.Config(), Items: m.Items.Spec(), Model: m.Cfg}
@@ -60,8 +48,13 @@ func JSONPath(path string) string {
 // Save writes the model's parameters to path as .safetensors (keys = the
 // names of Params, so PyTorch can read them) with its SavedConfig in the
 // metadata, and the same config, indented, to JSONPath(path). Both files are
-// written atomically (temporary file in the same folder, then rename).
+// written atomically (temporary file in the same folder, then rename). A
+// model whose encoder or table kind is not registered (RegisterEncoder,
+// RegisterTable) is not saved: Load could not rebuild it.
 func (m *SeqModel) Save(path string) error {
+	if err := CheckKinds(m.Enc.Config(), m.Items.Spec()); err != nil {
+		return fmt.Errorf("backbone: save %s: %w", path, err)
+	}
 	cfg, err := json.Marshal(m.Config())
 	if err != nil {
 		return fmt.Errorf("backbone: save %s: %w", path, err)
@@ -95,24 +88,18 @@ func buildWith(cfg SavedConfig, rng *rand.Rand, build TableBuilder) (*SeqModel, 
 	return NewSeqModel(enc, items, cfg.Model)
 }
 
-// TableBuilder returns an item table with the structure of a spec and
-// zeroed weights, to be filled from a checkpoint. BuildTable is the one for
-// backbone's own kinds; a package that defines other ItemTable kinds
-// provides one that knows them and falls back to BuildTable (as
-// align.BuildTable does for PAD's fused table).
-type TableBuilder func(TableSpec) (ItemTable, error)
-
 // Load reads a model written by Save. The structure comes from the file's
 // metadata (or, when absent, from JSONPath(path)); every parameter must be
-// present with its shape, and unexpected tensors are an error. The item
-// table must be of a kind BuildTable knows; see LoadWith for others.
+// present with its shape, and unexpected tensors are an error. The encoder
+// and item-table kinds must be registered (RegisterEncoder, RegisterTable;
+// the built-in ones are, and importing align registers PAD's).
 func Load(path string) (*SeqModel, error) {
 	return LoadWith(path, BuildTable)
 }
 
-// LoadWith is Load with build making the item table, for models whose table
-// kinds are defined outside backbone: backbone.LoadWith(path,
-// align.BuildTable) loads a PAD phase-2 tower.
+// LoadWith is Load with build making the item table instead of BuildTable.
+// It predates RegisterTable, which makes a kind known to Load itself, and is
+// kept for compatibility.
 func LoadWith(path string, build TableBuilder) (*SeqModel, error) {
 	f, err := safetensors.Open(path)
 	if err != nil {

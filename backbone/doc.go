@@ -29,6 +29,13 @@
 // built on the autograd package satisfies it by recording on a tape inside
 // LossGrad.
 //
+// A saved model names its encoder and item-table kinds; Load rebuilds them
+// through registries (RegisterEncoder, RegisterTable; moe.RegisterGate for
+// gates), where the built-in kinds register themselves the same way a
+// user's own kinds do, so a user's encoder or table saves, loads and serves
+// like ours. Settings of a user's kind travel as raw JSON in
+// EncoderConfig.Custom or TableSpec.Custom.
+//
 // # Example
 //
 //	rng := rand.New(rand.NewPCG(42, 1))

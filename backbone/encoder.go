@@ -1,6 +1,7 @@
 package backbone
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 
 	"github.com/llmrec/llmrec/nn"
@@ -46,7 +47,8 @@ type Scratch interface{}
 // config. DefaultEncoderConfig gives the SASRec reference's settings. It is
 // a plain value, safe for concurrent reads.
 type EncoderConfig struct {
-	// Kind is "sasrec", "bert4rec" or "gru4rec".
+	// Kind is "sasrec", "bert4rec", "gru4rec" or a kind registered with
+	// RegisterEncoder.
 	Kind string `json:"kind"`
 	// Dim is the hidden width d.
 	Dim int `json:"dim"`
@@ -81,6 +83,10 @@ type EncoderConfig struct {
 	NoEmbScale bool `json:"no_emb_scale,omitempty"`
 	// LNEps is the LayerNorm epsilon (default 1e-8, as the reference).
 	LNEps float64 `json:"ln_eps"`
+	// Custom holds the settings of a registered kind (RegisterEncoder) that
+	// the fields above do not cover, as raw JSON; built-in kinds leave it
+	// empty.
+	Custom json.RawMessage `json:"custom,omitempty"`
 	// Threads bounds the goroutines used for attention (0 = 2).
 	Threads int `json:"-"`
 }

@@ -1,6 +1,7 @@
 package backbone
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -45,7 +46,8 @@ type ItemTable interface {
 // be rebuilt before its weights are loaded. It is JSON-encoded in the
 // model's config file. It is a plain value, safe for concurrent reads.
 type TableSpec struct {
-	// Kind is "id", "adapter", "concat" or "normalized".
+	// Kind is "id", "adapter", "concat", "normalized" or a kind registered
+	// with RegisterTable.
 	Kind string `json:"kind"`
 	// NumItems is the number of items (the table has NumItems+1 rows).
 	NumItems int `json:"num_items"`
@@ -63,11 +65,14 @@ type TableSpec struct {
 	LearnScale bool `json:"learn_scale,omitempty"`
 	// Parts are the inner tables (concat: two or more; normalized: one).
 	Parts []TableSpec `json:"parts,omitempty"`
+	// Custom holds the settings of a registered kind (RegisterTable) that
+	// the fields above do not cover, as raw JSON; built-in kinds leave it
+	// empty.
+	Custom json.RawMessage `json:"custom,omitempty"`
 }
 
-// BuildTable returns a table with the structure of spec and zeroed weights,
-// to be filled by loading a checkpoint.
-func BuildTable(spec TableSpec) (ItemTable, error) {
+// buildBuiltinTable builds the kinds of this package (see BuildTable).
+func buildBuiltinTable(spec TableSpec) (ItemTable, error) {
 	switch spec.Kind {
 	case "id":
 		if spec.NumItems < 1 || spec.Dim < 1 {
@@ -99,7 +104,7 @@ func BuildTable(spec TableSpec) (ItemTable, error) {
 		}
 		return NewNormalizedTable(inner, spec.Scale, spec.LearnScale), nil
 	}
-	return nil, fmt.Errorf("backbone: unknown item table kind %q", spec.Kind)
+	return nil, fmt.Errorf("backbone: %w: item table kind %q (%w)", ErrUnknownKind, spec.Kind, ErrBadConfig)
 }
 
 // IDTable is a trainable (NumItems+1) x Dim table, one free vector per item

@@ -7,10 +7,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strings"
 
-	"github.com/llmrec/llmrec/align"
+	_ "github.com/llmrec/llmrec/align" // registers PAD's table kinds
 	"github.com/llmrec/llmrec/autograd"
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/nn"
@@ -34,14 +33,17 @@ type SavedExpert struct {
 }
 
 // SavedGate is the structure of a saved gate: Kind "freq" (Bins holds the
-// popularity bin of every item id, Logits the [bins+1, K] shape) or
-// "feature" (the feature table is saved as the tensor "gate.features").
+// popularity bin of every item id, Logits the [bins+1, K] shape),
+// "feature" (the feature table is saved as the tensor "gate.features") or
+// a kind registered with RegisterGate (its own settings in Custom).
 type SavedGate struct {
 	Kind    string `json:"kind"`
 	Norm    string `json:"norm"`
 	Bins    []int  `json:"bins,omitempty"`
 	Shape   []int  `json:"shape"`
 	Experts int    `json:"experts"`
+	// Custom holds a registered kind's own settings as raw JSON.
+	Custom json.RawMessage `json:"custom,omitempty"`
 }
 
 // SavedMixture is the structure of a saved Mixture, enough to rebuild it
@@ -55,11 +57,14 @@ type SavedMixture struct {
 }
 
 // Config returns the Mixture's structure for saving. It fails for a gate
-// other than *FreqGate or *FeatureGate.
+// that is not a SavableGate of a registered kind (RegisterGate).
 func (m *Mixture) Config() (SavedMixture, error) {
 	cfg := SavedMixture{Format: SavedFormat, NumNeg: m.NumNeg}
 	for k, e := range m.Experts {
 		se := SavedExpert{Name: e.Name, Encoder: e.Enc.Config(), SharedEncoder: -1, Items: e.Items.Spec()}
+		if err := backbone.CheckKinds(se.Encoder, se.Items); err != nil {
+			return cfg, fmt.Errorf("moe: expert %d (%q): %w", k, e.Name, err)
+		}
 		for j := range k {
 			if m.Experts[j].Enc == e.Enc {
 				se.SharedEncoder = j
@@ -68,14 +73,11 @@ func (m *Mixture) Config() (SavedMixture, error) {
 		}
 		cfg.Experts = append(cfg.Experts, se)
 	}
-	switch g := m.Gate.(type) {
-	case *FreqGate:
-		cfg.Gate = SavedGate{Kind: "freq", Norm: g.Norm.String(), Bins: g.bins, Shape: slices.Clone(g.Logits.Data.Shape), Experts: g.NumExperts()}
-	case *FeatureGate:
-		cfg.Gate = SavedGate{Kind: "feature", Norm: g.Norm.String(), Shape: slices.Clone(g.Features.Shape), Experts: g.Weight.Data.Shape[0]}
-	default:
-		return cfg, fmt.Errorf("moe: cannot save a gate of type %T (want *FreqGate or *FeatureGate)", m.Gate)
+	g, err := savedGate(m.Gate)
+	if err != nil {
+		return cfg, err
 	}
+	cfg.Gate = g
 	return cfg, nil
 }
 
@@ -118,7 +120,9 @@ func parseNorm(s string) (Normalization, error) {
 }
 
 // Build returns a Mixture with cfg's structure and placeholder weights (item
-// tables zeroed, see align.BuildTable), to be filled from a checkpoint.
+// tables zeroed, see backbone.BuildTable), to be filled from a checkpoint.
+// Encoder, table and gate kinds must be registered (backbone.RegisterEncoder,
+// backbone.RegisterTable, RegisterGate); the built-in ones and PAD's are.
 func Build(cfg SavedMixture) (*Mixture, error) {
 	if cfg.Format != SavedFormat {
 		return nil, fmt.Errorf("moe: format %q, want %q", cfg.Format, SavedFormat)
@@ -126,7 +130,7 @@ func Build(cfg SavedMixture) (*Mixture, error) {
 	rng := rand.New(rand.NewPCG(0, 0))
 	experts := make([]Expert, len(cfg.Experts))
 	for k, se := range cfg.Experts {
-		items, err := align.BuildTable(se.Items)
+		items, err := backbone.BuildTable(se.Items)
 		if err != nil {
 			return nil, fmt.Errorf("moe: expert %d (%q): %w", k, se.Name, err)
 		}
@@ -141,41 +145,12 @@ func Build(cfg SavedMixture) (*Mixture, error) {
 		}
 		experts[k] = Expert{Name: se.Name, Enc: enc, Items: items}
 	}
-	norm, err := parseNorm(cfg.Gate.Norm)
-	if err != nil {
-		return nil, fmt.Errorf("moe: %w", err)
+	if len(experts) == 0 {
+		return nil, fmt.Errorf("moe: no experts")
 	}
-	var gate Gate
-	switch g := cfg.Gate; g.Kind {
-	case "freq":
-		if len(g.Shape) != 2 || g.Shape[0] < 1 || g.Shape[1] != len(experts) {
-			return nil, fmt.Errorf("moe: freq gate of shape %v for %d experts", g.Shape, len(experts))
-		}
-		if n := experts[0].Items.NumItems(); len(g.Bins) != n+1 {
-			// Save keeps the bins in the .safetensors metadata only
-			return nil, fmt.Errorf("moe: freq gate has %d popularity bins, want one per item id 0..%d (a config read from the .json alone lacks them)", len(g.Bins), n)
-		}
-		init := make([][]float64, g.Shape[1])
-		for k := range init {
-			init[k] = make([]float64, g.Shape[0])
-		}
-		fg, err := NewFreqGate(g.Bins, init)
-		if err != nil {
-			return nil, err
-		}
-		fg.Norm = norm
-		gate = fg
-	case "feature":
-		if len(g.Shape) != 2 || g.Shape[0] < 1 || g.Shape[1] < 1 {
-			return nil, fmt.Errorf("moe: feature gate with features of shape %v", g.Shape)
-		}
-		fg, err := NewFeatureGate(tensor.New(g.Shape...), g.Experts, norm, rng)
-		if err != nil {
-			return nil, err
-		}
-		gate = fg
-	default:
-		return nil, fmt.Errorf("moe: unknown gate kind %q", g.Kind)
+	gate, err := buildGate(cfg.Gate, experts[0].Items.NumItems(), rng)
+	if err != nil {
+		return nil, err
 	}
 	return NewMixture(experts, gate, cfg.NumNeg)
 }
