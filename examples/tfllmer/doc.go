@@ -19,6 +19,9 @@
 //     renormalized to norm -scale on every forward pass);
 //   - tfllmer: ID table initialized from normalize(Rec-PCA(normalize(X))),
 //     rows kept normalized (init mode, methods.md §1.5a);
+//   - tfllmer_lambda0: the ablation of tfllmer with λ = 0, i.e. PCA of the
+//     row-normalized X, same init and normalization: it separates what input
+//     normalization does from what the graph penalty does;
 //   - frozen_adapter, frozen_adapter_norm: frozen X behind a trainable
 //     Linear adapter, without / with normalization after the adapter;
 //   - frozen_adapter_recpca_norm (opt-in): Rec-PCA to -adapter-in before
@@ -30,6 +33,22 @@
 // default, -target-var: λ chosen to keep that fraction of PCA's retained
 // variance. The co-occurrence graph comes from the training part of the
 // leave-one-out split only (-window, -decay, -topk, -laplacian, -tv).
+//
+// # Synthetic norm disparity (-norm-skew)
+//
+// Our USE-lite embeddings are unit-norm, so the norm disparity that TF-LLMER
+// removes is absent. -norm-skew σ is a SYNTHETIC stress test of that
+// mechanism: before anything else, item row i of the loaded matrix is
+// multiplied by exp(σ·z_i), z_i standard normal drawn from
+// -norm-skew-seed (row 0, padding, is left alone). σ = 0.5 gives a p99/p1
+// norm ratio of about 10, σ = 1 about 100, σ = 1.5 about 1,000. The log
+// and the JSON settings record σ, the seed and the input's norm statistics
+// (max/min, p99/p1, CV, mean pairwise cosine). Directions are unchanged, so
+// every variant that L2-normalizes its input rows first (tfllmer,
+// tfllmer_lambda0) is exactly unaffected, up to float rounding; the LLMInit
+// and adapter variants see the skew. study.sh runs the σ grid and
+// sigmastudy summarizes it (README, "TF-LLMER under a synthetic norm
+// disparity").
 //
 // # Protocol
 //

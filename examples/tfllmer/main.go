@@ -24,10 +24,11 @@ import (
 	"github.com/llmrec/llmrec/eval"
 	"github.com/llmrec/llmrec/examples/internal/plot"
 	"github.com/llmrec/llmrec/recpca"
+	"github.com/llmrec/llmrec/tensor/safetensors"
 )
 
 // allVariants lists the variants in the order they run and print.
-var allVariants = []string{"id", "llminit_pca", "llminit_pca_norm", "tfllmer",
+var allVariants = []string{"id", "llminit_pca", "llminit_pca_norm", "tfllmer", "tfllmer_lambda0",
 	"frozen_adapter", "frozen_adapter_norm", "frozen_adapter_recpca_norm", "dualview_recpca"}
 
 // defaultVariants is what runs without -variants.
@@ -38,6 +39,7 @@ var variantDoc = map[string]string{
 	"llminit_pca":                "ID table initialized from PCA(X) to d, raw (LLMInit)",
 	"llminit_pca_norm":           "same + item-embedding normalization",
 	"tfllmer":                    "TF-LLMER: ID table from Rec-PCA(normalized X), rows kept normalized",
+	"tfllmer_lambda0":            "ablation: TF-LLMER with λ = 0 (PCA of normalized X), rows kept normalized",
 	"frozen_adapter":             "frozen LLM X + Linear adapter",
 	"frozen_adapter_norm":        "frozen LLM X + Linear adapter, normalized after the adapter",
 	"frozen_adapter_recpca_norm": "frozen Rec-PCA(X) to -adapter-in + adapter, normalized",
@@ -46,14 +48,15 @@ var variantDoc = map[string]string{
 
 type options struct {
 	data, emb, plots, protocol, variants string
+	jsonOut                              string
 	laplacian, tv                        string
 	seeds, dim, maxLen, epochs, patience int
 	batch, threads, adapterIn, window    int
 	topK, curvUsers, validUsers          int
 	lr, dropout, lambda, targetVar       float64
-	headFrac, scale                      float64
+	headFrac, scale, normSkew            float64
 	learnScale, decay, full, unitInit    bool
-	seed                                 uint64
+	seed, normSkewSeed                   uint64
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -91,6 +94,10 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.headFrac, "head-frac", 0.2, "head items = this fraction of most frequent items in training; the rest are tail")
 	fs.IntVar(&o.curvUsers, "curv-users", 128, "training sequences in the batch whose Hessian condition number is measured")
 	fs.IntVar(&o.validUsers, "valid-users", 0, "validate on a fixed random subset of this many users (0 = all)")
+	fs.Float64Var(&o.normSkew, "norm-skew", 0, "SYNTHETIC stress: multiply item row i of the loaded embeddings by exp(σ·z_i), z_i standard normal\n"+
+		"from -norm-skew-seed, before anything else (0 = off; 0.5 gives a p99/p1 norm ratio of about 10, 1 about 100)")
+	fs.Uint64Var(&o.normSkewSeed, "norm-skew-seed", 1, "seed of the -norm-skew draws")
+	fs.StringVar(&o.jsonOut, "json", "", "also write the JSON summary (the last line of the output) to this file, atomically")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -102,6 +109,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.seeds < 1 || o.dim < 2 || o.maxLen < 1 || o.epochs < 1 || o.batch < 1 || o.threads < 1 || o.adapterIn < 1 || o.curvUsers < 1 {
 		return nil, errors.New("-seeds, -maxlen, -epochs, -batch, -threads, -adapter-in and -curv-users must be positive, -dim at least 2")
+	}
+	if !(o.normSkew >= 0) || math.IsInf(o.normSkew, 0) {
+		return nil, fmt.Errorf("-norm-skew %v: want a finite σ >= 0", o.normSkew)
 	}
 	if !(o.targetVar > 0 && o.targetVar <= 1) {
 		return nil, fmt.Errorf("-target-var %v: want a fraction in (0, 1]", o.targetVar)
@@ -149,6 +159,7 @@ type seedRun struct {
 	LamMax    float64
 	LamMin    float64
 	BestEpoch int
+	BestValid float64 // validation NDCG@10 of the best (restored) epoch
 	Seconds   float64
 }
 
@@ -164,6 +175,8 @@ type variantJSON struct {
 	CondNumber     []*float64           `json:"condition_number"`
 	CondNumberK    []*float64           `json:"condition_number_k"`
 	BestEpoch      []int                `json:"best_epoch"`
+	ValidNDCG10    []float64            `json:"valid_ndcg@10"` // best validation NDCG@10 (the restored epoch)
+	Epochs         []int                `json:"epochs"`        // epochs trained
 	LossCurve      [][]float64          `json:"train_loss_curve"`
 	CondCurve      [][]*float64         `json:"condition_number_curve"`
 	Extra          map[string][]float64 `json:"-"`
@@ -177,8 +190,31 @@ type reportJSON struct {
 	MaxLen   int                     `json:"maxlen"`
 	Seeds    []uint64                `json:"seeds"`
 	RecPCA   map[string]float64      `json:"recpca"`
+	Settings settingsJSON            `json:"settings"`
 	Variants map[string]*variantJSON `json:"variants"`
 	Seconds  float64                 `json:"seconds"`
+}
+
+// settingsJSON records the flags that change the results and the input
+// embeddings' statistics (after -norm-skew).
+type settingsJSON struct {
+	NormSkew     float64    `json:"norm_skew"`
+	NormSkewSeed uint64     `json:"norm_skew_seed"`
+	Input        inputStats `json:"input_norms"`
+	Embeddings   string     `json:"embeddings"`
+	Dim          int        `json:"dim"`
+	Epochs       int        `json:"epochs"`
+	Patience     int        `json:"patience"`
+	Batch        int        `json:"batch"`
+	LR           float64    `json:"lr"`
+	Dropout      float64    `json:"dropout"`
+	ValidUsers   int        `json:"valid_users"`
+	Lambda       float64    `json:"lambda"`
+	TargetVar    float64    `json:"target_var"`
+	Window       int        `json:"window"`
+	UnitInit     bool       `json:"unit_init"`
+	LearnScale   bool       `json:"learn_scale"`
+	Scale        float64    `json:"scale"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -206,6 +242,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.normSkew > 0 { // before anything else looks at x
+		if _, err := normSkew(x, o.normSkew, o.normSkewSeed); err != nil {
+			return err
+		}
+	}
+	inStats, err := computeInputStats(x)
+	if err != nil {
+		return fmt.Errorf("%s: %w", embFile, err)
+	}
 	split := data.LeaveOneOut(ds)
 	if o.dim > x.Shape[1] || o.adapterIn > x.Shape[1] {
 		return fmt.Errorf("-dim %d / -adapter-in %d exceed the embedding width %d", o.dim, o.adapterIn, x.Shape[1])
@@ -220,10 +265,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ds.Name, ds.NumUsers(), ds.NumItems, n, float64(n)/float64(max(1, ds.NumUsers())), o.maxLen)
 	say("  head items: the %d most frequent in training (%.0f%%, training frequency >= %d); the others are tail",
 		nHead, 100*o.headFrac, headThr)
-	if st, err := recpca.ComputeNormStats(x); err == nil {
-		say("  embeddings %s: %d x %d, L2 norms min %.3g median %.3g max %.3g (max/min %.2f, CV %.3f)",
-			filepath.Base(embFile), x.Shape[0]-1, x.Shape[1], st.Min, st.P50, st.Max, st.Ratio, st.CV)
+	if o.normSkew > 0 {
+		say("  SYNTHETIC norm skew: item rows multiplied by exp(σ·z_i), σ %g, z_i ~ N(0,1) from seed %d (input normalization undoes it exactly)",
+			o.normSkew, o.normSkewSeed)
 	}
+	say("  embeddings %s: %d x %d, L2 norms min %.3g max %.3g: max/min %.3g, p99/p1 %.3g, CV %.3f; mean pairwise cosine %.3f",
+		filepath.Base(embFile), x.Shape[0]-1, x.Shape[1], inStats.Min, inStats.Max, inStats.MaxMin, inStats.P99P1, inStats.CV, inStats.MeanCos)
 
 	// 2. Graph and reductions (only those the chosen variants need).
 	t0 := time.Now()
@@ -252,7 +299,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return false
 	}
 	recStats := map[string]float64{"edges": float64(g.NumEdges()), "window": float64(o.window)}
-	var pcaRaw, recMain, recAdapter, recHalf *reduction
+	var pcaRaw, recMain, recZero, recAdapter, recHalf *reduction
 	if need("llminit_pca", "llminit_pca_norm") {
 		// LLMInit: plain PCA of the raw rows, not normalized.
 		if pcaRaw, err = reduce(ctx, x, reduceConfig{Dim: o.dim, Seed: o.seed}); err != nil {
@@ -283,6 +330,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		say("  co-occurring minus random pairs' mean cosine: raw X %.3f, normalize(Rec-PCA(X)) %.3f", recStats["gap_raw"], recStats["gap_recpca"])
 	}
+	if need("tfllmer_lambda0") {
+		c := rc
+		c.Lambda, c.TargetVar = 0, 0
+		if recZero, err = reduce(ctx, x, c); err != nil {
+			return fmt.Errorf("pca of normalized rows: %w", err)
+		}
+		say("  PCA %d -> %d of normalized rows (Rec-PCA λ = 0): retained variance %.3f, graph TV %.4g",
+			x.Shape[1], o.dim, recZero.Proj.Stats.RetainedVariance, recZero.Proj.Stats.GraphTV)
+	}
 	if need("frozen_adapter_recpca_norm") {
 		c := rc
 		c.Dim = o.adapterIn
@@ -311,6 +367,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return recPCAIDTable(pcaRaw, true, o.scale, o.learnScale)
 		case "tfllmer":
 			return recPCAIDTable(recMain, true, o.scale, o.learnScale)
+		case "tfllmer_lambda0":
+			return recPCAIDTable(recZero, true, o.scale, o.learnScale)
 		case "frozen_adapter":
 			return adapterTable(x, o.dim, false, o.scale, o.learnScale, rng)
 		case "frozen_adapter_norm":
@@ -430,7 +488,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// 6. JSON.
 	rep := reportJSON{Dataset: ds.Name, Users: ds.NumUsers(), Items: ds.NumItems, Protocol: o.protocol, MaxLen: o.maxLen,
-		RecPCA: recStats, Variants: map[string]*variantJSON{}}
+		RecPCA: recStats, Variants: map[string]*variantJSON{}, Settings: settingsJSON{
+			NormSkew: o.normSkew, NormSkewSeed: o.normSkewSeed, Input: inStats, Embeddings: filepath.Base(embFile),
+			Dim: o.dim, Epochs: o.epochs, Patience: o.patience, Batch: o.batch, LR: o.lr, Dropout: o.dropout,
+			ValidUsers: o.validUsers, Lambda: o.lambda, TargetVar: o.targetVar, Window: o.window,
+			UnitInit: o.unitInit, LearnScale: o.learnScale, Scale: o.scale}}
 	for s := 0; s < o.seeds; s++ {
 		rep.Seeds = append(rep.Seeds, o.seed+uint64(s))
 	}
@@ -449,6 +511,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			j.CondNumber = append(j.CondNumber, finite(r.Cond))
 			j.CondNumberK = append(j.CondNumberK, finite(r.CondK))
 			j.BestEpoch = append(j.BestEpoch, r.BestEpoch)
+			j.ValidNDCG10 = append(j.ValidNDCG10, r.BestValid)
+			j.Epochs = append(j.Epochs, len(r.Losses))
 			j.LossCurve = append(j.LossCurve, r.Losses)
 			var cc []*float64
 			for _, c := range r.Conds {
@@ -465,6 +529,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, string(b))
+	if o.jsonOut != "" {
+		return safetensors.WriteFileAtomic(o.jsonOut, func(w io.Writer) error {
+			_, err := w.Write(append(b, '\n'))
+			return err
+		})
+	}
 	return nil
 }
 
@@ -523,6 +593,9 @@ func trainOne(ctx context.Context, v string, seed uint64, build func(string, *ra
 		return r, fmt.Errorf("curvature: %w", curvErr)
 	}
 	r.BestEpoch = hist.BestEpoch
+	if e := hist.BestEpoch; e >= 1 && e <= len(r.ValidNDCG) {
+		r.BestValid = r.ValidNDCG[e-1]
+	}
 	if len(r.Losses) > 0 {
 		r.FinalLoss = r.Losses[len(r.Losses)-1]
 	}
@@ -597,7 +670,7 @@ func claims(say func(string, ...any), results map[string][]seedRun) {
 	}
 	if results["tfllmer"] != nil {
 		t, ts := mean(ndcg("tfllmer")), std(ndcg("tfllmer"))
-		for _, base := range []string{"id", "llminit_pca"} {
+		for _, base := range []string{"id", "llminit_pca", "tfllmer_lambda0"} {
 			if results[base] == nil {
 				continue
 			}

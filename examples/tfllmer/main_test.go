@@ -67,23 +67,35 @@ func toyDir(t *testing.T, users, items, dim int) string {
 func TestReducedRun(t *testing.T) {
 	dir := toyDir(t, 120, 30, 16)
 	plots := t.TempDir()
+	jsonPath := filepath.Join(t.TempDir(), "summary.json")
 	var out, errb bytes.Buffer
 	err := run(context.Background(), []string{"-data", dir, "-seeds", "2", "-epochs", "2", "-dim", "8", "-maxlen", "10",
 		"-adapter-in", "12", "-variants", strings.Join(allVariants, ","), "-curv-users", "20", "-plots", plots,
-		"-target-var", "0.8"}, &out, &errb)
+		"-target-var", "0.8", "-norm-skew", "0.5", "-norm-skew-seed", "4", "-json", jsonPath}, &out, &errb)
 	require.NoError(t, err, errb.String())
 	text := out.String()
 	for _, want := range []string{"120 users, 30 items", "Rec-PCA 16 -> 8", "final_train_loss", "condition_number",
-		"Claim 1 (llminit_pca vs llminit_pca_norm)", "Claim 2 (tfllmer vs id)", "Claim 2 (tfllmer vs llminit_pca)"} {
+		"Claim 1 (llminit_pca vs llminit_pca_norm)", "Claim 2 (tfllmer vs id)", "Claim 2 (tfllmer vs llminit_pca)",
+		"Claim 2 (tfllmer vs tfllmer_lambda0)", "SYNTHETIC norm skew", "σ 0.5", "p99/p1", "mean pairwise cosine"} {
 		assert.Contains(t, text, want)
 	}
 	lines := strings.Split(strings.TrimSpace(text), "\n")
 	var rep struct {
 		Dataset  string `json:"dataset"`
 		Variants map[string]map[string]json.RawMessage
+		Settings settingsJSON `json:"settings"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &rep), "last line is the JSON summary")
 	assert.NotEmpty(t, rep.Dataset)
+	saved, err := os.ReadFile(jsonPath)
+	require.NoError(t, err)
+	assert.Equal(t, lines[len(lines)-1]+"\n", string(saved), "-json writes the last line")
+	assert.Equal(t, 0.5, rep.Settings.NormSkew)
+	assert.Equal(t, uint64(4), rep.Settings.NormSkewSeed)
+	// toyDir's norms span 0.3..3 before the skew; the skew widens that.
+	assert.Greater(t, rep.Settings.Input.MaxMin, 3.0)
+	assert.Greater(t, rep.Settings.Input.MaxMin, rep.Settings.Input.P99P1)
+	assert.True(t, rep.Settings.Input.MeanCos > -1 && rep.Settings.Input.MeanCos < 1)
 	require.Len(t, rep.Variants, len(allVariants))
 	for _, v := range allVariants {
 		m := rep.Variants[v]
@@ -98,6 +110,9 @@ func TestReducedRun(t *testing.T) {
 		for s := range 2 {
 			assert.True(t, hr[s] > 0 && hr[s] <= 1, "%s hr@10 %v", v, hr[s])
 			assert.LessOrEqual(t, ndcg[s], hr[s], v)
+		}
+		for _, vn := range get("valid_ndcg@10") {
+			assert.True(t, vn >= 0 && vn <= 1, "%s valid ndcg %v", v, vn)
 		}
 		for _, l := range get("final_train_loss") {
 			assert.True(t, l > 0 && !math.IsInf(l, 0), "%s loss %v", v, l)
@@ -126,6 +141,7 @@ func TestFlagErrors(t *testing.T) {
 		{}, {"-data", dir, "-seeds", "0"}, {"-data", dir, "-target-var", "1.5"}, {"-data", dir, "-variants", "nope"},
 		{"-data", dir, "-laplacian", "x"}, {"-data", dir, "-tv", "l3"}, {"-data", dir, "stray"},
 		{"-data", filepath.Join(dir, "missing")}, {"-data", dir, "-dim", "64"}, {"-data", dir, "-head-frac", "1"},
+		{"-data", dir, "-norm-skew", "-1"}, {"-data", dir, "-norm-skew", "NaN"}, {"-data", dir, "-norm-skew", "+Inf"},
 	} {
 		var out, errb bytes.Buffer
 		assert.Error(t, run(context.Background(), args, &out, &errb), "%v", args)
