@@ -46,70 +46,11 @@ func ReadNPY(r io.Reader, name string) (*tensor.Tensor, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("data: %s: %s", name, fmt.Sprintf(format, args...))
 	}
-	var pre [8]byte
-	if n, err := io.ReadFull(r, pre[:]); err != nil {
-		if n == 0 {
-			return nil, fail("empty file, not .npy")
-		}
-		return nil, fail("truncated .npy preamble (%d bytes)", n)
-	}
-	if string(pre[:6]) != string(npyMagic) {
-		return nil, fail("not a .npy file (bad magic)")
-	}
-	major, minor := pre[6], pre[7]
-	var hlen int
-	switch major {
-	case 1:
-		var b [2]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return nil, fail("truncated .npy header length")
-		}
-		hlen = int(binary.LittleEndian.Uint16(b[:]))
-	case 2, 3:
-		var b [4]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return nil, fail("truncated .npy header length")
-		}
-		hlen = int(binary.LittleEndian.Uint32(b[:]))
-	default:
-		return nil, fail("unsupported .npy version %d.%d (want 1.0, 2.0 or 3.0)", major, minor)
-	}
-	if minor != 0 {
-		return nil, fail("unsupported .npy version %d.%d (want 1.0, 2.0 or 3.0)", major, minor)
-	}
-	if hlen > maxNPYHeader {
-		return nil, fail("header length %d > %d", hlen, maxNPYHeader)
-	}
-	hdr := make([]byte, hlen)
-	if n, err := io.ReadFull(r, hdr); err != nil {
-		return nil, fail("truncated header: %d of %d bytes", n, hlen)
-	}
-	h, err := parseNPYHeader(string(hdr))
+	l, err := readNPYLayout(r, maxNPYElems, fail)
 	if err != nil {
-		return nil, fail("header: %v", err)
+		return nil, err
 	}
-	var size int
-	var order binary.ByteOrder
-	switch h.descr {
-	case "<f4", ">f4":
-		size = 4
-	case "<f8", ">f8":
-		size = 8
-	default:
-		return nil, fail("dtype %q not supported (want <f4, >f4, <f8 or >f8)", h.descr)
-	}
-	if h.descr[0] == '<' {
-		order = binary.LittleEndian
-	} else {
-		order = binary.BigEndian
-	}
-	if len(h.shape) != 2 {
-		return nil, fail("shape %v is %d-D; only 2-D arrays are supported", h.shape, len(h.shape))
-	}
-	rows, cols := h.shape[0], h.shape[1]
-	if rows < 0 || cols < 0 || (cols > 0 && rows > maxNPYElems/cols) {
-		return nil, fail("shape %v too large", h.shape)
-	}
+	rows, cols, size, order := l.rows, l.cols, l.size, l.order
 	total := rows * cols
 	data := make([]float32, 0, min(total, 1<<20))
 	buf := make([]byte, 1<<16)
@@ -124,15 +65,15 @@ func ReadNPY(r io.Reader, name string) (*tensor.Tensor, error) {
 			}
 		}
 		if err != nil {
-			return nil, fail("truncated data: %d of %d elements (shape %v)", len(data), total, h.shape)
+			return nil, fail("truncated data: %d of %d elements (shape %v)", len(data), total, l.shape)
 		}
 	}
 	var one [1]byte
 	if n, _ := r.Read(one[:]); n > 0 {
-		return nil, fail("trailing bytes after %d elements (shape %v)", total, h.shape)
+		return nil, fail("trailing bytes after %d elements (shape %v)", total, l.shape)
 	}
 	t := tensor.FromSlice(data, rows, cols)
-	if h.fortran && rows > 1 && cols > 1 {
+	if l.fortran && rows > 1 && cols > 1 {
 		rm := make([]float32, total)
 		for c := 0; c < cols; c++ {
 			for r := 0; r < rows; r++ {
