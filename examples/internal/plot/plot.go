@@ -35,19 +35,52 @@ var ErrNoData = errors.New("plot: no data")
 // no value, an error for a NaN or infinite value (naming the series and
 // epoch), and any error from writing the file.
 func LossCurves(path, title string, series map[string][]float64) error {
-	return curves(path, title, "loss", true, series)
+	return curves(path, title, "epoch", "loss", true, byEpoch(series))
 }
 
 // MetricCurves writes to path a PNG of one validation-metric curve per
 // series (name -> one value per evaluation, epoch 1 first); metric labels the
 // y axis (e.g. "valid NDCG@10"). Errors are those of LossCurves.
 func MetricCurves(path, title, metric string, series map[string][]float64) error {
-	return curves(path, title, metric, false, series)
+	return curves(path, title, "epoch", metric, false, byEpoch(series))
+}
+
+// XY is one point of an XYCurves series.
+type XY struct{ X, Y float64 }
+
+// XYCurves writes to path a PNG of one curve per series (name -> points,
+// drawn in the given order) against an x axis labelled xlabel, e.g. a
+// metric against a stress parameter. Errors are those of LossCurves (a bad
+// value is named by its point's index, from 1).
+func XYCurves(path, title, xlabel, ylabel string, series map[string][]XY) error {
+	xy := make(map[string]plotter.XYs, len(series))
+	for name, pts := range series {
+		p := make(plotter.XYs, len(pts))
+		for i, q := range pts {
+			p[i] = plotter.XY{X: q.X, Y: q.Y}
+		}
+		xy[name] = p
+	}
+	return curves(path, title, xlabel, ylabel, false, xy)
+}
+
+// byEpoch puts epoch numbers 1, 2, ... on the x axis of one-value-per-epoch
+// series.
+func byEpoch(series map[string][]float64) map[string]plotter.XYs {
+	xy := make(map[string]plotter.XYs, len(series))
+	for name, ys := range series {
+		p := make(plotter.XYs, len(ys))
+		for i, y := range ys {
+			p[i] = plotter.XY{X: float64(i + 1), Y: y}
+		}
+		xy[name] = p
+	}
+	return xy
 }
 
 // curves draws the series; the legend goes top right for falling curves
 // (losses) and bottom right for rising ones (metrics), away from their ends.
-func curves(path, title, ylabel string, legendTop bool, series map[string][]float64) error {
+func curves(path, title, xlabel, ylabel string, legendTop bool, series map[string]plotter.XYs) error {
 	if len(series) == 0 {
 		return fmt.Errorf("%w: %s: no series", ErrNoData, filepath.Base(path))
 	}
@@ -58,7 +91,7 @@ func curves(path, title, ylabel string, legendTop bool, series map[string][]floa
 	sort.Strings(names)
 	p := gplot.New()
 	p.Title.Text = title
-	p.X.Label.Text = "epoch"
+	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = legendTop
@@ -68,16 +101,14 @@ func curves(path, title, ylabel string, legendTop bool, series map[string][]floa
 		p.Legend.YOffs = -p.Legend.YOffs
 	}
 	for k, name := range names {
-		ys := series[name]
-		if len(ys) == 0 {
+		pts := series[name]
+		if len(pts) == 0 {
 			return fmt.Errorf("%w: %s: series %q is empty", ErrNoData, filepath.Base(path), name)
 		}
-		pts := make(plotter.XYs, len(ys))
-		for i, y := range ys {
-			if math.IsNaN(y) || math.IsInf(y, 0) {
-				return fmt.Errorf("plot: %s: series %q epoch %d: value %v", filepath.Base(path), name, i+1, y)
+		for i, q := range pts {
+			if bad(q.X) || bad(q.Y) {
+				return fmt.Errorf("plot: %s: series %q %s %d: value (%v, %v)", filepath.Base(path), name, xlabel, i+1, q.X, q.Y)
 			}
-			pts[i] = plotter.XY{X: float64(i + 1), Y: y}
 		}
 		line, err := plotter.NewLine(pts)
 		if err != nil {
@@ -96,7 +127,7 @@ func curves(path, title, ylabel string, legendTop bool, series map[string][]floa
 		p.Add(line, dots)
 		p.Legend.Add(name, line, dots)
 	}
-	if len(series[names[0]]) < 12 {
+	if xlabel == "epoch" && len(series[names[0]]) < 12 {
 		p.X.Tick.Marker = integerTicks{}
 	}
 	c := vgimg.New(Width, Height)
@@ -189,6 +220,8 @@ func histBins(xs []float64, lo, hi float64, n int) []plotter.HistogramBin {
 	}
 	return bins
 }
+
+func bad(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
 
 // integerTicks labels every epoch on short runs (the default ticks would
 // show 2.5).

@@ -139,3 +139,20 @@ func TestNorms(t *testing.T) {
 	assert.Equal(t, []float64{5, 1, 2}, got)
 	assert.Nil(t, Norms([]float32{1}, 0))
 }
+
+func TestXYCurves(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "xy.png")
+	require.NoError(t, XYCurves(p, "NDCG@10 against σ", "σ", "NDCG@10", map[string][]XY{
+		"a": {{0, 0.33}, {0.5, 0.32}, {1, 0.26}},
+		"b": {{0, 0.33}, {1.5, 0.33}},
+	}))
+	img, ncol := decode(t, p)
+	assert.Equal(t, 768, img.Bounds().Dx())
+	assert.Greater(t, ncol, 3)
+	err := XYCurves(p, "t", "σ", "y", map[string][]XY{"s": {{0, 1}, {math.Inf(1), 2}}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"s" σ 2`)
+	assert.True(t, errors.Is(XYCurves(p, "t", "σ", "y", nil), ErrNoData))
+	noTemp(t, dir)
+}
