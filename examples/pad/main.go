@@ -28,11 +28,14 @@
 // Phase 3 stops early on a validation metric, -select3: overall HR@10
 // (PAD's) or cold_ndcg@10, the NDCG@10 of the validation cases whose target
 // lies in the two least popular bins, on -cold-eval-users users (default
-// all). With several metrics every phase-3 variant runs once per metric
-// from the same phases 1-2, the cold-selected ones named NAME_coldsel. Test
-// is never used for selection. -ckpt DIR saves phase 1, the text tower and
+// all). With several metrics one phase-3 run follows each with its own
+// patience and keeps each one's best weights, ending when all have stopped:
+// the same weights as one run per metric, for the cost of the longest (the
+// cold-selected variants are named NAME_coldsel; "phase3_selection" in the
+// JSON gives each kept epoch and why it stopped). Test is never used for
+// selection. -ckpt DIR saves phase 1, the text tower and
 // the MK-MMD phase 2 per seed, keyed by the settings and the seed's
-// initialization, and reuses them in later runs (same results as
+// initialization (the text tower draws from a generator of its own), and reuses them in later runs (same results as
 // retraining; phase-3 experts are copies with their own dropout streams).
 //
 // Evaluation is PAD's: full ranking over every item with the user's history
@@ -251,8 +254,11 @@ type summary struct {
 	Variants   map[string]*series   `json:"variants"`
 	Forgetting map[string][]float64 `json:"forgetting"`
 	Seconds    map[string][]float64 `json:"train_seconds"`
-	Settings   map[string]any       `json:"settings"`
-	order      []string
+	// Selection says, per phase-3 variant and seed, which epoch was kept
+	// and why training stopped (see selection.String).
+	Selection map[string][]string `json:"phase3_selection"`
+	Settings  map[string]any      `json:"settings"`
+	order     []string
 }
 
 func main() {
@@ -339,7 +345,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "# %s: users %d items %d interactions %d, embeddings %s %v, protocol %s (history masked incl. target), maxlen %d, d %d, blocks %d, seeds %d\n",
 		ds.Name, ds.NumUsers(), split.NumItems, ds.NumInteractions(), filepath.Base(embPath), llm.Shape, o.protocol, o.maxLen, o.dim, o.blocks, o.seeds)
-	sum := &summary{Dataset: ds.Name, Variants: map[string]*series{}, Forgetting: map[string][]float64{}, Seconds: map[string][]float64{},
+	sum := &summary{Dataset: ds.Name, Variants: map[string]*series{}, Forgetting: map[string][]float64{}, Seconds: map[string][]float64{}, Selection: map[string][]string{},
 		Settings: map[string]any{"dim": o.dim, "blocks": o.blocks, "heads": o.heads, "maxlen": o.maxLen, "dropout": o.dropout,
 			"lr1": o.lr1, "lr2": o.lr2, "lr3": o.lr3, "gamma": o.gamma, "batch": o.batch, "patience": o.patience,
 			"epochs": []int{o.epochs1, o.epochs2, o.epochs3}, "eval_users": o.evalUsers, "align_rows": o.alignRows, "protocol": o.protocol, "bins": o.bins,

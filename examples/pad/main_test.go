@@ -96,77 +96,98 @@ func TestRunRejectsBadInput(t *testing.T) {
 	require.ErrorContains(t, err, `unknown metric "cold_hr"`)
 }
 
-// The phase-3 options of the Beauty cold-item study: -select3 runs every
-// phase-3 variant once per selection metric (pad and mix_texttower, each
-// also with _coldsel), the cold selection keeps the epoch with the best
-// validation cold-bin NDCG@10 it logged, and -ckpt reuses phase 1, the
-// text tower and phase 2 on a second run with the same results.
+// The phase-3 options of the Beauty cold-item study: -select3 selects the
+// phase-3 weights by each listed validation metric (pad and mix_texttower,
+// each also as _coldsel) from one joint run, which gives exactly what a run
+// with that metric alone gives; the cold selection keeps the epoch with
+// the best validation cold-bin NDCG@10 it logged; -ckpt reuses phase 1, the
+// text tower and phase 2 in later runs with the same results.
 func TestRunSelect3AndCheckpoints(t *testing.T) {
 	dir := writeToyDataset(t)
 	ckpt := t.TempDir()
-	args := []string{"-data", dir, "-seeds", "2", "-dim", "8", "-blocks", "1", "-maxlen", "6", "-batch", "16",
-		"-epochs1", "2", "-epochs2", "1", "-epochs3", "4", "-patience", "4", "-bins", "5", "-eval-users", "0", "-align-rows", "32",
-		"-threads", "1", "-variants", "id,text,pad,mix_texttower", "-select3", "hr@10,cold_ndcg@10", "-ckpt", ckpt}
+	args := func(sel string) []string {
+		return []string{"-data", dir, "-seeds", "2", "-dim", "8", "-blocks", "1", "-maxlen", "6", "-batch", "16",
+			"-epochs1", "2", "-epochs2", "1", "-epochs3", "8", "-patience", "2", "-bins", "5", "-eval-users", "0", "-align-rows", "32",
+			"-threads", "1", "-variants", "id,text,pad,mix_texttower", "-select3", sel, "-ckpt", ckpt}
+	}
 	type series struct {
 		NDCG []float64 `json:"ndcg@10"`
 		HR   []float64 `json:"hr@10"`
 		Cold []float64 `json:"cold_ndcg@10"`
 	}
-	type summary struct {
-		Variants map[string]series
-		Seconds  map[string][]float64 `json:"train_seconds"`
-	}
-	runOnce := func() (summary, string) {
+	runOnce := func(sel string) (map[string]series, string) {
 		var stdout, stderr bytes.Buffer
-		require.NoError(t, run(context.Background(), args, &stdout, &stderr), stderr.String())
+		require.NoError(t, run(context.Background(), args(sel), &stdout, &stderr), stderr.String())
 		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-		var sum summary
+		var sum struct{ Variants map[string]series }
 		require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &sum))
-		return sum, stderr.String()
+		return sum.Variants, stderr.String()
 	}
-	first, log1 := runOnce()
+	joint, log1 := runOnce("hr@10,cold_ndcg@10")
 	for _, v := range []string{"id", "text", "pad_nomix", "pad", "pad_coldsel", "mix_texttower", "mix_texttower_coldsel"} {
-		require.Len(t, first.Variants[v].Cold, 2, v)
+		require.Len(t, joint[v].Cold, 2, v)
 	}
 	require.NotContains(t, log1, " loaded")
 
-	// the cold-selected run kept the epoch of its best logged valid_cold_ndcg@10
-	// (the first one on ties), not the best HR@10
-	for _, name := range []string{"pad_coldsel", "mix_texttower_coldsel"} {
+	// each selection kept the epoch of its best logged validation metric
+	// (the first on ties) and stopped -patience (2) epochs after it, as
+	// a run stopping on that metric alone; training ran until the last
+	// selection stopped
+	early := 0
+	for _, base := range []string{"pad", "mix_texttower"} {
 		for seed := 1; seed <= 2; seed++ {
-			tag := fmt.Sprintf(`msg="seed %d phase 3 (%s)"`, seed, name)
-			best, bestEpoch, done := -1.0, 0, 0
+			var hr, cold []float64
+			kept, stop := map[string]int{}, map[string]int{}
 			for _, l := range strings.Split(log1, "\n") {
-				if strings.Contains(l, tag) {
-					var ep int
-					var cold float64
-					_, err := fmt.Sscanf(field(l, "epoch"), "%d", &ep)
+				if strings.Contains(l, fmt.Sprintf(`msg="seed %d phase 3 (%s)"`, seed, base)) {
+					var h, c float64
+					_, err := fmt.Sscanf(field(l, "valid_hr@10")+" "+field(l, "valid_cold_ndcg@10"), "%g %g", &h, &c)
 					require.NoError(t, err, l)
-					_, err = fmt.Sscanf(field(l, "valid_cold_ndcg@10"), "%g", &cold)
-					require.NoError(t, err, l)
-					if cold > best {
-						best, bestEpoch = cold, ep
-					}
+					hr, cold = append(hr, h), append(cold, c)
 				}
-				if strings.Contains(l, fmt.Sprintf(`msg="seed %d phase 3 (%s) done"`, seed, name)) {
-					_, err := fmt.Sscanf(field(l, "best_epoch"), "%d", &done)
+				if strings.Contains(l, fmt.Sprintf(`msg="seed %d phase 3 (%s) done"`, seed, base)) {
+					var k, st int
+					_, err := fmt.Sscanf(field(l, "best_epoch")+" "+field(l, "stop_epoch"), "%d %d", &k, &st)
 					require.NoError(t, err, l)
+					kept[field(l, "select")], stop[field(l, "select")] = k, st
 				}
 			}
-			require.Positive(t, bestEpoch, "%s seed %d: no epochs logged", name, seed)
-			require.Equal(t, bestEpoch, done, "%s seed %d", name, seed)
+			require.NotEmpty(t, hr, "%s seed %d: no epochs logged", base, seed)
+			for metric, vals := range map[string][]float64{"hr@10": hr, "cold_ndcg@10": cold} {
+				best := 0
+				for ep := 1; ep <= len(vals); ep++ {
+					if vals[ep-1] > vals[best] {
+						best = ep - 1
+					}
+					if ep-(best+1) >= 2 {
+						break
+					}
+				}
+				want := min(best+1+2, len(vals))
+				require.Equal(t, best+1, kept[metric], "%s seed %d %s: best epoch", base, seed, metric)
+				require.Equal(t, want, stop[metric], "%s seed %d %s: stop epoch", base, seed, metric)
+				if want < len(vals) {
+					early++
+				}
+			}
+			require.Equal(t, len(hr), max(stop["hr@10"], stop["cold_ndcg@10"]), "%s seed %d: joint run length", base, seed)
 		}
 	}
+	require.Positive(t, early, "some selection stopped before the joint run ended")
 
 	files, err := filepath.Glob(filepath.Join(ckpt, "*.safetensors"))
 	require.NoError(t, err)
 	require.Len(t, files, 6, "phase 1, text tower and phase 2 for each of 2 seeds")
 
-	second, log2 := runOnce()
-	require.Equal(t, 6, strings.Count(log2, " loaded"), "every checkpoint reused")
-	require.NotContains(t, log2, "phase 1 (id)\" epoch=")
-	require.Equal(t, first.Variants, second.Variants, "a reused checkpoint must give the same results")
-	require.Equal(t, first.Seconds["id"], second.Seconds["id"], "recorded training seconds are reported again")
+	for _, sel := range []string{"cold_ndcg@10", "hr@10"} {
+		alone, log2 := runOnce(sel)
+		require.Equal(t, 6, strings.Count(log2, " loaded"), "every checkpoint reused")
+		require.NotContains(t, log2, `phase 1 (id)" epoch=`)
+		require.Len(t, alone, 5)
+		for v, s := range alone {
+			require.Equal(t, joint[v], s, "%s: alone and joint, trained and reused must agree", v)
+		}
+	}
 }
 
 // field returns the value of key=value in a slog text line ("" if absent).

@@ -46,17 +46,23 @@ func (e *env) newText(r *rand.Rand) (*align.TextProjection, error) {
 // score builds (nil: exactly epochs epochs), and returns the training
 // seconds.
 func (e *env) train(ctx context.Context, name string, m backbone.Model, score func() (eval.Scorer, error), lr float64, epochs int, seed uint64) (float64, error) {
-	return e.trainBy(ctx, name, m, score, "hr@10", lr, epochs, seed)
+	opt := backbone.TrainOptions{Metric: "hr@10"}
+	if score == nil { // a fixed number of epochs, the last weights kept
+		opt.KeepLast = true
+	} else {
+		opt.Validate = func(context.Context, int) (map[string]float64, error) { return e.validate(score, false) }
+	}
+	h, secs, err := e.trainOpt(ctx, name, m, lr, epochs, seed, opt)
+	if h != nil {
+		e.log.Info(name+" done", "epochs", len(h.Epochs), "best_epoch", h.BestEpoch, "stop", h.StopReason, "seconds", fmt.Sprintf("%.0f", secs))
+	}
+	return secs, err
 }
 
-// trainBy is train with early stopping on the validation metric metric:
-// "hr@10" (overall, on -eval-users) or "cold_ndcg@10" (the cold bins, on
-// -cold-eval-users). Every epoch logs both.
-func (e *env) trainBy(ctx context.Context, name string, m backbone.Model, score func() (eval.Scorer, error), metric string, lr float64, epochs int, seed uint64) (float64, error) {
-	valid := e.valid
-	if metric == "cold_ndcg@10" {
-		valid = e.coldValid
-	}
+// trainOpt runs backbone.Train with the run's settings and opt, logging
+// every epoch's loss and validation metrics under name. A -phase-timeout
+// is not an error.
+func (e *env) trainOpt(ctx context.Context, name string, m backbone.Model, lr float64, epochs int, seed uint64, opt backbone.TrainOptions) (*backbone.History, float64, error) {
 	cfg := backbone.DefaultTrainConfig()
 	cfg.Epochs, cfg.BatchSize, cfg.LR, cfg.Patience, cfg.Seed = epochs, e.o.batch, lr, e.o.patience, seed
 	if e.o.phaseTimeout > 0 {
@@ -65,41 +71,43 @@ func (e *env) trainBy(ctx context.Context, name string, m backbone.Model, score 
 		defer cancel()
 	}
 	t0 := time.Now()
-	opt := backbone.TrainOptions{
-		Metric: metric,
-		Validate: func(ctx context.Context, epoch int) (map[string]float64, error) {
-			s, err := score()
-			if err != nil {
-				return nil, err
-			}
-			r, err := valid.Evaluate(context.Background(), s, eval.Valid)
-			if err != nil {
-				return nil, err
-			}
-			res := e.split3(r)
-			return map[string]float64{"hr@10": res.hr, "ndcg@10": res.ndcg, "cold_ndcg@10": res.coldNDCG, "cold_hr@10": res.coldHR}, nil
-		},
-		OnEpoch: func(s backbone.EpochStats) {
-			attrs := []any{"epoch", s.Epoch, "loss", fmt.Sprintf("%.4f", s.Loss), "train_s", fmt.Sprintf("%.1f", s.Seconds)}
-			if len(s.Metrics) > 0 { // no validation: nothing to report
-				attrs = append(attrs, "valid_hr@10", fmt.Sprintf("%.4f", s.Metrics["hr@10"]), "valid_ndcg@10", fmt.Sprintf("%.4f", s.Metrics["ndcg@10"]),
-					"valid_cold_ndcg@10", fmt.Sprintf("%.4f", s.Metrics["cold_ndcg@10"]), "best", s.Improved)
-			}
-			e.log.Info(name, attrs...)
-		},
-	}
-	if score == nil { // a fixed number of epochs, the last weights kept
-		opt.Validate, opt.KeepLast = nil, true
+	opt.OnEpoch = func(s backbone.EpochStats) {
+		attrs := []any{"epoch", s.Epoch, "loss", fmt.Sprintf("%.4f", s.Loss), "train_s", fmt.Sprintf("%.1f", s.Seconds)}
+		if len(s.Metrics) > 0 { // no validation: nothing to report
+			attrs = append(attrs, "valid_hr@10", fmt.Sprintf("%.4f", s.Metrics["hr@10"]), "valid_ndcg@10", fmt.Sprintf("%.4f", s.Metrics["ndcg@10"]),
+				"valid_cold_ndcg@10", fmt.Sprintf("%.5f", s.Metrics["cold_ndcg@10"]), "best", s.Improved)
+		}
+		e.log.Info(name, attrs...)
 	}
 	h, err := backbone.Train(ctx, m, e.split.Train, cfg, opt)
 	secs := time.Since(t0).Seconds()
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return secs, fmt.Errorf("%s: %w", name, err)
+		return h, secs, fmt.Errorf("%s: %w", name, err)
 	}
-	if h != nil {
-		e.log.Info(name+" done", "epochs", len(h.Epochs), "best_epoch", h.BestEpoch, "stop", h.StopReason, "seconds", fmt.Sprintf("%.0f", secs))
+	return h, secs, nil
+}
+
+// validate evaluates the scorer that score builds on validation: overall
+// HR@10 and NDCG@10 and cold-bin NDCG@10 on -eval-users users; with cold,
+// cold_ndcg@10 is taken on -cold-eval-users users instead.
+func (e *env) validate(score func() (eval.Scorer, error), cold bool) (map[string]float64, error) {
+	s, err := score()
+	if err != nil {
+		return nil, err
 	}
-	return secs, nil
+	r, err := e.valid.Evaluate(context.Background(), s, eval.Valid)
+	if err != nil {
+		return nil, err
+	}
+	res := e.split3(r)
+	met := map[string]float64{"hr@10": res.hr, "ndcg@10": res.ndcg, "cold_ndcg@10": res.coldNDCG}
+	if cold && e.coldValid != e.valid {
+		if r, err = e.coldValid.Evaluate(context.Background(), s, eval.Valid); err != nil {
+			return nil, err
+		}
+		met["cold_ndcg@10"] = e.split3(r).coldNDCG
+	}
+	return met, nil
 }
 
 func seqScorer(m *backbone.SeqModel) func() (eval.Scorer, error) {
@@ -229,38 +237,39 @@ func idOnly(rec, tower *backbone.SeqModel) (raw, view eval.Scorer, err error) {
 
 // mixture runs phase 3: the ID expert (a copy of idTower), the aligned
 // expert (a copy of aligned, see copyExpert) and the text expert, mixed by
-// PAD's frequency gate, trained with early stopping on the validation
-// metric (-select3). The text expert is fresh (PAD) when text is nil, else
-// a copy of the trained text-only tower text (mix_texttower, not PAD).
-func (e *env) mixture(ctx context.Context, name string, idTower, aligned, text *backbone.SeqModel, metric string, r *rand.Rand, seed uint64) (*moe.Mixture, float64, error) {
+// PAD's frequency gate, trained with early stopping on every -select3
+// validation metric (trainSelect). The text expert is fresh (PAD) when text
+// is nil, else a copy of the trained text-only tower text (mix_texttower,
+// not PAD).
+func (e *env) mixture(ctx context.Context, name string, idTower, aligned, text *backbone.SeqModel, r *rand.Rand, seed uint64) (*moe.Mixture, []*selection, float64, error) {
 	id, err := align.CopyTower(idTower)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	if aligned, err = e.copyExpert(aligned, seed, 5); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	var enc3 backbone.Encoder
 	var tp backbone.ItemTable
 	if text == nil {
 		t, err := e.newText(r)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 		if enc3, err = e.newEncoder(r); err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 		tp = t
 	} else {
 		c, err := e.copyExpert(text, seed, 6)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 		enc3, tp = c.Enc, c.Items
 	}
 	gate, err := moe.NewFreqGate(e.bins, moe.PADInit(e.o.bins, moe.PADGamma2))
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	m, err := moe.NewMixture([]moe.Expert{
 		{Name: "id", Enc: id.Enc, Items: id.Items},
@@ -268,11 +277,11 @@ func (e *env) mixture(ctx context.Context, name string, idTower, aligned, text *
 		{Name: "text", Enc: enc3, Items: tp},
 	}, gate, 1)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	score := func() (eval.Scorer, error) { return m.NewRecommender() }
-	secs, err := e.trainBy(ctx, name, m, score, metric, e.o.lr3, e.o.epochs3, seed)
-	return m, secs, err
+	sels, secs, err := e.trainSelect(ctx, name, m, score, e.o.lr3, e.o.epochs3, seed)
+	return m, sels, secs, err
 }
 
 func (e *env) record(sum *summary, name string, s eval.Scorer, secs float64) error {
@@ -286,16 +295,20 @@ func (e *env) record(sum *summary, name string, s eval.Scorer, secs float64) err
 	return nil
 }
 
-// phase3 runs the mixture variant base once per -select3 metric (see
-// mixture), records each on test (s2: phase 2's seconds) and, when out is
-// set, saves the first one there.
+// phase3 runs the mixture variant base (see mixture), records the weights
+// of each -select3 metric on test as base+suffix (s2: phase 2's seconds;
+// the training seconds are those of the joint run) and, when out is set,
+// saves the first one there.
 func (e *env) phase3(ctx context.Context, sum *summary, base string, seed uint64, idTower, aligned, text *backbone.SeqModel, s2 float64, r *rand.Rand, out string) error {
-	for i, metric := range e.o.select3 {
-		name := base + selectMetrics[metric]
-		m, s3, err := e.mixture(ctx, fmt.Sprintf("seed %d phase 3 (%s)", seed, name), idTower, aligned, text, metric, r, seed)
-		if err != nil {
-			return err
-		}
+	m, sels, s3, err := e.mixture(ctx, fmt.Sprintf("seed %d phase 3 (%s)", seed, base), idTower, aligned, text, r, seed)
+	if err != nil {
+		return err
+	}
+	params := trainable(m.Params())
+	for i, sel := range sels {
+		name := base + selectMetrics[sel.metric]
+		restore(params, sel.weights)
+		sum.Selection[name] = append(sum.Selection[name], sel.String())
 		s, err := m.NewRecommender()
 		if err != nil {
 			return err
@@ -343,11 +356,15 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 	// the text-only tower; mix_texttower starts its text expert from it
 	var textTower *backbone.SeqModel
 	if want["text"] || want["mix_texttower"] {
-		tp, err := e.newText(r)
+		// a generator of its own, so that the later phases start the same
+		// with or without it (and their checkpoints are shared)
+		tsrc := rand.NewPCG(seed, 0x7e7)
+		tr := rand.New(tsrc)
+		tp, err := e.newText(tr)
 		if err != nil {
 			return err
 		}
-		enc, err := e.newEncoder(r)
+		enc, err := e.newEncoder(tr)
 		if err != nil {
 			return err
 		}
@@ -355,7 +372,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		secs, err := e.trainOrLoad(ctx, "text", src, tm, fmt.Sprintf("seed %d text", seed), tm, seqScorer(tm), e.o.lr1, e.o.epochs1, seed)
+		secs, err := e.trainOrLoad(ctx, "text", tsrc, tm, fmt.Sprintf("seed %d text", seed), tm, seqScorer(tm), e.o.lr1, e.o.epochs1, seed)
 		if err != nil {
 			return err
 		}
