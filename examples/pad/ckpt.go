@@ -36,9 +36,9 @@ func (e *env) ckptPath(stage string, seed uint64, src *rand.PCG) (string, error)
 	}
 	o := e.o
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s|%s|%s|std=%t|maxlen=%d|dim=%d|blocks=%d|heads=%d|drop=%g|batch=%d|lr=%g,%g|epochs=%d,%d|pat=%d|users=%d|proto=%s|gamma=%g|rows=%d|timeout=%s|",
+	fmt.Fprintf(h, "%s|%s|%s|std=%t|maxlen=%d|dim=%d|blocks=%d|heads=%d|drop=%g|batch=%d|lr=%g,%g|epochs=%d,%d|pat=%d|users=%d|proto=%s|gamma=%g|rows=%d|",
 		e.dataset, filepath.Base(e.embPath), stage, o.standardize, o.maxLen, o.dim, o.blocks, o.heads, o.dropout, o.batch,
-		o.lr1, o.lr2, o.epochs1, o.epochs2, o.patience, o.evalUsers, o.protocol, o.gamma, o.alignRows, o.phaseTimeout)
+		o.lr1, o.lr2, o.epochs1, o.epochs2, o.patience, o.evalUsers, o.protocol, o.gamma, o.alignRows)
 	h.Write(state)
 	return filepath.Join(o.ckpt, fmt.Sprintf("%s-seed%d-%s-%016x.safetensors", e.dataset, seed, stage, h.Sum64())), nil
 }
@@ -73,7 +73,8 @@ func (e *env) trainOrLoad(ctx context.Context, stage string, src *rand.PCG, save
 		return 0, fmt.Errorf("%s: %w", name, err)
 	}
 	secs, err := e.train(ctx, name, m, score, lr, epochs, seed)
-	if err != nil || ctx.Err() != nil { // an interrupted run is not a checkpoint
+	// an interrupted run (also by -phase-timeout) is not a checkpoint
+	if err != nil || ctx.Err() != nil || (e.o.phaseTimeout > 0 && secs >= e.o.phaseTimeout.Seconds()) {
 		return secs, err
 	}
 	if err := os.MkdirAll(e.o.ckpt, 0o755); err != nil {
