@@ -129,8 +129,12 @@ func (a *Anchored) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 	if err := t.Backward(t.Scale(l, float32(a.Weight))); err != nil {
 		return lrec, fmt.Errorf("align: anchored alignment loss: %w", err)
 	}
-	a.X.Backward(px.Grad)
-	a.Y.Backward(py.Grad)
+	if err := a.X.Backward(px.Grad); err != nil {
+		return lrec, err
+	}
+	if err := a.Y.Backward(py.Grad); err != nil {
+		return lrec, err
+	}
 	return lrec + a.Weight*a.LastAlign, nil
 }
 

@@ -23,14 +23,15 @@ func tinyAnchored(t *testing.T, loss Loss, r *rand.Rand) *Anchored {
 	for i := 12; i < len(llm.Data); i++ {
 		llm.Data[i] = float32(r.NormFloat64())
 	}
-	id := backbone.NewIDTable(n, 4, r)
-	text, err := backbone.NewAdapterTable(llm, 4, nil, "none", r)
+	id := backbone.NewIDTable(r, n, 4)
+	text, err := backbone.NewAdapterTable(r, llm, 4, nil, "none")
 	require.NoError(t, err)
 	table, err := backbone.NewConcatTable(id, text)
 	require.NoError(t, err)
-	cfg := backbone.DefaultEncoderConfig("sasrec")
-	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = 8, 6, 1, 1, 0, "postln"
-	enc, err := backbone.NewSASRec(cfg, r)
+	cfg, cerr := backbone.DefaultEncoderConfig("sasrec")
+	require.NoError(t, cerr)
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = 8, 6, 1, 1, 0, nn.StylePostLN
+	enc, err := backbone.NewSASRec(r, cfg)
 	require.NoError(t, err)
 	rec, err := backbone.NewSeqModel(enc, table, backbone.ModelConfig{})
 	require.NoError(t, err)
@@ -103,8 +104,8 @@ func TestAnchoredLossGradFiniteDifferences(t *testing.T) {
 func TestNewAnchoredErrors(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	a := tinyAnchored(t, MKMMD{}, r)
-	_, err := NewAnchored(a.Rec, a.X, backbone.NewIDTable(15, 5, r), MKMMD{}, 0.2)
+	_, err := NewAnchored(a.Rec, a.X, backbone.NewIDTable(r, 15, 5), MKMMD{}, 0.2)
 	assert.ErrorContains(t, err, "widths 4 and 5")
-	_, err = NewAnchored(a.Rec, a.X, backbone.NewIDTable(14, 4, r), MKMMD{}, 0.2)
+	_, err = NewAnchored(a.Rec, a.X, backbone.NewIDTable(r, 14, 4), MKMMD{}, 0.2)
 	assert.ErrorContains(t, err, "14 items")
 }

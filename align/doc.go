@@ -38,8 +38,8 @@
 // Phase 2 in full:
 //
 //	tower, _ := align.CopyTower(pretrained)                   // original stays as is
-//	ft, _ := align.NewTextProjection(llm, 64, 4, 0.1, rng)    // f_t
-//	fused, _ := align.NewFusedTable(tower.Items, ft, 64, 0.1, rng)
+//	ft, _ := align.NewTextProjection(rng, llm, 64, 4, 0.1)    // f_t
+//	fused, _ := align.NewFusedTable(rng, tower.Items, ft, 64, 0.1)
 //	rec, _ := backbone.NewSeqModel(tower.Enc, fused, backbone.ModelConfig{})
 //	a, _ := align.NewAnchored(rec, ft, tower.Items, align.MKMMD{Estimator: align.UnbiasedOffset}, 0.2)
 //	hist, err := backbone.Train(ctx, a, split.Train, cfg, opts)

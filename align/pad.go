@@ -53,7 +53,7 @@ type TextProjection struct {
 // copied, frozen) with output width dim, extra d→d layers and dropout,
 // weights xavier_normal and zero biases drawn from rng. PAD: extra 4,
 // dropout 0.1.
-func NewTextProjection(llm *tensor.Tensor, dim, extra int, dropout float64, rng *rand.Rand) (*TextProjection, error) {
+func NewTextProjection(rng *rand.Rand, llm *tensor.Tensor, dim, extra int, dropout float64) (*TextProjection, error) {
 	t, err := newTextProjection(llm, dim, extra, dropout)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func (t *TextProjection) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
 }
 
 // Backward propagates dOut through the layers of the last Lookup.
-func (t *TextProjection) Backward(dOut *tensor.Tensor) {
+func (t *TextProjection) Backward(dOut *tensor.Tensor) error {
 	dy := dOut
 	for k := len(t.layers) - 1; k >= 0; k-- {
 		dpre := &t.gbuf[k%2]
@@ -154,6 +154,7 @@ func (t *TextProjection) Backward(dOut *tensor.Tensor) {
 		tensor.Mul(dx, dx, &t.mask[k])
 		dy = dx
 	}
+	return nil
 }
 
 // Materialize runs f_t (without dropout) on every item; row 0 is zero.
@@ -204,7 +205,7 @@ type FusedTable struct {
 
 // NewFusedTable returns the fusion of id and text (same NumItems) into
 // width dim, W_c xavier_normal and b_c zero drawn from rng.
-func NewFusedTable(id, text backbone.ItemTable, dim int, dropout float64, rng *rand.Rand) (*FusedTable, error) {
+func NewFusedTable(rng *rand.Rand, id, text backbone.ItemTable, dim int, dropout float64) (*FusedTable, error) {
 	if id == nil || text == nil {
 		return nil, fmt.Errorf("align: NewFusedTable: nil part")
 	}
@@ -296,7 +297,7 @@ func (f *FusedTable) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
 }
 
 // Backward propagates dOut to W_c, b_c and both parts.
-func (f *FusedTable) Backward(dOut *tensor.Tensor) {
+func (f *FusedTable) Backward(dOut *tensor.Tensor) error {
 	n := dOut.Rows()
 	dpre := resize(&f.dpre, n, f.Dim())
 	tensor.GELUBackward(dpre, dOut, &f.pre)
@@ -310,10 +311,13 @@ func (f *FusedTable) Backward(dOut *tensor.Tensor) {
 		copy(ga.Data[r*da:(r+1)*da], row[:da])
 		copy(gb.Data[r*f.textDim:(r+1)*f.textDim], row[da:])
 	}
-	f.id.Backward(ga)
-	if f.text != nil {
-		f.text.Backward(gb)
+	if err := f.id.Backward(ga); err != nil {
+		return err
 	}
+	if f.text != nil {
+		return f.text.Backward(gb)
+	}
+	return nil
 }
 
 // Materialize fuses every item's vectors (no dropout); row 0 is zero.
@@ -359,7 +363,7 @@ func BuildTable(spec backbone.TableSpec) (backbone.ItemTable, error) {
 		if len(parts) == 1 {
 			return nil, fmt.Errorf("align: fused table without its text part cannot be rebuilt (an IDView is not saved)")
 		}
-		return NewFusedTable(parts[0], parts[1], spec.Dim, 0, nil)
+		return NewFusedTable(nil, parts[0], parts[1], spec.Dim, 0)
 	}
 	return backbone.BuildTable(spec)
 }
@@ -370,7 +374,7 @@ func BuildTable(spec backbone.TableSpec) (backbone.ItemTable, error) {
 // kinds of BuildTable are supported; dropout settings of PAD tables and any
 // Rng are not copied.
 func CopyTower(m *backbone.SeqModel) (*backbone.SeqModel, error) {
-	enc, err := backbone.NewEncoder(m.Enc.Config(), rand.New(rand.NewPCG(0, 0)))
+	enc, err := backbone.NewEncoder(rand.New(rand.NewPCG(0, 0)), m.Enc.Config())
 	if err != nil {
 		return nil, fmt.Errorf("align: CopyTower: %w", err)
 	}

@@ -77,7 +77,7 @@ func tableGradCheck(t *testing.T, tab backbone.ItemTable, ids []int, reseed func
 
 func TestTextProjectionGradient(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
-	tp, err := NewTextProjection(randLLM(r, 9, 7), 5, 2, 0.3, r)
+	tp, err := NewTextProjection(r, randLLM(r, 9, 7), 5, 2, 0.3)
 	require.NoError(t, err)
 	tableGradCheck(t, tp, []int{3, 1, 9, 3, 0, 7}, func() { tp.Rng = rand.New(rand.NewPCG(4, 4)) })
 	// Materialize = Lookup without dropout, row 0 zero
@@ -94,7 +94,7 @@ func TestTextProjectionGradient(t *testing.T) {
 func TestTextProjectionByHand(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
 	llm := randLLM(r, 3, 4)
-	tp, err := NewTextProjection(llm, 3, 1, 0, r)
+	tp, err := NewTextProjection(r, llm, 3, 1, 0)
 	require.NoError(t, err)
 	for _, p := range tp.Params()[1:] {
 		for i := range p.Value.Data.Data {
@@ -128,10 +128,10 @@ func TestTextProjectionByHand(t *testing.T) {
 
 func TestFusedTableGradient(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	id := backbone.NewIDTable(9, 4, r)
-	tp, err := NewTextProjection(randLLM(r, 9, 6), 3, 1, 0.2, r)
+	id := backbone.NewIDTable(r, 9, 4)
+	tp, err := NewTextProjection(r, randLLM(r, 9, 6), 3, 1, 0.2)
 	require.NoError(t, err)
-	f, err := NewFusedTable(id, tp, 5, 0.25, r)
+	f, err := NewFusedTable(r, id, tp, 5, 0.25)
 	require.NoError(t, err)
 	ids := []int{1, 4, 4, 9, 2}
 	tableGradCheck(t, f, ids, func() {
@@ -161,9 +161,9 @@ func TestFusedTableGradient(t *testing.T) {
 
 func TestBuildTableAndSpec(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
-	tp, err := NewTextProjection(randLLM(r, 9, 6), 3, 4, 0.1, r)
+	tp, err := NewTextProjection(r, randLLM(r, 9, 6), 3, 4, 0.1)
 	require.NoError(t, err)
-	f, err := NewFusedTable(backbone.NewIDTable(9, 4, r), tp, 5, 0.1, r)
+	f, err := NewFusedTable(r, backbone.NewIDTable(r, 9, 4), tp, 5, 0.1)
 	require.NoError(t, err)
 	b, err := BuildTable(f.Spec())
 	require.NoError(t, err)
@@ -192,9 +192,9 @@ func TestCopyTowerLeavesOriginal(t *testing.T) {
 		assert.Equal(t, before[p.Name], p.Value.Data.Data)
 		assert.NotSame(t, orig.Params()[i].Value, p.Value)
 	}
-	tp, err := NewTextProjection(randLLM(r, n, 12), 8, 2, 0.1, r)
+	tp, err := NewTextProjection(r, randLLM(r, n, 12), 8, 2, 0.1)
 	require.NoError(t, err)
-	fused, err := NewFusedTable(tower.Items, tp, 8, 0.1, r)
+	fused, err := NewFusedTable(r, tower.Items, tp, 8, 0.1)
 	require.NoError(t, err)
 	rec, err := backbone.NewSeqModel(tower.Enc, fused, backbone.ModelConfig{})
 	require.NoError(t, err)
@@ -230,9 +230,9 @@ func TestAnchoredAlignOnly(t *testing.T) {
 	const n = 20
 	tower := smallTower(t, r, n, 0)
 	enc := tower.Enc
-	tp, err := NewTextProjection(randLLM(r, n, 12), 8, 1, 0, r)
+	tp, err := NewTextProjection(r, randLLM(r, n, 12), 8, 1, 0)
 	require.NoError(t, err)
-	fused, err := NewFusedTable(tower.Items, tp, 8, 0, r)
+	fused, err := NewFusedTable(r, tower.Items, tp, 8, 0)
 	require.NoError(t, err)
 	rec, err := backbone.NewSeqModel(tower.Enc, fused, backbone.ModelConfig{})
 	require.NoError(t, err)
@@ -278,11 +278,12 @@ func gradOf(v *autograd.Value) []float32 {
 // smallTower is a post-LN SASRec ID tower of width 8 over n items.
 func smallTower(t *testing.T, r *rand.Rand, n int, dropout float64) *backbone.SeqModel {
 	t.Helper()
-	cfg := backbone.DefaultEncoderConfig("sasrec")
-	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = 8, 6, 1, 1, dropout, "postln"
-	enc, err := backbone.NewSASRec(cfg, r)
+	cfg, cerr := backbone.DefaultEncoderConfig("sasrec")
+	require.NoError(t, cerr)
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = 8, 6, 1, 1, dropout, nn.StylePostLN
+	enc, err := backbone.NewSASRec(r, cfg)
 	require.NoError(t, err)
-	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(n, 8, r), backbone.ModelConfig{})
+	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(r, n, 8), backbone.ModelConfig{})
 	require.NoError(t, err)
 	return m
 }
@@ -294,9 +295,9 @@ func TestFusedTowerSaveLoad(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	const n = 20
 	tower := smallTower(t, r, n, 0)
-	tp, err := NewTextProjection(randLLM(r, n, 12), 8, 2, 0, r)
+	tp, err := NewTextProjection(r, randLLM(r, n, 12), 8, 2, 0)
 	require.NoError(t, err)
-	fused, err := NewFusedTable(tower.Items, tp, 8, 0, r)
+	fused, err := NewFusedTable(r, tower.Items, tp, 8, 0)
 	require.NoError(t, err)
 	rec, err := backbone.NewSeqModel(tower.Enc, fused, backbone.ModelConfig{})
 	require.NoError(t, err)

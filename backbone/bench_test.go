@@ -35,9 +35,11 @@ func beauty(tb testing.TB) *data.Split {
 
 func newBeautySASRec(tb testing.TB, split *data.Split, seed uint64) *SeqModel {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	enc, err := NewSASRec(DefaultEncoderConfig("sasrec"), rng)
+	cfg, err := DefaultEncoderConfig(KindSASRec)
 	require.NoError(tb, err)
-	m, err := NewSeqModel(enc, NewIDTable(split.NumItems, 64, rng), ModelConfig{})
+	enc, err := NewSASRec(rng, cfg)
+	require.NoError(tb, err)
+	m, err := NewSeqModel(enc, NewIDTable(rng, split.NumItems, 64), ModelConfig{})
 	require.NoError(tb, err)
 	return m
 }
@@ -74,7 +76,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			if mode == "bucketed" {
 				pool = 50
 			}
-			batches := BucketBatches(lengths, 128, pool, rng)
+			batches := BucketBatches(rng, lengths, 128, pool)
 			opt, err := nn.NewAdam(m.Params(), nn.AdamConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-8})
 			if err != nil {
 				b.Fatal(err)

@@ -72,12 +72,12 @@ func (m *SeqModel) Save(path string) error {
 
 // Build returns a SeqModel with cfg's structure and freshly initialized
 // weights (see NewEncoder; the item table is built by BuildTable, zeroed).
-func Build(cfg SavedConfig, rng *rand.Rand) (*SeqModel, error) {
-	return buildWith(cfg, rng, BuildTable)
+func Build(rng *rand.Rand, cfg SavedConfig) (*SeqModel, error) {
+	return buildWith(rng, cfg, BuildTable)
 }
 
-func buildWith(cfg SavedConfig, rng *rand.Rand, build TableBuilder) (*SeqModel, error) {
-	enc, err := NewEncoder(cfg.Encoder, rng)
+func buildWith(rng *rand.Rand, cfg SavedConfig, build TableBuilder) (*SeqModel, error) {
+	enc, err := NewEncoder(rng, cfg.Encoder)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func LoadWith(path string, build TableBuilder) (*SeqModel, error) {
 	if cfg.Format != savedFormat {
 		return nil, fmt.Errorf("backbone: load %s: format %q, want %q", path, cfg.Format, savedFormat)
 	}
-	m, err := buildWith(cfg, rand.New(rand.NewPCG(0, 0)), build)
+	m, err := buildWith(rand.New(rand.NewPCG(0, 0)), cfg, build)
 	if err != nil {
 		return nil, fmt.Errorf("backbone: load %s: %w", path, err)
 	}

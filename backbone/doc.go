@@ -39,8 +39,9 @@
 // # Example
 //
 //	rng := rand.New(rand.NewPCG(42, 1))
-//	enc, _ := backbone.NewSASRec(backbone.DefaultEncoderConfig("sasrec"), rng)
-//	m, _ := backbone.NewSeqModel(enc, backbone.NewIDTable(split.NumItems, 64, rng), backbone.ModelConfig{})
+//	cfg, _ := backbone.DefaultEncoderConfig(backbone.KindSASRec)
+//	enc, _ := backbone.NewSASRec(rng, cfg)
+//	m, _ := backbone.NewSeqModel(enc, backbone.NewIDTable(rng, split.NumItems, 64), backbone.ModelConfig{})
 //	hist, err := backbone.Train(ctx, m, split.Train, backbone.DefaultTrainConfig(), backbone.TrainOptions{
 //		Validate: func(ctx context.Context, epoch int) (map[string]float64, error) { ... },
 //	})

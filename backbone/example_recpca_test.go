@@ -53,7 +53,7 @@ func Example_recPCAWiring() {
 	initMode := backbone.NewNormalizedTable(id, 1, false)
 
 	// frozen mode
-	ad, err := backbone.NewAdapterTable(fit(d), d, nil, "none", rng)
+	ad, err := backbone.NewAdapterTable(rng, fit(d), d, nil, "none")
 	if err != nil {
 		panic(err)
 	}
@@ -64,7 +64,7 @@ func Example_recPCAWiring() {
 	if err != nil {
 		panic(err)
 	}
-	llmView, err := backbone.NewAdapterTable(x, d/2, nil, "none", rng)
+	llmView, err := backbone.NewAdapterTable(rng, x, d/2, nil, "none")
 	if err != nil {
 		panic(err)
 	}

@@ -23,13 +23,16 @@ func Example() {
 		}
 		train = append(train, s)
 	}
-	cfg := backbone.DefaultEncoderConfig("sasrec")
-	cfg.Dim, cfg.MaxLen, cfg.Dropout = 16, 8, 0.1
-	enc, err := backbone.NewSASRec(cfg, rng)
+	cfg, err := backbone.DefaultEncoderConfig(backbone.KindSASRec)
 	if err != nil {
 		panic(err)
 	}
-	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(items, 16, rng), backbone.ModelConfig{})
+	cfg.Dim, cfg.MaxLen, cfg.Dropout = 16, 8, 0.1
+	enc, err := backbone.NewSASRec(rng, cfg)
+	if err != nil {
+		panic(err)
+	}
+	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(rng, items, 16), backbone.ModelConfig{})
 	if err != nil {
 		panic(err)
 	}
@@ -50,7 +53,7 @@ func Example() {
 // A normalized table wraps any other: every item vector gets the same norm.
 func ExampleNewNormalizedTable() {
 	rng := rand.New(rand.NewPCG(1, 2))
-	t := backbone.NewNormalizedTable(backbone.NewIDTable(5, 4, rng), 2, true)
+	t := backbone.NewNormalizedTable(backbone.NewIDTable(rng, 5, 4), 2, true)
 	vecs := t.Materialize(nil2())
 	for i := 1; i <= 5; i++ {
 		var ss float32

@@ -72,32 +72,33 @@ func checkGrads(t *testing.T, m Model, seqs [][]int, perParam int) {
 }
 
 func TestSASRecGradients(t *testing.T) {
-	for _, style := range []string{"tf", "preln", "postln"} {
+	for _, style := range []nn.BlockStyle{nn.StyleTF, nn.StylePreLN, nn.StylePostLN} {
 		for _, variant := range []string{"plain", "heads2-outproj-gelu-dropout", "nocausal", "embln-noscale", "gemm-attn-dropout", "gemm-attn-nocausal"} {
-			t.Run(style+"/"+variant, func(t *testing.T) {
+			t.Run(style.String()+"/"+variant, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(3, 4))
-				cfg := DefaultEncoderConfig("sasrec")
+				cfg, cerr := DefaultEncoderConfig("sasrec")
+				require.NoError(t, cerr)
 				cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Dropout, cfg.Style, cfg.Inner = 8, 6, 2, 0, style, 12
 				switch variant {
 				case "heads2-outproj-gelu-dropout":
-					cfg.Heads, cfg.OutProj, cfg.Activation, cfg.Dropout = 2, true, "gelu", 0.3
+					cfg.Heads, cfg.OutProj, cfg.Activation, cfg.Dropout = 2, true, nn.GELU, 0.3
 				case "nocausal":
 					cfg.NoCausal = true
 				case "embln-noscale":
 					cfg.EmbLayerNorm, cfg.NoEmbScale, cfg.Dropout = true, true, 0.2
 				}
 				if variant == "gemm-attn-dropout" {
-					cfg.Heads, cfg.Dropout, cfg.Activation = 2, 0.3, "gelu"
+					cfg.Heads, cfg.Dropout, cfg.Activation = 2, 0.3, nn.GELU
 				}
 				if variant == "gemm-attn-nocausal" {
 					cfg.NoCausal = true
 				}
-				enc, err := NewSASRec(cfg, rng)
+				enc, err := NewSASRec(rng, cfg)
 				require.NoError(t, err)
 				if variant[:4] == "gemm" {
 					enc.gemmMin = 2 // every sequence of 2+ items takes the matrix-product path
 				}
-				items := NewIDTable(20, 8, rng)
+				items := NewIDTable(rng, 20, 8)
 				// larger init so that the loss is not flat
 				for i := range items.W.Data.Data[8:] {
 					items.W.Data.Data[8+i] *= 8
@@ -113,11 +114,12 @@ func TestSASRecGradients(t *testing.T) {
 
 func TestBERT4RecGradients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	cfg := DefaultEncoderConfig("bert4rec")
+	cfg, cerr := DefaultEncoderConfig("bert4rec")
+	require.NoError(t, cerr)
 	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Dropout, cfg.Heads = 8, 6, 1, 0.2, 2
-	enc, err := NewSASRec(cfg, rng)
+	enc, err := NewSASRec(rng, cfg)
 	require.NoError(t, err)
-	items := NewIDTable(20, 8, rng)
+	items := NewIDTable(rng, 20, 8)
 	m, err := NewSeqModel(enc, items, ModelConfig{MaskProb: 0.4})
 	require.NoError(t, err)
 	require.Equal(t, "masked", m.Cfg.Task)
@@ -136,32 +138,33 @@ func TestItemTableGradients(t *testing.T) {
 	}
 	cases := []tcase{
 		{"adapter-linear", func() ItemTable {
-			a, err := NewAdapterTable(llm, 8, nil, "", rng)
+			a, err := NewAdapterTable(rng, llm, 8, nil, "")
 			require.NoError(t, err)
 			return a
 		}},
 		{"adapter-mlp", func() ItemTable {
-			a, err := NewAdapterTable(llm, 8, []int{12}, "gelu", rng)
+			a, err := NewAdapterTable(rng, llm, 8, []int{12}, "gelu")
 			require.NoError(t, err)
 			return a
 		}},
 		{"normalized-learned", func() ItemTable {
-			return NewNormalizedTable(NewIDTable(20, 8, rng), 3, true)
+			return NewNormalizedTable(NewIDTable(rng, 20, 8), 3, true)
 		}},
 		{"concat-id-adapter", func() ItemTable {
-			a, err := NewAdapterTable(llm, 4, []int{6}, "gelu", rng)
+			a, err := NewAdapterTable(rng, llm, 4, []int{6}, "gelu")
 			require.NoError(t, err)
-			c, err := NewConcatTable(NewIDTable(20, 4, rng), a)
+			c, err := NewConcatTable(NewIDTable(rng, 20, 4), a)
 			require.NoError(t, err)
 			return c
 		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := DefaultEncoderConfig("sasrec")
+			cfg, cerr := DefaultEncoderConfig("sasrec")
+			require.NoError(t, cerr)
 			// GELU keeps the loss smooth when a shared bias moves every item vector
-			cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Dropout, cfg.Activation = 8, 6, 1, 0, "gelu"
-			enc, err := NewSASRec(cfg, rng)
+			cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Dropout, cfg.Activation = 8, 6, 1, 0, nn.GELU
+			enc, err := NewSASRec(rng, cfg)
 			require.NoError(t, err)
 			m, err := NewSeqModel(enc, tc.mk(), ModelConfig{})
 			require.NoError(t, err)
@@ -173,7 +176,7 @@ func TestItemTableGradients(t *testing.T) {
 func ExampleBucketBatches() {
 	lengths := []int{5, 1, 9, 2, 8, 3}
 	rng := rand.New(rand.NewPCG(1, 1))
-	for _, b := range BucketBatches(lengths, 2, 3, rng) {
+	for _, b := range BucketBatches(rng, lengths, 2, 3) {
 		fmt.Println(len(b))
 	}
 	// Output:
@@ -184,11 +187,12 @@ func ExampleBucketBatches() {
 
 func TestGRU4RecGradients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	cfg := DefaultEncoderConfig("gru4rec")
+	cfg, cerr := DefaultEncoderConfig("gru4rec")
+	require.NoError(t, cerr)
 	cfg.Dim, cfg.MaxLen, cfg.Dropout = 8, 6, 0.2
-	enc, err := NewGRU4Rec(cfg, rng)
+	enc, err := NewGRU4Rec(rng, cfg)
 	require.NoError(t, err)
-	m, err := NewSeqModel(enc, NewIDTable(20, 8, rng), ModelConfig{NumNeg: 2})
+	m, err := NewSeqModel(enc, NewIDTable(rng, 20, 8), ModelConfig{NumNeg: 2})
 	require.NoError(t, err)
 	checkGrads(t, m, synthSeqs(rng, 5, 20, 2, 9), 6)
 }
@@ -198,11 +202,12 @@ func TestGRU4RecGradients(t *testing.T) {
 func TestAttentionPathsAgree(t *testing.T) {
 	for _, causal := range []bool{true, false} {
 		rng := rand.New(rand.NewPCG(13, 14))
-		cfg := DefaultEncoderConfig("sasrec")
+		cfg, cerr := DefaultEncoderConfig("sasrec")
+		require.NoError(t, cerr)
 		cfg.Dim, cfg.MaxLen, cfg.Heads, cfg.NoCausal = 16, 30, 2, !causal
-		enc, err := NewSASRec(cfg, rng)
+		enc, err := NewSASRec(rng, cfg)
 		require.NoError(t, err)
-		m, err := NewSeqModel(enc, NewIDTable(50, 16, rng), ModelConfig{})
+		m, err := NewSeqModel(enc, NewIDTable(rng, 50, 16), ModelConfig{})
 		require.NoError(t, err)
 		seqs := synthSeqs(rng, 12, 50, 2, 40)
 		run := func(gemmMin int) (float64, []float32) {

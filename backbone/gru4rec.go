@@ -20,14 +20,17 @@ type GRU4Rec struct {
 
 // NewGRU4Rec returns a GRU4Rec encoder with xavier_normal weights and
 // PyTorch-default biases.
-func NewGRU4Rec(cfg EncoderConfig, rng *rand.Rand) (*GRU4Rec, error) {
+func NewGRU4Rec(rng *rand.Rand, cfg EncoderConfig) (*GRU4Rec, error) {
 	if cfg.Dim < 1 || cfg.MaxLen < 1 {
-		return nil, fmt.Errorf("backbone: GRU4Rec: dim %d and max_len %d must be positive", cfg.Dim, cfg.MaxLen)
+		return nil, fmt.Errorf("backbone: %w: GRU4Rec: dim %d and max_len %d must be positive", ErrBadConfig, cfg.Dim, cfg.MaxLen)
 	}
 	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
-		return nil, fmt.Errorf("backbone: GRU4Rec: dropout %g not in [0, 1)", cfg.Dropout)
+		return nil, fmt.Errorf("backbone: %w: GRU4Rec: dropout %g not in [0, 1)", ErrBadConfig, cfg.Dropout)
 	}
-	cfg.Kind = "gru4rec"
+	if cfg.Kind != "" && cfg.Kind != KindGRU4Rec {
+		return nil, fmt.Errorf("backbone: %w: GRU4Rec encoder kind %q", ErrBadConfig, cfg.Kind)
+	}
+	cfg.Kind = KindGRU4Rec
 	d := cfg.Dim
 	g := &GRU4Rec{cfg: cfg, wih: newLinear(d, 3*d, true), whh: newLinear(d, 3*d, true)}
 	g.wih.init(rng)
@@ -141,7 +144,7 @@ func (g *GRU4Rec) Forward(s Scratch, b *Batch, x *tensor.Tensor, train bool, rng
 }
 
 // Backward runs back-propagation through time (see Encoder).
-func (g *GRU4Rec) Backward(s Scratch, dOut *tensor.Tensor) *tensor.Tensor {
+func (g *GRU4Rec) Backward(s Scratch, dOut *tensor.Tensor) (*tensor.Tensor, error) {
 	st := s.(*gruScratch)
 	b := st.b
 	d, T := g.cfg.Dim, b.NumTokens()
@@ -188,7 +191,7 @@ func (g *GRU4Rec) Backward(s Scratch, dOut *tensor.Tensor) *tensor.Tensor {
 	dx := &st.dx
 	g.wih.backward(dx, dgx, &st.xin, false)
 	applyMask(dx.Data, st.m0)
-	return dx
+	return dx, nil
 }
 
 func tanh32(x float32) float32 {

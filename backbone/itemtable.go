@@ -33,8 +33,9 @@ type ItemTable interface {
 	// it, and returns dst.
 	Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor
 	// Backward adds the gradient of the last Lookup, given the gradient dOut
-	// with respect to its result, into the trainable parameters.
-	Backward(dOut *tensor.Tensor)
+	// with respect to its result, into the trainable parameters. An error
+	// stops the training step.
+	Backward(dOut *tensor.Tensor) error
 	// Materialize writes every item's vector into dst ((NumItems+1) x Dim,
 	// row 0 zero) and returns dst.
 	Materialize(dst *tensor.Tensor) *tensor.Tensor
@@ -118,7 +119,7 @@ type IDTable struct {
 
 // NewIDTable returns an ID table initialized with xavier_normal (as the
 // SASRec PyTorch ports do) and a zero padding row.
-func NewIDTable(numItems, dim int, rng *rand.Rand) *IDTable {
+func NewIDTable(rng *rand.Rand, numItems, dim int) *IDTable {
 	t := &IDTable{W: param(numItems+1, dim)}
 	nn.XavierNormal(rng, t.W.Data)
 	clear(t.W.Data.Row(0))
@@ -159,9 +160,9 @@ func (t *IDTable) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
 }
 
 // Backward scatters dOut into the rows of the last Lookup (row 0 excluded).
-func (t *IDTable) Backward(dOut *tensor.Tensor) {
+func (t *IDTable) Backward(dOut *tensor.Tensor) error {
 	if !t.W.RequiresGrad() {
-		return
+		return nil
 	}
 	d, g := t.Dim(), t.W.Grad.Data
 	for i, id := range t.ids {
@@ -173,6 +174,7 @@ func (t *IDTable) Backward(dOut *tensor.Tensor) {
 			dst[j] += v
 		}
 	}
+	return nil
 }
 
 // Materialize copies the table.
@@ -208,7 +210,7 @@ type AdapterTable struct {
 // copied, frozen), with hidden layer widths hidden (may be empty) and
 // activation act ("none", "relu" or "gelu"; "" means "gelu" when there are
 // hidden layers). Weights use xavier_normal, biases PyTorch's default.
-func NewAdapterTable(llm *tensor.Tensor, dim int, hidden []int, act string, rng *rand.Rand) (*AdapterTable, error) {
+func NewAdapterTable(rng *rand.Rand, llm *tensor.Tensor, dim int, hidden []int, act string) (*AdapterTable, error) {
 	t, err := newAdapter(llm, dim, hidden, act)
 	if err != nil {
 		return nil, err
@@ -303,7 +305,7 @@ func (t *AdapterTable) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
 }
 
 // Backward propagates through the adapter layers.
-func (t *AdapterTable) Backward(dOut *tensor.Tensor) {
+func (t *AdapterTable) Backward(dOut *tensor.Tensor) error {
 	dy := dOut
 	for i := len(t.layers) - 1; i >= 0; i-- {
 		l := t.layers[i]
@@ -321,6 +323,7 @@ func (t *AdapterTable) Backward(dOut *tensor.Tensor) {
 		}
 		dy = dx
 	}
+	return nil
 }
 
 // Materialize runs the adapter on every item; row 0 is zero.
@@ -404,7 +407,7 @@ func (t *ConcatTable) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
 }
 
 // Backward splits dOut by columns and passes each slice to its part.
-func (t *ConcatTable) Backward(dOut *tensor.Tensor) {
+func (t *ConcatTable) Backward(dOut *tensor.Tensor) error {
 	n := dOut.Rows()
 	off := 0
 	for i, p := range t.parts {
@@ -413,9 +416,12 @@ func (t *ConcatTable) Backward(dOut *tensor.Tensor) {
 		for r := 0; r < n; r++ {
 			copy(g.Data[r*w:(r+1)*w], dOut.Data[r*t.dim+off:r*t.dim+off+w])
 		}
-		p.Backward(g)
+		if err := p.Backward(g); err != nil {
+			return err
+		}
 		off += w
 	}
+	return nil
 }
 
 // Materialize concatenates the parts' tables.
@@ -503,7 +509,7 @@ func (t *NormalizedTable) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
 }
 
 // Backward: with u = x/‖x‖, d x = s/‖x‖ (g − u (u·g)) and d s = Σ g·u.
-func (t *NormalizedTable) Backward(dOut *tensor.Tensor) {
+func (t *NormalizedTable) Backward(dOut *tensor.Tensor) error {
 	d, n := t.Dim(), dOut.Rows()
 	s := t.scale.Data.Data[0]
 	g := resize(&t.grad, n, d)
@@ -524,7 +530,7 @@ func (t *NormalizedTable) Backward(dOut *tensor.Tensor) {
 	if t.scale.RequiresGrad() {
 		t.scale.Grad.Data[0] += float32(ds)
 	}
-	t.inner.Backward(g)
+	return t.inner.Backward(g)
 }
 
 // Materialize normalizes every row of the inner table (row 0 stays zero).

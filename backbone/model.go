@@ -29,9 +29,9 @@ type Model interface {
 // encoder's or the item table's. It is a plain value, safe for concurrent
 // reads.
 type ModelConfig struct {
-	// Task is "next" (predict the next item at every position: SASRec,
-	// GRU4Rec) or "masked" (predict masked items: BERT4Rec).
-	Task string `json:"task"`
+	// Task is TaskNext (predict the next item at every position: SASRec,
+	// GRU4Rec) or TaskMasked (predict masked items: BERT4Rec).
+	Task Task `json:"task"`
 	// NumNeg is the number of uniform negatives per predicted position for
 	// the BCE loss (1 in SASRec).
 	NumNeg int `json:"num_neg"`
@@ -77,22 +77,22 @@ func NewSeqModel(enc Encoder, items ItemTable, cfg ModelConfig) (*SeqModel, erro
 		cfg.NumNeg = 1
 	}
 	if cfg.Task == "" {
-		cfg.Task = "next"
-		if enc.Config().Kind == "bert4rec" {
-			cfg.Task = "masked"
+		cfg.Task = TaskNext
+		if enc.Config().Kind == KindBERT4Rec {
+			cfg.Task = TaskMasked
 		}
 	}
-	if cfg.Task != "next" && cfg.Task != "masked" {
-		return nil, fmt.Errorf("backbone: task %q (want next or masked)", cfg.Task)
+	if cfg.Task != TaskNext && cfg.Task != TaskMasked {
+		return nil, fmt.Errorf("backbone: %w: task %q (want next or masked)", ErrBadConfig, cfg.Task)
 	}
-	if cfg.Task == "masked" && enc.Config().Kind != "bert4rec" {
-		return nil, fmt.Errorf("backbone: task masked needs a bert4rec encoder, got %q", enc.Config().Kind)
+	if cfg.Task == TaskMasked && enc.Config().Kind != KindBERT4Rec {
+		return nil, fmt.Errorf("backbone: %w: task masked needs a bert4rec encoder, got %q", ErrBadConfig, enc.Config().Kind)
 	}
 	if cfg.MaskProb <= 0 {
 		cfg.MaskProb = 0.2
 	}
 	if cfg.MaskProb >= 1 {
-		return nil, fmt.Errorf("backbone: mask probability %g not below 1", cfg.MaskProb)
+		return nil, fmt.Errorf("backbone: %w: mask probability %g not below 1", ErrBadConfig, cfg.MaskProb)
 	}
 	return &SeqModel{Enc: enc, Items: items, Cfg: cfg, scratch: enc.NewScratch()}, nil
 }
@@ -121,7 +121,7 @@ func contains(seq []int, it int) bool {
 // SASRec reference does. It returns an error when no such item turns up in
 // 10,000 draws (a user who has nearly every item). Models built outside this
 // package (moe.Mixture) use it so that all of them sample alike.
-func SampleNegative(seq []int, n int, rng *rand.Rand) (int, error) {
+func SampleNegative(rng *rand.Rand, seq []int, n int) (int, error) {
 	for try := 0; try < 10000; try++ {
 		c := 1 + rng.IntN(n)
 		if !contains(seq, c) {
@@ -144,12 +144,12 @@ func (m *SeqModel) buildBatch(seqs [][]int, rng *rand.Rand) error {
 			}
 		}
 		switch m.Cfg.Task {
-		case "next":
+		case TaskNext:
 			if err := b.AddNextItem(s, n, rng); err != nil {
 				return fmt.Errorf("%w (sequence %d)", err, u)
 			}
 			continue
-		case "masked":
+		case TaskMasked:
 			if len(s) == 0 {
 				continue
 			}
@@ -180,7 +180,7 @@ func (m *SeqModel) buildBatch(seqs [][]int, rng *rand.Rand) error {
 					b.Negs = append(b.Negs, 0)
 					continue
 				}
-				c, err := SampleNegative(s, n, rng)
+				c, err := SampleNegative(rng, s, n)
 				if err != nil {
 					return fmt.Errorf("%w (sequence %d)", err, u)
 				}
@@ -249,10 +249,12 @@ func (m *SeqModel) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, nil
 	}
-	dx := m.Enc.Backward(m.scratch, dh)
+	dx, err := m.Enc.Backward(m.scratch, dh)
+	if err != nil {
+		return loss, err
+	}
 	copy(dvecs.Data[:T*d], dx.Data)
-	m.Items.Backward(dvecs)
-	return loss, nil
+	return loss, m.Items.Backward(dvecs)
 }
 
 func sigmoid(z float32) float32 { return float32(1 / (1 + math.Exp(-float64(z)))) }

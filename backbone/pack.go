@@ -105,7 +105,7 @@ func (b *Batch) AddNextItem(seq []int, numItems int, rng *rand.Rand) error {
 	}
 	b.Targets = append(b.Targets, tg...)
 	for range len(tg) * b.NumNeg {
-		c, err := SampleNegative(seq, numItems, rng)
+		c, err := SampleNegative(rng, seq, numItems)
 		if err != nil {
 			return err
 		}
@@ -174,7 +174,7 @@ func TrimPadded(rows [][]int) int {
 // With a padded encoder this reduces padding; with packed batches it only
 // evens out the work per step. It changes which users share a step, so it
 // is an option, not the default.
-func BucketBatches(lengths []int, batchSize, poolBatches int, rng *rand.Rand) [][]int {
+func BucketBatches(rng *rand.Rand, lengths []int, batchSize, poolBatches int) [][]int {
 	idx := make([]int, len(lengths))
 	for i := range idx {
 		idx[i] = i

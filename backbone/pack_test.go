@@ -48,7 +48,7 @@ func TestBucketBatches(t *testing.T) {
 		lengths[i] = 1 + rng.IntN(50)
 	}
 	for _, pool := range []int{0, 1, 4, 100} {
-		bs := BucketBatches(lengths, 32, pool, rng)
+		bs := BucketBatches(rng, lengths, 32, pool)
 		var all []int
 		spread := 0
 		for _, b := range bs {

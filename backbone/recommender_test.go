@@ -15,11 +15,12 @@ import (
 
 func smallModel(t testing.TB, kind string, items int) *SeqModel {
 	rng := rand.New(rand.NewPCG(21, 22))
-	cfg := DefaultEncoderConfig(kind)
+	cfg, cerr := DefaultEncoderConfig(EncoderKind(kind))
+	require.NoError(t, cerr)
 	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads = 16, 10, 2, 2
-	enc, err := NewEncoder(cfg, rng)
+	enc, err := NewEncoder(rng, cfg)
 	require.NoError(t, err)
-	m, err := NewSeqModel(enc, NewIDTable(items, 16, rng), ModelConfig{})
+	m, err := NewSeqModel(enc, NewIDTable(rng, items, 16), ModelConfig{})
 	require.NoError(t, err)
 	// a few steps so that the weights are not just the initialization
 	_, err = Train(context.Background(), m, synthSeqs(rng, 64, items, 2, 14), TrainConfig{Epochs: 2, BatchSize: 16}, TrainOptions{KeepLast: true})
@@ -183,14 +184,15 @@ func TestSaveLoadComposedTables(t *testing.T) {
 	for i := range llm.Data[12:] {
 		llm.Data[12+i] = float32(rng.NormFloat64())
 	}
-	ad, err := NewAdapterTable(llm, 8, []int{10}, "gelu", rng)
+	ad, err := NewAdapterTable(rng, llm, 8, []int{10}, "gelu")
 	require.NoError(t, err)
-	cat, err := NewConcatTable(NewIDTable(30, 8, rng), ad)
+	cat, err := NewConcatTable(NewIDTable(rng, 30, 8), ad)
 	require.NoError(t, err)
 	items := NewNormalizedTable(cat, 2, true)
-	cfg := DefaultEncoderConfig("sasrec")
+	cfg, cerr := DefaultEncoderConfig("sasrec")
+	require.NoError(t, cerr)
 	cfg.Dim, cfg.MaxLen, cfg.Blocks = 16, 8, 1
-	enc, err := NewSASRec(cfg, rng)
+	enc, err := NewSASRec(rng, cfg)
 	require.NoError(t, err)
 	m, err := NewSeqModel(enc, items, ModelConfig{})
 	require.NoError(t, err)

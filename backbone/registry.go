@@ -83,7 +83,7 @@ func (r *Registry[B]) Kinds() []string {
 // rng) with the structure of cfg, whose Kind is the registered kind. A
 // kind's own settings that EncoderConfig has no field for travel as raw
 // JSON in cfg.Custom, written by the encoder's Config method.
-type EncoderBuilder func(cfg EncoderConfig, rng *rand.Rand) (Encoder, error)
+type EncoderBuilder func(rng *rand.Rand, cfg EncoderConfig) (Encoder, error)
 
 // TableBuilder returns an item table with the structure of spec (whose
 // Kind is the registered kind) and zeroed weights, to be filled from a
@@ -98,10 +98,10 @@ var (
 
 // The built-in kinds register themselves the way a user's kinds do.
 func init() {
-	sasrec := func(cfg EncoderConfig, rng *rand.Rand) (Encoder, error) { return NewSASRec(cfg, rng) }
-	RegisterEncoder("sasrec", sasrec)
-	RegisterEncoder("bert4rec", sasrec)
-	RegisterEncoder("gru4rec", func(cfg EncoderConfig, rng *rand.Rand) (Encoder, error) { return NewGRU4Rec(cfg, rng) })
+	sasrec := func(rng *rand.Rand, cfg EncoderConfig) (Encoder, error) { return NewSASRec(rng, cfg) }
+	RegisterEncoder(string(KindSASRec), sasrec)
+	RegisterEncoder(string(KindBERT4Rec), sasrec)
+	RegisterEncoder(string(KindGRU4Rec), func(rng *rand.Rand, cfg EncoderConfig) (Encoder, error) { return NewGRU4Rec(rng, cfg) })
 	for _, k := range []string{"id", "adapter", "concat", "normalized"} {
 		RegisterTable(k, buildBuiltinTable)
 	}
@@ -128,15 +128,15 @@ func TableKinds() []string { return tables.Kinds() }
 // Kind is "sasrec"), initialized from rng. Built in are "sasrec",
 // "bert4rec" and "gru4rec"; others come from RegisterEncoder. An unknown
 // kind is an error wrapping ErrUnknownKind and ErrBadConfig.
-func NewEncoder(cfg EncoderConfig, rng *rand.Rand) (Encoder, error) {
+func NewEncoder(rng *rand.Rand, cfg EncoderConfig) (Encoder, error) {
 	if cfg.Kind == "" {
-		cfg.Kind = "sasrec"
+		cfg.Kind = KindSASRec
 	}
 	build, err := encoders.Lookup(string(cfg.Kind))
 	if err != nil {
 		return nil, err
 	}
-	return build(cfg, rng)
+	return build(rng, cfg)
 }
 
 // BuildTable returns a table with the structure of spec and zeroed weights,

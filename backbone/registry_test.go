@@ -53,7 +53,7 @@ func (t *halfTable) Spec() TableSpec {
 }
 
 var registerTestKinds = sync.OnceFunc(func() {
-	RegisterEncoder("test-shifted", func(cfg EncoderConfig, rng *rand.Rand) (Encoder, error) {
+	RegisterEncoder("test-shifted", func(rng *rand.Rand, cfg EncoderConfig) (Encoder, error) {
 		var c struct {
 			Shift float32 `json:"shift"`
 		}
@@ -61,7 +61,7 @@ var registerTestKinds = sync.OnceFunc(func() {
 			return nil, err
 		}
 		cfg.Kind = "sasrec"
-		s, err := NewSASRec(cfg, rng)
+		s, err := NewSASRec(rng, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -84,12 +84,13 @@ var registerTestKinds = sync.OnceFunc(func() {
 func TestRegisteredKindsRoundTrip(t *testing.T) {
 	registerTestKinds()
 	rng := rand.New(rand.NewPCG(3, 9))
-	cfg := DefaultEncoderConfig("sasrec")
+	cfg, cerr := DefaultEncoderConfig("sasrec")
+	require.NoError(t, cerr)
 	cfg.Dim, cfg.MaxLen, cfg.Blocks = 8, 6, 1
-	s, err := NewSASRec(cfg, rng)
+	s, err := NewSASRec(rng, cfg)
 	require.NoError(t, err)
 	enc := &shiftedEncoder{SASRec: s, Shift: 0.25}
-	items := &halfTable{IDTable: NewIDTable(20, 8, rng), note: "mine"}
+	items := &halfTable{IDTable: NewIDTable(rng, 20, 8), note: "mine"}
 	// nested inside a built-in kind, too
 	m, err := NewSeqModel(enc, NewNormalizedTable(items, 3, false), ModelConfig{})
 	require.NoError(t, err)
@@ -111,7 +112,7 @@ func TestRegisteredKindsRoundTrip(t *testing.T) {
 
 func TestUnknownKinds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	_, err := NewEncoder(EncoderConfig{Kind: "nope"}, rng)
+	_, err := NewEncoder(rng, EncoderConfig{Kind: "nope"})
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, ErrUnknownKind))
 	assert.True(t, errors.Is(err, ErrBadConfig))
@@ -122,11 +123,12 @@ func TestUnknownKinds(t *testing.T) {
 	assert.ErrorContains(t, err, `backbone.RegisterTable("nope2"`)
 
 	// an encoder of an unregistered kind is not saved
-	cfg := DefaultEncoderConfig("sasrec")
+	cfg, cerr := DefaultEncoderConfig("sasrec")
+	require.NoError(t, cerr)
 	cfg.Dim, cfg.MaxLen, cfg.Blocks = 8, 6, 1
-	s, err := NewSASRec(cfg, rng)
+	s, err := NewSASRec(rng, cfg)
 	require.NoError(t, err)
-	m, err := NewSeqModel(unregistered{s}, NewIDTable(5, 8, rng), ModelConfig{})
+	m, err := NewSeqModel(unregistered{s}, NewIDTable(rng, 5, 8), ModelConfig{})
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "m.safetensors")
 	err = m.Save(path)

@@ -47,7 +47,7 @@ type saBlock struct {
 // NewSASRec returns a SASRec (or BERT4Rec, by cfg.Kind) encoder initialized
 // as the reference: xavier_normal on every matrix, PyTorch's default
 // U(±1/sqrt(fan_in)) on Linear biases, LayerNorm weight 1 and bias 0.
-func NewSASRec(cfg EncoderConfig, rng *rand.Rand) (*SASRec, error) {
+func NewSASRec(rng *rand.Rand, cfg EncoderConfig) (*SASRec, error) {
 	m, err := buildSASRec(cfg)
 	if err != nil {
 		return nil, err
@@ -68,31 +68,22 @@ func NewSASRec(cfg EncoderConfig, rng *rand.Rand) (*SASRec, error) {
 
 func buildSASRec(cfg EncoderConfig) (*SASRec, error) {
 	if cfg.Kind == "" {
-		cfg.Kind = "sasrec"
+		cfg.Kind = KindSASRec
 	}
-	if cfg.Kind != "sasrec" && cfg.Kind != "bert4rec" {
-		return nil, fmt.Errorf("backbone: SASRec encoder kind %q", cfg.Kind)
+	if cfg.Kind != KindSASRec && cfg.Kind != KindBERT4Rec {
+		return nil, fmt.Errorf("backbone: %w: SASRec encoder kind %q", ErrBadConfig, cfg.Kind)
 	}
 	if cfg.Dim < 1 || cfg.MaxLen < 1 || cfg.Blocks < 0 {
-		return nil, fmt.Errorf("backbone: SASRec: dim %d, max_len %d, blocks %d must be positive", cfg.Dim, cfg.MaxLen, cfg.Blocks)
+		return nil, fmt.Errorf("backbone: %w: SASRec: dim %d, max_len %d, blocks %d must be positive", ErrBadConfig, cfg.Dim, cfg.MaxLen, cfg.Blocks)
 	}
 	if cfg.Heads < 1 || cfg.Dim%cfg.Heads != 0 {
-		return nil, fmt.Errorf("backbone: SASRec: dim %d is not divisible by heads %d", cfg.Dim, cfg.Heads)
+		return nil, fmt.Errorf("backbone: %w: SASRec: dim %d is not divisible by heads %d", ErrBadConfig, cfg.Dim, cfg.Heads)
 	}
 	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
-		return nil, fmt.Errorf("backbone: SASRec: dropout %g not in [0, 1)", cfg.Dropout)
+		return nil, fmt.Errorf("backbone: %w: SASRec: dropout %g not in [0, 1)", ErrBadConfig, cfg.Dropout)
 	}
-	if cfg.Style == "" {
-		cfg.Style = "tf"
-	}
-	if cfg.Style != "tf" && cfg.Style != "preln" && cfg.Style != "postln" {
-		return nil, fmt.Errorf("backbone: SASRec: block style %q (want tf, preln or postln)", cfg.Style)
-	}
-	if cfg.Activation == "" {
-		cfg.Activation = "relu"
-	}
-	if cfg.Activation != "relu" && cfg.Activation != "gelu" {
-		return nil, fmt.Errorf("backbone: SASRec: activation %q (want relu or gelu)", cfg.Activation)
+	if err := cfg.validateEnums(); err != nil {
+		return nil, err
 	}
 	if cfg.LNEps <= 0 {
 		cfg.LNEps = 1e-8
@@ -100,13 +91,13 @@ func buildSASRec(cfg EncoderConfig) (*SASRec, error) {
 	if cfg.Inner <= 0 {
 		cfg.Inner = cfg.Dim
 	}
-	if cfg.Kind == "bert4rec" {
+	if cfg.Kind == KindBERT4Rec {
 		cfg.NoCausal = true
 	}
 	d := cfg.Dim
 	m := &SASRec{cfg: cfg, pos: param(cfg.MaxLen, d), lnF: newLayerNorm(d, cfg.LNEps), causal: !cfg.NoCausal,
 		gemmMin: gemmAttnMin}
-	if cfg.Kind == "bert4rec" {
+	if cfg.Kind == KindBERT4Rec {
 		m.mask = param(1, d)
 	}
 	if cfg.EmbLayerNorm {
@@ -266,10 +257,10 @@ func (m *SASRec) Forward(s Scratch, b *Batch, x *tensor.Tensor, train bool, rng 
 func (m *SASRec) blockForward(st *saScratch, blk *saBlock, c *saBlockCache, b *Batch, in *tensor.Tensor, train bool, rng *rand.Rand) *tensor.Tensor {
 	c.in = in
 	switch m.cfg.Style {
-	case "tf":
+	case nn.StyleTF:
 		qn := blk.ln1.forward(&c.ln1, in)
 		c.qin, c.kvin = qn, in
-	case "preln":
+	case nn.StylePreLN:
 		qn := blk.ln1.forward(&c.ln1, in)
 		c.qin, c.kvin = qn, qn
 	default:
@@ -284,11 +275,11 @@ func (m *SASRec) blockForward(st *saScratch, blk *saBlock, c *saBlockCache, b *B
 		P = blk.o.forward(&c.P, &c.O)
 	}
 	switch m.cfg.Style {
-	case "tf":
+	case nn.StyleTF:
 		addInto(&c.s1, c.qin, P)
 		c.x1 = &c.s1
 		c.fin = blk.ln2.forward(&c.ln2, c.x1)
-	case "preln":
+	case nn.StylePreLN:
 		addInto(&c.s1, in, P)
 		c.x1 = &c.s1
 		c.fin = blk.ln2.forward(&c.ln2, c.x1)
@@ -300,7 +291,7 @@ func (m *SASRec) blockForward(st *saScratch, blk *saBlock, c *saBlockCache, b *B
 	// FFN
 	blk.w1.forward(&c.f1, c.fin)
 	a1 := resize(&c.a1, c.f1.Rows(), c.f1.Cols())
-	if m.cfg.Activation == "gelu" {
+	if m.cfg.Activation == nn.GELU {
 		tensor.GELU(a1, &c.f1)
 	} else {
 		for i, v := range c.f1.Data {
@@ -313,9 +304,9 @@ func (m *SASRec) blockForward(st *saScratch, blk *saBlock, c *saBlockCache, b *B
 	c.m2 = m.dropout(&c.m2b, len(c.f2.Data), train, rng)
 	applyMask(c.f2.Data, c.m2)
 	switch m.cfg.Style {
-	case "tf":
+	case nn.StyleTF:
 		c.out = addInto(&c.s2, c.fin, &c.f2)
-	case "preln":
+	case nn.StylePreLN:
 		c.out = addInto(&c.s2, c.x1, &c.f2)
 	default:
 		addInto(&c.s2, c.x1, &c.f2)
@@ -559,7 +550,7 @@ func (m *SASRec) attnSeqBackward(c *saBlockCache, b *Batch, s int, dO, dQ, dK, d
 }
 
 // Backward propagates dh (see Encoder).
-func (m *SASRec) Backward(s Scratch, dh *tensor.Tensor) *tensor.Tensor {
+func (m *SASRec) Backward(s Scratch, dh *tensor.Tensor) (*tensor.Tensor, error) {
 	st := s.(*saScratch)
 	b := st.b
 	d, T := m.cfg.Dim, b.NumTokens()
@@ -608,7 +599,7 @@ func (m *SASRec) Backward(s Scratch, dh *tensor.Tensor) *tensor.Tensor {
 			out[j] = v * scale
 		}
 	}
-	return dx
+	return dx, nil
 }
 
 // blockBackward writes into din the gradient wrt the block input, given dout.
@@ -618,7 +609,7 @@ func (m *SASRec) blockBackward(blk *saBlock, c *saBlockCache, st *saScratch, dou
 	style := m.cfg.Style
 	// d wrt s2 / out
 	var ds2 *tensor.Tensor
-	if style == "postln" {
+	if style == nn.StylePostLN {
 		ds2 = &st.dtmp
 		blk.ln2.backward(ds2, dout, &c.s2, &c.ln2, false)
 	} else {
@@ -632,7 +623,7 @@ func (m *SASRec) blockBackward(blk *saBlock, c *saBlockCache, st *saScratch, dou
 	blk.w2.backward(da, dF, &c.a1, false)
 	applyMask(da.Data, c.m1)
 	df1 := resize(&st.df1, da.Rows(), da.Cols())
-	if m.cfg.Activation == "gelu" {
+	if m.cfg.Activation == nn.GELU {
 		tensor.GELUBackward(df1, da, &c.f1)
 	} else {
 		for i, v := range c.f1.Data {
@@ -648,11 +639,11 @@ func (m *SASRec) blockBackward(blk *saBlock, c *saBlockCache, st *saScratch, dou
 	blk.w1.backward(dfin, df1, c.fin, false)
 	dx1 := &st.dP // reuse as d x1
 	switch style {
-	case "tf":
+	case nn.StyleTF:
 		// s2 = fin + F, fin = LN2(x1)
 		axpy(1, ds2.Data, dfin.Data)
 		blk.ln2.backward(dx1, dfin, c.x1, &c.ln2, false)
-	case "preln":
+	case nn.StylePreLN:
 		// s2 = x1 + F, fin = LN2(x1)
 		blk.ln2.backward(dx1, dfin, c.x1, &c.ln2, false)
 		axpy(1, ds2.Data, dx1.Data)
@@ -664,7 +655,7 @@ func (m *SASRec) blockBackward(blk *saBlock, c *saBlockCache, st *saScratch, dou
 	}
 	// ds1
 	var ds1 *tensor.Tensor
-	if style == "postln" {
+	if style == nn.StylePostLN {
 		ds1 = &st.dtmp
 		blk.ln1.backward(ds1, dx1, &c.s1, &c.ln1, false)
 	} else {
@@ -702,13 +693,13 @@ func (m *SASRec) finishBlockBackward(blk *saBlock, c *saBlockCache, st *saScratc
 	blk.q.backward(dqin, dQ, c.qin, false)
 	resize(din, T, d)
 	switch style {
-	case "tf":
+	case nn.StyleTF:
 		// s1 = qn + P, qn = LN1(in); kv = in
 		axpy(1, ds1.Data, dqin.Data)
 		blk.k.backward(din, dK, c.kvin, false)
 		blk.v.backward(din, dV, c.kvin, true)
 		blk.ln1.backward(din, dqin, c.in, &c.ln1, true)
-	case "preln":
+	case nn.StylePreLN:
 		// s1 = in + P, qn = LN1(in) feeds q, k, v
 		blk.k.backward(dqin, dK, c.kvin, true)
 		blk.v.backward(dqin, dV, c.kvin, true)

@@ -177,7 +177,7 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 	seqs := make([][]int, 0, cfg.BatchSize)
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		t0 := time.Now()
-		batches := BucketBatches(lengths, cfg.BatchSize, cfg.BucketPool, rng)
+		batches := BucketBatches(rng, lengths, cfg.BatchSize, cfg.BucketPool)
 		var sum float64
 		for step, bi := range batches {
 			if err := ctx.Err(); err != nil {

@@ -128,11 +128,12 @@ func TestTrainValidationErrors(t *testing.T) {
 func TestTrainSeeded(t *testing.T) {
 	run := func() []float32 {
 		rng := rand.New(rand.NewPCG(1, 1))
-		cfg := DefaultEncoderConfig("sasrec")
+		cfg, cerr := DefaultEncoderConfig("sasrec")
+		require.NoError(t, cerr)
 		cfg.Dim, cfg.MaxLen, cfg.Blocks = 8, 5, 1
-		enc, err := NewSASRec(cfg, rng)
+		enc, err := NewSASRec(rng, cfg)
 		require.NoError(t, err)
-		m, err := NewSeqModel(enc, NewIDTable(30, 8, rng), ModelConfig{})
+		m, err := NewSeqModel(enc, NewIDTable(rng, 30, 8), ModelConfig{})
 		require.NoError(t, err)
 		_, err = Train(context.Background(), m, synthSeqs(rand.New(rand.NewPCG(2, 2)), 40, 30, 2, 8),
 			TrainConfig{Epochs: 2, BatchSize: 8, Seed: 5}, TrainOptions{})

@@ -140,7 +140,7 @@ func Build(cfg SavedMixture) (*Mixture, error) {
 				return nil, fmt.Errorf("moe: expert %d (%q) shares the encoder of expert %d, not an earlier one", k, se.Name, j)
 			}
 			enc = experts[j].Enc
-		} else if enc, err = backbone.NewEncoder(se.Encoder, rng); err != nil {
+		} else if enc, err = backbone.NewEncoder(rng, se.Encoder); err != nil {
 			return nil, fmt.Errorf("moe: expert %d (%q): %w", k, se.Name, err)
 		}
 		experts[k] = Expert{Name: se.Name, Enc: enc, Items: items}

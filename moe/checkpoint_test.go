@@ -28,18 +28,19 @@ func padMixture(t testing.TB, n, d int, share bool, r *rand.Rand) *Mixture {
 	for i := 10; i < len(llm.Data); i++ {
 		llm.Data[i] = float32(r.NormFloat64())
 	}
-	cfg := backbone.DefaultEncoderConfig("sasrec")
-	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style, cfg.OutProj = d, 6, 1, 1, 0, "postln", true
+	cfg, cerr := backbone.DefaultEncoderConfig("sasrec")
+	require.NoError(t, cerr)
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style, cfg.OutProj = d, 6, 1, 1, 0, nn.StylePostLN, true
 	enc := func() backbone.Encoder {
-		e, err := backbone.NewSASRec(cfg, r)
+		e, err := backbone.NewSASRec(r, cfg)
 		require.NoError(t, err)
 		return e
 	}
-	tp, err := align.NewTextProjection(llm, d, 2, 0, r)
+	tp, err := align.NewTextProjection(r, llm, d, 2, 0)
 	require.NoError(t, err)
-	fused, err := align.NewFusedTable(backbone.NewIDTable(n, d, r), tp, d, 0, r)
+	fused, err := align.NewFusedTable(r, backbone.NewIDTable(r, n, d), tp, d, 0)
 	require.NoError(t, err)
-	text, err := align.NewTextProjection(llm, d, 2, 0, r)
+	text, err := align.NewTextProjection(r, llm, d, 2, 0)
 	require.NoError(t, err)
 	bins := make([]int, n+1)
 	for i := 1; i <= n; i++ {
@@ -52,7 +53,7 @@ func padMixture(t testing.TB, n, d int, share bool, r *rand.Rand) *Mixture {
 		e1 = e0
 	}
 	m, err := NewMixture([]Expert{
-		{Name: "id", Enc: e0, Items: backbone.NewIDTable(n, d, r)},
+		{Name: "id", Enc: e0, Items: backbone.NewIDTable(r, n, d)},
 		{Name: "aligned", Enc: e1, Items: fused},
 		{Name: "text", Enc: enc(), Items: text},
 	}, gate, 1)

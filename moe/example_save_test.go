@@ -9,6 +9,7 @@ import (
 	"github.com/llmrec/llmrec/align"
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/moe"
+	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/tensor"
 )
 
@@ -22,16 +23,19 @@ func ExampleLoadRecommender() {
 	for i := 6; i < len(llm.Data); i++ {
 		llm.Data[i] = float32(r.NormFloat64())
 	}
-	cfg := backbone.DefaultEncoderConfig("sasrec")
-	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Style = d, 5, 1, "postln"
-	enc := func() backbone.Encoder { e, _ := backbone.NewSASRec(cfg, r); return e }
-	ft, _ := align.NewTextProjection(llm, d, 4, 0.1, r)
-	fused, _ := align.NewFusedTable(backbone.NewIDTable(items, d, r), ft, d, 0.1, r)
-	text, _ := align.NewTextProjection(llm, d, 4, 0.1, r)
+	cfg, err := backbone.DefaultEncoderConfig(backbone.KindSASRec)
+	if err != nil {
+		panic(err)
+	}
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Style = d, 5, 1, nn.StylePostLN
+	enc := func() backbone.Encoder { e, _ := backbone.NewSASRec(r, cfg); return e }
+	ft, _ := align.NewTextProjection(r, llm, d, 4, 0.1)
+	fused, _ := align.NewFusedTable(r, backbone.NewIDTable(r, items, d), ft, d, 0.1)
+	text, _ := align.NewTextProjection(r, llm, d, 4, 0.1)
 	bins := []int{0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2}
 	gate, _ := moe.NewFreqGate(bins, moe.PADInit(2, moe.PADGamma2))
 	m, _ := moe.NewMixture([]moe.Expert{
-		{Name: "id", Enc: enc(), Items: backbone.NewIDTable(items, d, r)},
+		{Name: "id", Enc: enc(), Items: backbone.NewIDTable(r, items, d)},
 		{Name: "aligned", Enc: enc(), Items: fused},
 		{Name: "text", Enc: enc(), Items: text},
 	}, gate, 1)
@@ -46,7 +50,7 @@ func ExampleLoadRecommender() {
 	isMoE, _ := moe.IsCheckpoint(path)
 	fmt.Println("mixture checkpoint:", isMoE)
 	var rec *backbone.Recommender
-	rec, err := moe.LoadRecommender(path)
+	rec, err = moe.LoadRecommender(path)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -227,9 +227,14 @@ func (m *Mixture) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 			tensor.Axpy(g, vecs.Data[(T+c)*d:(T+c+1)*d], dh.Data[t*d:(t+1)*d])
 			tensor.Axpy(g, h.Data[t*d:(t+1)*d], dv.Data[(T+c)*d:(T+c+1)*d])
 		}
-		dx := e.Enc.Backward(m.scratch[k], dh)
+		dx, err := e.Enc.Backward(m.scratch[k], dh)
+		if err != nil {
+			return lv, err
+		}
 		copy(dv.Data[:T*d], dx.Data)
-		e.Items.Backward(dv)
+		if err := e.Items.Backward(dv); err != nil {
+			return lv, err
+		}
 	}
 	return lv, nil
 }

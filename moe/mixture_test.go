@@ -22,23 +22,24 @@ func tinyMixture(t testing.TB, n, d int, r *rand.Rand) *Mixture {
 	for i := 12; i < len(llm.Data); i++ {
 		llm.Data[i] = float32(r.NormFloat64())
 	}
-	cfg := backbone.DefaultEncoderConfig("sasrec")
-	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = d, 6, 1, 1, 0, "postln"
+	cfg, cerr := backbone.DefaultEncoderConfig("sasrec")
+	require.NoError(t, cerr)
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = d, 6, 1, 1, 0, nn.StylePostLN
 	enc := func(dim int) backbone.Encoder {
 		c := cfg
 		c.Dim = dim
-		e, err := backbone.NewSASRec(c, r)
+		e, err := backbone.NewSASRec(r, c)
 		require.NoError(t, err)
 		return e
 	}
-	text1, err := backbone.NewAdapterTable(llm, d/2, nil, "none", r)
+	text1, err := backbone.NewAdapterTable(r, llm, d/2, nil, "none")
 	require.NoError(t, err)
-	aligned, err := backbone.NewConcatTable(backbone.NewIDTable(n, d/2, r), text1)
+	aligned, err := backbone.NewConcatTable(backbone.NewIDTable(r, n, d/2), text1)
 	require.NoError(t, err)
-	text, err := backbone.NewAdapterTable(llm, d, []int{d}, "gelu", r)
+	text, err := backbone.NewAdapterTable(r, llm, d, []int{d}, "gelu")
 	require.NoError(t, err)
 	experts := []Expert{
-		{Name: "id", Enc: enc(d), Items: backbone.NewIDTable(n, d, r)},
+		{Name: "id", Enc: enc(d), Items: backbone.NewIDTable(r, n, d)},
 		{Name: "aligned", Enc: enc(d), Items: aligned},
 		{Name: "text", Enc: enc(d), Items: text},
 	}
@@ -176,7 +177,7 @@ func TestNewMixtureErrors(t *testing.T) {
 	_, err = NewMixture(m.Experts[:2], m.Gate, 1)
 	assert.ErrorContains(t, err, "want [1 2]")
 	bad := append([]Expert{}, m.Experts...)
-	bad[1].Items = backbone.NewIDTable(11, 8, r)
+	bad[1].Items = backbone.NewIDTable(r, 11, 8)
 	_, err = NewMixture(bad, m.Gate, 1)
 	assert.ErrorContains(t, err, "has 11 items")
 	_, err = m.LossGrad([][]int{{1, 11}}, r)

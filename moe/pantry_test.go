@@ -15,6 +15,7 @@ import (
 	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/data/sharedtest"
 	"github.com/llmrec/llmrec/eval"
+	"github.com/llmrec/llmrec/nn"
 )
 
 // pantryMixture builds a small PAD mixture on Amazon Prime Pantry: an ID
@@ -28,23 +29,24 @@ func pantryMixture(t testing.TB, d int, r *rand.Rand) (*Mixture, *data.Split) {
 	split := data.LeaveOneOut(ds)
 	llm, err := data.LoadNPY(sharedtest.File(t, "amazon-pantry/item_emb_use_lite_512.npy"))
 	require.NoError(t, err)
-	cfg := backbone.DefaultEncoderConfig("sasrec")
-	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = d, 20, 1, 1, 0.2, "postln"
+	cfg, cerr := backbone.DefaultEncoderConfig("sasrec")
+	require.NoError(t, cerr)
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Heads, cfg.Dropout, cfg.Style = d, 20, 1, 1, 0.2, nn.StylePostLN
 	enc := func() backbone.Encoder {
-		e, err := backbone.NewSASRec(cfg, r)
+		e, err := backbone.NewSASRec(r, cfg)
 		require.NoError(t, err)
 		return e
 	}
-	half, err := backbone.NewAdapterTable(llm, d/2, nil, "none", r)
+	half, err := backbone.NewAdapterTable(r, llm, d/2, nil, "none")
 	require.NoError(t, err)
-	aligned, err := backbone.NewConcatTable(backbone.NewIDTable(8347, d/2, r), half)
+	aligned, err := backbone.NewConcatTable(backbone.NewIDTable(r, 8347, d/2), half)
 	require.NoError(t, err)
-	text, err := backbone.NewAdapterTable(llm, d, nil, "none", r)
+	text, err := backbone.NewAdapterTable(r, llm, d, nil, "none")
 	require.NoError(t, err)
 	gate, err := NewFreqGate(data.PopularityBins(data.ItemFrequency(split), 10), PADInit(10, PADGamma2))
 	require.NoError(t, err)
 	m, err := NewMixture([]Expert{
-		{Name: "id", Enc: enc(), Items: backbone.NewIDTable(8347, d, r)},
+		{Name: "id", Enc: enc(), Items: backbone.NewIDTable(r, 8347, d)},
 		{Name: "aligned", Enc: enc(), Items: aligned},
 		{Name: "text", Enc: enc(), Items: text},
 	}, gate, 1)

@@ -181,11 +181,12 @@ func TestMixtureRecommenderRoundTrip(t *testing.T) {
 func TestIsCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(8, 9))
-	cfg := backbone.DefaultEncoderConfig("sasrec")
+	cfg, cerr := backbone.DefaultEncoderConfig("sasrec")
+	require.NoError(t, cerr)
 	cfg.Dim, cfg.MaxLen, cfg.Blocks = 8, 4, 1
-	enc, err := backbone.NewSASRec(cfg, r)
+	enc, err := backbone.NewSASRec(r, cfg)
 	require.NoError(t, err)
-	sm, err := backbone.NewSeqModel(enc, backbone.NewIDTable(10, 8, r), backbone.ModelConfig{})
+	sm, err := backbone.NewSeqModel(enc, backbone.NewIDTable(r, 10, 8), backbone.ModelConfig{})
 	require.NoError(t, err)
 	seqPath := filepath.Join(dir, "seq.safetensors")
 	require.NoError(t, sm.Save(seqPath))

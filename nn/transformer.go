@@ -45,7 +45,7 @@ func ParseBlockStyle(s string) (BlockStyle, error) {
 	case "postln", "post-ln":
 		return StylePostLN, nil
 	}
-	return 0, fmt.Errorf("nn: unknown block style %q (want tf, preln or postln)", s)
+	return 0, fmt.Errorf("nn: %w: unknown block style %q (want tf, preln or postln)", ErrBadConfig, s)
 }
 
 // BlockConfig configures NewTransformerBlock.
@@ -105,8 +105,11 @@ func NewTransformerBlock(rng *rand.Rand, cfg BlockConfig) (*TransformerBlock, er
 	if cfg.Eps == 0 {
 		cfg.Eps = 1e-8
 	}
-	if cfg.Style < StyleTF || cfg.Style > StylePostLN {
-		return nil, fmt.Errorf("nn: unknown block style %d", int(cfg.Style))
+	if !cfg.Style.Valid() {
+		return nil, fmt.Errorf("nn: %w: unknown block style %d", ErrBadConfig, int(cfg.Style))
+	}
+	if !cfg.Act.Valid() {
+		return nil, fmt.Errorf("nn: %w: unknown activation %d", ErrBadConfig, int(cfg.Act))
 	}
 	attn, err := NewMultiHeadSelfAttention(rng, cfg.D, cfg.Heads, cfg.OutProj, cfg.Dropout)
 	if err != nil {

@@ -17,24 +17,24 @@ import (
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/eval"
 	"github.com/llmrec/llmrec/moe"
+	"github.com/llmrec/llmrec/nn"
 )
 
 // encoderConfig is PAD's SASRec shape at CPU size.
 func (e *env) encoderConfig() backbone.EncoderConfig {
-	c := backbone.DefaultEncoderConfig("sasrec")
-	c.Dim, c.MaxLen, c.Blocks, c.Heads, c.Dropout = e.o.dim, e.o.maxLen, e.o.blocks, e.o.heads, e.o.dropout
-	c.Style, c.OutProj, c.Inner, c.Activation, c.LNEps = "postln", true, 4*e.o.dim, "relu", 1e-5
-	c.Threads = e.o.threads
-	return c
+	return backbone.EncoderConfig{Kind: backbone.KindSASRec,
+		Dim: e.o.dim, MaxLen: e.o.maxLen, Blocks: e.o.blocks, Heads: e.o.heads, Dropout: e.o.dropout,
+		Style: nn.StylePostLN, OutProj: true, Inner: 4 * e.o.dim, Activation: nn.ReLU, LNEps: 1e-5,
+		Threads: e.o.threads}
 }
 
 func (e *env) newEncoder(r *rand.Rand) (backbone.Encoder, error) {
-	return backbone.NewEncoder(e.encoderConfig(), r)
+	return backbone.NewEncoder(r, e.encoderConfig())
 }
 
 // newText returns PAD's f_t (Linear D→d, GELU, 4 × [Dropout, Linear, GELU]).
 func (e *env) newText(r *rand.Rand) (*align.TextProjection, error) {
-	tp, err := align.NewTextProjection(e.llm, e.o.dim, 4, e.o.dropout, r)
+	tp, err := align.NewTextProjection(r, e.llm, e.o.dim, 4, e.o.dropout)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func (e *env) alignTower(ctx context.Context, stage, name string, pre *backbone.
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	fused, err := align.NewFusedTable(tower.Items, tp, e.o.dim, e.o.dropout, r)
+	fused, err := align.NewFusedTable(r, tower.Items, tp, e.o.dim, e.o.dropout)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -338,7 +338,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 	if err != nil {
 		return err
 	}
-	pre, err := backbone.NewSeqModel(enc, backbone.NewIDTable(e.split.NumItems, e.o.dim, r), backbone.ModelConfig{})
+	pre, err := backbone.NewSeqModel(enc, backbone.NewIDTable(r, e.split.NumItems, e.o.dim), backbone.ModelConfig{})
 	if err != nil {
 		return err
 	}

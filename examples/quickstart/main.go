@@ -259,14 +259,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ecfg := backbone.DefaultEncoderConfig("sasrec")
+	ecfg, err := backbone.DefaultEncoderConfig(backbone.KindSASRec)
+	if err != nil {
+		return err
+	}
 	ecfg.Dim, ecfg.MaxLen, ecfg.Dropout, ecfg.Threads = o.dim, o.maxLen, o.dropout, o.threads
 	tcfg := backbone.DefaultTrainConfig()
 	tcfg.Epochs, tcfg.BatchSize, tcfg.LR, tcfg.Seed, tcfg.Patience = o.epochs, o.batch, o.lr, o.seed, 0
 
 	build := map[string]func(rng *rand.Rand) (backbone.ItemTable, error){
 		"ID-only": func(rng *rand.Rand) (backbone.ItemTable, error) {
-			return backbone.NewIDTable(split.NumItems, o.dim, rng), nil
+			return backbone.NewIDTable(rng, split.NumItems, o.dim), nil
 		},
 		"LLM-enhanced": func(rng *rand.Rand) (backbone.ItemTable, error) {
 			inner, err := backbone.NewIDTableFrom(red.Z)
@@ -289,7 +292,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			say("Training SASRec with the ID table initialized from normalize(Rec-PCA(X)), rows kept unit-norm:")
 		}
 		rng := rand.New(rand.NewPCG(o.seed, 1))
-		enc, err := backbone.NewSASRec(ecfg, rng)
+		enc, err := backbone.NewSASRec(rng, ecfg)
 		if err != nil {
 			return err
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/eval"
+	"github.com/llmrec/llmrec/nn"
 )
 
 type options struct {
@@ -151,14 +152,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	ecfg := backbone.DefaultEncoderConfig(o.model)
+	ecfg, err := backbone.DefaultEncoderConfig(backbone.EncoderKind(o.model))
+	if err != nil {
+		return err
+	}
 	ecfg.Dim, ecfg.MaxLen, ecfg.Blocks, ecfg.Heads = o.dim, o.maxLen, o.blocks, o.heads
 	ecfg.Threads = o.threads
 	if o.dropout >= 0 {
 		ecfg.Dropout = o.dropout
 	}
 	if o.style != "" {
-		ecfg.Style = o.style
+		if ecfg.Style, err = nn.ParseBlockStyle(o.style); err != nil {
+			return err
+		}
 	}
 	if o.noCausal {
 		ecfg.NoCausal = true
@@ -171,14 +177,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if m.NumItems() != split.NumItems {
 			return fmt.Errorf("%s has %d items, the dataset %d", o.load, m.NumItems(), split.NumItems)
 		}
-		o.epochs, o.model = 0, m.Enc.Config().Kind
+		o.epochs, o.model = 0, string(m.Enc.Config().Kind)
 	} else {
 		rng := rand.New(rand.NewPCG(o.seed, 1))
-		enc, err := backbone.NewEncoder(ecfg, rng)
+		enc, err := backbone.NewEncoder(rng, ecfg)
 		if err != nil {
 			return err
 		}
-		items := backbone.NewIDTable(split.NumItems, o.dim, rng)
+		items := backbone.NewIDTable(rng, split.NumItems, o.dim)
 		if m, err = backbone.NewSeqModel(enc, items, backbone.ModelConfig{NumNeg: o.negs, MaskProb: o.maskProb}); err != nil {
 			return err
 		}

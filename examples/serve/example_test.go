@@ -15,13 +15,16 @@ import (
 // Serve a (here untrained) model and talk to it as a client would.
 func Example() {
 	rng := rand.New(rand.NewPCG(1, 1))
-	cfg := backbone.DefaultEncoderConfig("sasrec")
-	cfg.Dim, cfg.MaxLen = 8, 4
-	enc, err := backbone.NewSASRec(cfg, rng)
+	cfg, err := backbone.DefaultEncoderConfig(backbone.KindSASRec)
 	if err != nil {
 		panic(err)
 	}
-	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(30, 8, rng), backbone.ModelConfig{})
+	cfg.Dim, cfg.MaxLen = 8, 4
+	enc, err := backbone.NewSASRec(rng, cfg)
+	if err != nil {
+		panic(err)
+	}
+	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(rng, 30, 8), backbone.ModelConfig{})
 	if err != nil {
 		panic(err)
 	}

@@ -56,15 +56,16 @@ func tinyModel(tb testing.TB) (string, *backbone.Recommender) {
 			}
 			train = append(train, s)
 		}
-		cfg := backbone.DefaultEncoderConfig("sasrec")
+		cfg, cerr := backbone.DefaultEncoderConfig("sasrec")
+		require.NoError(tb, cerr)
 		cfg.Dim, cfg.MaxLen, cfg.Dropout = 16, 8, 0.1
 		var enc *backbone.SASRec
-		enc, tinyErr = backbone.NewSASRec(cfg, rng)
+		enc, tinyErr = backbone.NewSASRec(rng, cfg)
 		if tinyErr != nil {
 			return
 		}
 		var m *backbone.SeqModel
-		m, tinyErr = backbone.NewSeqModel(enc, backbone.NewIDTable(tinyItems, 16, rng), backbone.ModelConfig{})
+		m, tinyErr = backbone.NewSeqModel(enc, backbone.NewIDTable(rng, tinyItems, 16), backbone.ModelConfig{})
 		if tinyErr != nil {
 			return
 		}

@@ -182,9 +182,11 @@ func beautyModel(t testing.TB) (*backbone.Recommender, [][]int, string) {
 	}
 	split := data.LeaveOneOut(ds)
 	mrng := rand.New(rand.NewPCG(42, 1))
-	enc, err := backbone.NewSASRec(backbone.DefaultEncoderConfig("sasrec"), mrng)
+	cfg, err := backbone.DefaultEncoderConfig(backbone.KindSASRec)
 	require.NoError(t, err)
-	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(split.NumItems, enc.Dim(), mrng), backbone.ModelConfig{})
+	enc, err := backbone.NewSASRec(mrng, cfg)
+	require.NoError(t, err)
+	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(mrng, split.NumItems, enc.Dim()), backbone.ModelConfig{})
 	require.NoError(t, err)
 	tc := backbone.DefaultTrainConfig()
 	tc.Epochs = 1

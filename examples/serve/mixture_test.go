@@ -18,6 +18,7 @@ import (
 	"github.com/llmrec/llmrec/align"
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/moe"
+	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/tensor"
 )
 
@@ -35,18 +36,19 @@ func tinyMixture(tb testing.TB, dir string) (string, *backbone.Recommender) {
 	for i := 12; i < len(llm.Data); i++ {
 		llm.Data[i] = float32(r.NormFloat64())
 	}
-	cfg := backbone.DefaultEncoderConfig("sasrec")
-	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Dropout, cfg.Style = d, 8, 1, 0.1, "postln"
+	cfg, cerr := backbone.DefaultEncoderConfig("sasrec")
+	require.NoError(tb, cerr)
+	cfg.Dim, cfg.MaxLen, cfg.Blocks, cfg.Dropout, cfg.Style = d, 8, 1, 0.1, nn.StylePostLN
 	enc := func() backbone.Encoder {
-		e, err := backbone.NewSASRec(cfg, r)
+		e, err := backbone.NewSASRec(r, cfg)
 		require.NoError(tb, err)
 		return e
 	}
-	tp, err := align.NewTextProjection(llm, d, 2, 0, r)
+	tp, err := align.NewTextProjection(r, llm, d, 2, 0)
 	require.NoError(tb, err)
-	fused, err := align.NewFusedTable(backbone.NewIDTable(tinyItems, d, r), tp, d, 0, r)
+	fused, err := align.NewFusedTable(r, backbone.NewIDTable(r, tinyItems, d), tp, d, 0)
 	require.NoError(tb, err)
-	text, err := align.NewTextProjection(llm, d, 2, 0, r)
+	text, err := align.NewTextProjection(r, llm, d, 2, 0)
 	require.NoError(tb, err)
 	bins := make([]int, tinyItems+1)
 	for i := 1; i <= tinyItems; i++ {
@@ -55,7 +57,7 @@ func tinyMixture(tb testing.TB, dir string) (string, *backbone.Recommender) {
 	gate, err := moe.NewFreqGate(bins, moe.PADInit(4, moe.PADGamma2))
 	require.NoError(tb, err)
 	m, err := moe.NewMixture([]moe.Expert{
-		{Name: "id", Enc: enc(), Items: backbone.NewIDTable(tinyItems, d, r)},
+		{Name: "id", Enc: enc(), Items: backbone.NewIDTable(r, tinyItems, d)},
 		{Name: "aligned", Enc: enc(), Items: fused},
 		{Name: "text", Enc: enc(), Items: text},
 	}, gate, 1)

@@ -360,7 +360,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	build := func(v string, rng *rand.Rand) (backbone.ItemTable, error) {
 		switch v {
 		case "id":
-			return backbone.NewIDTable(split.NumItems, o.dim, rng), nil
+			return backbone.NewIDTable(rng, split.NumItems, o.dim), nil
 		case "llminit_pca":
 			return recPCAIDTable(pcaRaw, false, o.scale, o.learnScale)
 		case "llminit_pca_norm":
@@ -411,7 +411,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	ecfg := backbone.DefaultEncoderConfig("sasrec")
+	ecfg, err := backbone.DefaultEncoderConfig(backbone.KindSASRec)
+	if err != nil {
+		return err
+	}
 	ecfg.Dim, ecfg.MaxLen, ecfg.Dropout, ecfg.Threads = o.dim, o.maxLen, o.dropout, o.threads
 
 	results := map[string][]seedRun{}
@@ -544,7 +547,7 @@ func trainOne(ctx context.Context, v string, seed uint64, build func(string, *ra
 	curvSeqs [][]int, say func(string, ...any)) (seedRun, error) {
 	r := seedRun{Seed: seed, Test: map[string]float64{}}
 	rng := rand.New(rand.NewPCG(seed, 1))
-	enc, err := backbone.NewSASRec(ecfg, rng)
+	enc, err := backbone.NewSASRec(rng, ecfg)
 	if err != nil {
 		return r, err
 	}

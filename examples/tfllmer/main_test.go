@@ -159,9 +159,10 @@ func TestCanceled(t *testing.T) {
 // toyModel returns a small SASRec over an item table initialized from z.
 func toyModel(t *testing.T, table backbone.ItemTable, dim int) *backbone.SeqModel {
 	t.Helper()
-	cfg := backbone.DefaultEncoderConfig("sasrec")
+	cfg, cerr := backbone.DefaultEncoderConfig("sasrec")
+	require.NoError(t, cerr)
 	cfg.Dim, cfg.MaxLen, cfg.Heads = dim, 6, 1
-	enc, err := backbone.NewSASRec(cfg, rand.New(rand.NewPCG(1, 2)))
+	enc, err := backbone.NewSASRec(rand.New(rand.NewPCG(1, 2)), cfg)
 	require.NoError(t, err)
 	m, err := backbone.NewSeqModel(enc, table, backbone.ModelConfig{})
 	require.NoError(t, err)
@@ -295,7 +296,7 @@ func largestAngle(t *testing.T, a, b mat.Matrix) float64 {
 // Cov_p(e) over every position of the batch, recomputed here naively.
 func TestCurvatureNaive(t *testing.T) {
 	const n, d = 15, 4
-	m := toyModel(t, backbone.NewIDTable(n, d, rand.New(rand.NewPCG(9, 9))), d)
+	m := toyModel(t, backbone.NewIDTable(rand.New(rand.NewPCG(9, 9)), n, d), d)
 	seqs := [][]int{{1, 2, 3, 4}, {5, 6}, {7, 8, 9, 10, 11, 12, 13, 14}}
 	sp, err := curvature(m, seqs)
 	require.NoError(t, err)
