@@ -122,7 +122,7 @@ func TestBERT4RecGradients(t *testing.T) {
 	items := NewIDTable(rng, 20, 8)
 	m, err := NewSeqModel(enc, items, ModelConfig{MaskProb: 0.4})
 	require.NoError(t, err)
-	require.Equal(t, "masked", m.Cfg.Task)
+	require.Equal(t, TaskMasked, m.Cfg.Task)
 	checkGrads(t, m, synthSeqs(rng, 5, 20, 2, 9), 4)
 }
 
