@@ -213,7 +213,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "out", "", "save the first seed's full PAD mixture here (.safetensors + .json)")
 	fs.StringVar(&o.serve, "serve", "", "instead of training: load a mixture saved by -out, evaluate it on test and print its top 10 for the first user")
 	fs.IntVar(&o.threads, "threads", 2, "GOMAXPROCS")
-	sel := fs.String("select3", "hr@10", "phase-3 early-stopping metrics on validation, comma-separated; each runs every phase-3 variant once: hr@10 (overall, PAD's) or cold_ndcg@10 (NDCG@10 of the validation cases whose target is in the two least popular bins; the variant's name gets _coldsel)")
+	sel := fs.String("select3", "hr@10", "phase-3 early-stopping metrics on validation, comma-separated, each recorded as its own variant: hr@10 (overall, PAD's) or cold_ndcg@10 (NDCG@10 of the validation cases whose target is in the two least popular bins; NAME_coldsel); METRIC:N also stops that selection after epoch N (NAME_capN)")
 	fs.IntVar(&o.coldEvalUsers, "cold-eval-users", 0, "validation users for -select3 cold_ndcg@10 (fixed random subset; 0 = all: the cold bins hold few cases)")
 	fs.StringVar(&o.ckpt, "ckpt", "", "folder of phase-1, text-tower and phase-2 checkpoints: reused when one with the same settings, seed and initialization exists, written otherwise")
 	if err := fs.Parse(args); err != nil {
@@ -221,8 +221,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	for _, m := range strings.Split(*sel, ",") {
 		m = strings.TrimSpace(m)
-		if _, ok := selectMetrics[m]; !ok {
-			return nil, fmt.Errorf("-select3: unknown metric %q (known: hr@10, cold_ndcg@10)", m)
+		if _, _, err := parseSelect(m); err != nil {
+			return nil, err
 		}
 		if !slices.Contains(o.select3, m) {
 			o.select3 = append(o.select3, m)
@@ -327,7 +327,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	coldValid := valid
-	if slices.Contains(o.select3, "cold_ndcg@10") && o.coldEvalUsers != o.evalUsers {
+	if selectsCold(o.select3) && o.coldEvalUsers != o.evalUsers {
 		vcfg.Users = o.coldEvalUsers
 		if coldValid, err = eval.NewEvaluator(split, vcfg); err != nil {
 			return err

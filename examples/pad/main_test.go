@@ -94,6 +94,8 @@ func TestRunRejectsBadInput(t *testing.T) {
 	require.ErrorContains(t, err, `unknown "padd"`)
 	err = run(context.Background(), []string{"-data", dir, "-select3", "hr@10,cold_hr"}, &stdout, &stderr)
 	require.ErrorContains(t, err, `unknown metric "cold_hr"`)
+	err = run(context.Background(), []string{"-data", dir, "-select3", "hr@10:0"}, &stdout, &stderr)
+	require.ErrorContains(t, err, "positive integer")
 }
 
 // The phase-3 options of the Beauty cold-item study: -select3 selects the
@@ -123,8 +125,8 @@ func TestRunSelect3AndCheckpoints(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &sum))
 		return sum.Variants, stderr.String()
 	}
-	joint, log1 := runOnce("hr@10,cold_ndcg@10")
-	for _, v := range []string{"id", "text", "pad_nomix", "pad", "pad_coldsel", "mix_texttower", "mix_texttower_coldsel"} {
+	joint, log1 := runOnce("hr@10,cold_ndcg@10,hr@10:3")
+	for _, v := range []string{"id", "text", "pad_nomix", "pad", "pad_coldsel", "pad_cap3", "mix_texttower", "mix_texttower_coldsel", "mix_texttower_cap3"} {
 		require.Len(t, joint[v].Cold, 2, v)
 	}
 	require.NotContains(t, log1, " loaded")
@@ -149,11 +151,15 @@ func TestRunSelect3AndCheckpoints(t *testing.T) {
 					var k, st int
 					_, err := fmt.Sscanf(field(l, "best_epoch")+" "+field(l, "stop_epoch"), "%d %d", &k, &st)
 					require.NoError(t, err, l)
-					kept[field(l, "select")], stop[field(l, "select")] = k, st
+					key := field(l, "select")
+					if field(l, "cap") != "0" {
+						key += ":" + field(l, "cap")
+					}
+					kept[key], stop[key] = k, st
 				}
 			}
 			require.NotEmpty(t, hr, "%s seed %d: no epochs logged", base, seed)
-			for metric, vals := range map[string][]float64{"hr@10": hr, "cold_ndcg@10": cold} {
+			for metric, vals := range map[string][]float64{"hr@10": hr, "cold_ndcg@10": cold, "hr@10:3": hr[:min(3, len(hr))]} {
 				best := 0
 				for ep := 1; ep <= len(vals); ep++ {
 					if vals[ep-1] > vals[best] {
@@ -184,6 +190,7 @@ func TestRunSelect3AndCheckpoints(t *testing.T) {
 		require.Equal(t, 6, strings.Count(log2, " loaded"), "every checkpoint reused")
 		require.NotContains(t, log2, `phase 1 (id)" epoch=`)
 		require.Len(t, alone, 5)
+		require.Contains(t, log2, "cap=0")
 		for v, s := range alone {
 			require.Equal(t, joint[v], s, "%s: alone and joint, trained and reused must agree", v)
 		}

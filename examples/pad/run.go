@@ -306,7 +306,7 @@ func (e *env) phase3(ctx context.Context, sum *summary, base string, seed uint64
 	}
 	params := trainable(m.Params())
 	for i, sel := range sels {
-		name := base + selectMetrics[sel.metric]
+		name := base + sel.suffix()
 		restore(params, sel.weights)
 		sum.Selection[name] = append(sum.Selection[name], sel.String())
 		s, err := m.NewRecommender()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/eval"
@@ -17,6 +19,7 @@ import (
 // (backbone.Train's rule), with that epoch's weights.
 type selection struct {
 	metric               string
+	cap                  int // > 0: stop after this epoch
 	best                 float64
 	bestEpoch, stopEpoch int // stopEpoch 0: still running
 	// patience: stopped by its own patience (else by the epoch cap or
@@ -34,6 +37,33 @@ func (s *selection) String() string {
 	return fmt.Sprintf("valid %s %.5f at epoch %d of %d (%s)", s.metric, s.best, s.bestEpoch, s.stopEpoch, why)
 }
 
+// parseSelect reads a -select3 entry, METRIC or METRIC:EPOCHS.
+func parseSelect(spec string) (metric string, cap int, err error) {
+	metric, n, capped := strings.Cut(spec, ":")
+	if _, ok := selectMetrics[metric]; !ok {
+		return "", 0, fmt.Errorf("-select3: unknown metric %q (known: hr@10, cold_ndcg@10)", metric)
+	}
+	if capped {
+		if cap, err = strconv.Atoi(n); err != nil || cap < 1 {
+			return "", 0, fmt.Errorf("-select3 %s: the epoch cap must be a positive integer", spec)
+		}
+	}
+	return metric, cap, nil
+}
+
+// selectsCold reports whether an entry of specs selects by cold_ndcg@10.
+func selectsCold(specs []string) bool {
+	return slices.ContainsFunc(specs, func(s string) bool { m, _, _ := parseSelect(s); return m == "cold_ndcg@10" })
+}
+
+// suffix is what the selection adds to a phase-3 variant's name.
+func (s *selection) suffix() string {
+	if s.cap > 0 {
+		return fmt.Sprintf("%s_cap%d", selectMetrics[s.metric], s.cap)
+	}
+	return selectMetrics[s.metric]
+}
+
 // trainSelect trains m once for every -select3 metric at a time: each
 // selection follows its own metric and stops by its own patience, and
 // training ends when all have stopped (or at epochs). A selection's epoch
@@ -42,10 +72,11 @@ func (s *selection) String() string {
 // the longest of them instead of their sum.
 func (e *env) trainSelect(ctx context.Context, name string, m backbone.Model, score func() (eval.Scorer, error), lr float64, epochs int, seed uint64) ([]*selection, float64, error) {
 	var sels []*selection
-	for _, metric := range e.o.select3 {
-		sels = append(sels, &selection{metric: metric, best: math.Inf(-1)})
+	for _, spec := range e.o.select3 {
+		metric, cap, _ := parseSelect(spec) // checked by parse
+		sels = append(sels, &selection{metric: metric, cap: cap, best: math.Inf(-1)})
 	}
-	cold := slices.Contains(e.o.select3, "cold_ndcg@10")
+	cold := selectsCold(e.o.select3)
 	params := trainable(m.Params())
 	opt := backbone.TrainOptions{
 		// "any": the epoch when a running selection improved, else 0, so
@@ -68,6 +99,9 @@ func (e *env) trainSelect(ctx context.Context, name string, m backbone.Model, sc
 				case e.o.patience > 0 && epoch-s.bestEpoch >= e.o.patience:
 					s.stopEpoch, s.patience = epoch, true
 				}
+				if s.stopEpoch == 0 && epoch == s.cap {
+					s.stopEpoch = epoch
+				}
 			}
 			return met, nil
 		},
@@ -77,7 +111,7 @@ func (e *env) trainSelect(ctx context.Context, name string, m backbone.Model, sc
 		if s.stopEpoch == 0 && h != nil {
 			s.stopEpoch = len(h.Epochs)
 		}
-		e.log.Info(name+" done", "select", s.metric, "best_epoch", s.bestEpoch, "stop_epoch", s.stopEpoch,
+		e.log.Info(name+" done", "select", s.metric, "cap", s.cap, "best_epoch", s.bestEpoch, "stop_epoch", s.stopEpoch,
 			"valid_"+s.metric, fmt.Sprintf("%.5f", s.best), "seconds", fmt.Sprintf("%.0f", secs))
 	}
 	return sels, secs, err
