@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/llmrec/llmrec/tensor"
 )
@@ -50,17 +51,40 @@ type ItemScorer interface {
 // top-k code.
 //
 // A SeqModel's Recommender holds a copy of the item vectors, made when it is
-// built, and reads the encoder's parameters, so the model must not be
-// trained while the Recommender is in use (build a new one after).
+// built (packed for its scoring kernels), and reads the encoder's
+// parameters, so the model must not be trained while the Recommender is in
+// use (build a new one after).
+//
+// Items can be added while the Recommender serves (AddItemVectors,
+// AddItems): an addition builds a new immutable snapshot of the model and
+// swaps it in atomically, so a call in flight never blocks and sees either
+// all of an addition or none of it. New ids continue after NumItems.
+//
+// Empty histories: TopK, AppendTopK, Score and TopKBatch return an error
+// wrapping ErrEmptyHistory (a sequential model has nothing to condition
+// on; a service decides what to show instead, e.g. popular items).
+// ScoreAll and ScoreCandidates, the evaluation interfaces, score an empty
+// history with the model's fallback (a SeqModel uses a zero user state, so
+// every item scores 0).
+//
+// Non-finite scores: TopK, AppendTopK, Score and TopKBatch return an error
+// wrapping ErrNonFinite when a score is NaN or infinite (a broken model),
+// never a silently shorter list.
 //
 // A Recommender is safe for concurrent use (when its ItemScorer is, as the
 // interface requires): every call takes its working memory from a
 // sync.Pool, so steady-state calls of a SeqModel's Recommender allocate
-// only their result.
+// only their result (nothing with AppendTopK).
 type Recommender struct {
+	state atomic.Pointer[recState]
+	pool  sync.Pool
+}
+
+// recState is one immutable snapshot of what a Recommender serves.
+type recState struct {
 	model    ItemScorer
+	seq      *seqScorer // model as a SeqModel's scorer, or nil
 	numItems int
-	pool     sync.Pool
 }
 
 type recScratch struct {
@@ -74,18 +98,18 @@ type recScratch struct {
 	seq        *seqScratch // the SeqModel's working memory (see score)
 }
 
-// score runs the model with sc's memory: a SeqModel with the encoder
+// score runs the model of st with sc's memory: a SeqModel with the encoder
 // scratch kept in sc (one pool for the whole call, as warm as the
 // Recommender's), any other model through ScoreItems.
-func (r *Recommender) score(sc *recScratch, inputs, cands [][]int, out []float32) error {
-	if s, ok := r.model.(*seqScorer); ok {
+func (st *recState) score(sc *recScratch, inputs, cands [][]int, out []float32) error {
+	if s := st.seq; s != nil {
 		if sc.seq == nil {
 			sc.seq = s.newScratch()
 		}
 		s.scoreWith(sc.seq, inputs, cands, out)
 		return nil
 	}
-	return r.model.ScoreItems(inputs, cands, out)
+	return st.model.ScoreItems(inputs, cands, out)
 }
 
 // single sets sc.one to a copy of history and sc.cands to a copy of cands.
@@ -104,34 +128,42 @@ func NewRecommender(m *SeqModel) *Recommender {
 // nil and must be safe for concurrent use (see ItemScorer). NumItems is read
 // once, here.
 func NewRecommenderFor(model ItemScorer) *Recommender {
-	r := &Recommender{model: model, numItems: model.NumItems()}
+	r := &Recommender{}
+	r.state.Store(newState(model))
 	// sized for common requests so that a new scratch grows less often
 	r.pool.New = func() any { return &recScratch{hist: make([]int, 0, 64), heap: make([]Scored, 0, 16)} }
 	return r
 }
 
-// NumItems returns the number of items; ids are 1..NumItems.
-func (r *Recommender) NumItems() int { return r.numItems }
+func newState(model ItemScorer) *recState {
+	st := &recState{model: model, numItems: model.NumItems()}
+	st.seq, _ = model.(*seqScorer)
+	return st
+}
 
-// Model returns the ItemScorer the Recommender serves.
-func (r *Recommender) Model() ItemScorer { return r.model }
+// NumItems returns the number of items; ids are 1..NumItems.
+func (r *Recommender) NumItems() int { return r.state.Load().numItems }
+
+// Model returns the ItemScorer the Recommender serves (the current
+// snapshot: after an addition, a new one).
+func (r *Recommender) Model() ItemScorer { return r.state.Load().model }
 
 // ItemVectors returns the item table the Recommender scores with
 // ((NumItems+1) x Dim) when it serves a SeqModel, and nil for any other
 // model. It must not be modified.
 func (r *Recommender) ItemVectors() *tensor.Tensor {
-	if s, ok := r.model.(*seqScorer); ok {
+	if s := r.state.Load().seq; s != nil {
 		return s.table
 	}
 	return nil
 }
 
 // checkInputs checks that every id of inputs is in 1..NumItems.
-func (r *Recommender) checkInputs(inputs [][]int) error {
+func (st *recState) checkInputs(inputs [][]int) error {
 	for u, in := range inputs {
 		for _, it := range in {
-			if it < 1 || it > r.numItems {
-				return fmt.Errorf("backbone: input %d: item id %d outside 1..%d: %w", u, it, r.numItems, ErrItemOutOfRange)
+			if it < 1 || it > st.numItems {
+				return fmt.Errorf("backbone: input %d: item id %d outside 1..%d: %w", u, it, st.numItems, ErrItemOutOfRange)
 			}
 		}
 	}
@@ -142,11 +174,12 @@ func (r *Recommender) checkInputs(inputs [][]int) error {
 // into out (len(inputs) x (NumItems+1), row-major). It satisfies
 // eval.Scorer. Inputs longer than the window are cut to their last items.
 func (r *Recommender) ScoreAll(inputs [][]int, out []float32) error {
-	n := len(inputs) * (r.numItems + 1)
+	st := r.state.Load()
+	n := len(inputs) * (st.numItems + 1)
 	if len(out) < n {
 		return fmt.Errorf("backbone: ScoreAll: out has %d elements, need %d", len(out), n)
 	}
-	if err := r.checkInputs(inputs); err != nil {
+	if err := st.checkInputs(inputs); err != nil {
 		return err
 	}
 	if len(inputs) == 0 {
@@ -154,23 +187,24 @@ func (r *Recommender) ScoreAll(inputs [][]int, out []float32) error {
 	}
 	sc := r.pool.Get().(*recScratch)
 	defer r.pool.Put(sc)
-	return r.score(sc, inputs, nil, out[:n])
+	return st.score(sc, inputs, nil, out[:n])
 }
 
 // ScoreCandidates writes the scores of cands[i] for inputs[i], row after row,
 // into out. It satisfies eval.CandidateScorer.
 func (r *Recommender) ScoreCandidates(inputs [][]int, cands [][]int, out []float32) error {
+	st := r.state.Load()
 	if len(cands) != len(inputs) {
 		return fmt.Errorf("backbone: ScoreCandidates: %d inputs, %d candidate lists", len(inputs), len(cands))
 	}
-	if err := r.checkInputs(inputs); err != nil {
+	if err := st.checkInputs(inputs); err != nil {
 		return err
 	}
 	n := 0
 	for i, cs := range cands {
 		for _, it := range cs {
-			if it < 0 || it > r.numItems {
-				return fmt.Errorf("backbone: candidate list %d: item id %d outside 0..%d: %w", i, it, r.numItems, ErrItemOutOfRange)
+			if it < 0 || it > st.numItems {
+				return fmt.Errorf("backbone: candidate list %d: item id %d outside 0..%d: %w", i, it, st.numItems, ErrItemOutOfRange)
 			}
 		}
 		n += len(cs)
@@ -183,21 +217,28 @@ func (r *Recommender) ScoreCandidates(inputs [][]int, cands [][]int, out []float
 	}
 	sc := r.pool.Get().(*recScratch)
 	defer r.pool.Put(sc)
-	return r.score(sc, inputs, cands, out[:n])
+	return st.score(sc, inputs, cands, out[:n])
 }
 
 // Score returns the scores of candidates for a user with the given
-// chronological history (appended to dst, which may be nil).
+// chronological history (appended to dst, which may be nil). An empty
+// history is an error wrapping ErrEmptyHistory, an id outside 1..NumItems
+// one wrapping ErrItemOutOfRange, and a NaN or infinite score one wrapping
+// ErrNonFinite (dst is then returned unchanged).
 func (r *Recommender) Score(dst []float32, history []int, candidates []int) ([]float32, error) {
+	st := r.state.Load()
 	for _, it := range candidates {
-		if it < 1 || it > r.numItems {
-			return dst, fmt.Errorf("backbone: candidate item id %d outside 1..%d: %w", it, r.numItems, ErrItemOutOfRange)
+		if it < 1 || it > st.numItems {
+			return dst, fmt.Errorf("backbone: candidate item id %d outside 1..%d: %w", it, st.numItems, ErrItemOutOfRange)
 		}
+	}
+	if len(history) == 0 {
+		return dst, fmt.Errorf("backbone: Score: %w", ErrEmptyHistory)
 	}
 	sc := r.pool.Get().(*recScratch)
 	defer r.pool.Put(sc)
 	sc.single(history, candidates)
-	if err := r.checkInputs(sc.one[:]); err != nil {
+	if err := st.checkInputs(sc.one[:]); err != nil {
 		return dst, err
 	}
 	if len(candidates) == 0 {
@@ -205,62 +246,154 @@ func (r *Recommender) Score(dst []float32, history []int, candidates []int) ([]f
 	}
 	start := len(dst)
 	dst = slices.Grow(dst, len(candidates))[:start+len(candidates)]
-	if err := r.score(sc, sc.one[:], sc.cands[:], dst[start:]); err != nil {
+	out := dst[start:]
+	if err := st.score(sc, sc.one[:], sc.cands[:], out); err != nil {
 		return dst[:start], err
+	}
+	if !allFinite(out) {
+		for j, v := range out {
+			if !finite(v) {
+				return dst[:start], fmt.Errorf("backbone: Score: candidate %d (item %d) scores %v: %w", j, candidates[j], v, ErrNonFinite)
+			}
+		}
 	}
 	return dst, nil
 }
 
 // TopK returns the k best items for a user with the given chronological
 // history, best first (ties: lower id first), never returning the padding
-// id or an item in exclude (e.g. the history itself). Fewer than k items
-// are returned when fewer remain.
+// id or an item in exclude (e.g. the history itself; ids outside
+// 1..NumItems in exclude are ignored). Fewer than k items are returned when
+// fewer remain. Errors: an empty history wraps ErrEmptyHistory, a history
+// id outside 1..NumItems ErrItemOutOfRange, a NaN or infinite score of any
+// item ErrNonFinite.
 func (r *Recommender) TopK(history []int, k int, exclude []int) ([]Scored, error) {
 	return r.AppendTopK(nil, history, k, exclude)
 }
 
 // AppendTopK is TopK appending to dst, so that a caller reusing dst makes
-// no allocation at all.
+// no allocation at all. On error dst is returned unchanged.
 func (r *Recommender) AppendTopK(dst []Scored, history []int, k int, exclude []int) ([]Scored, error) {
-	if k <= 0 {
-		return dst, nil
+	st := r.state.Load()
+	if len(history) == 0 {
+		return dst, fmt.Errorf("backbone: TopK: %w", ErrEmptyHistory)
 	}
 	sc := r.pool.Get().(*recScratch)
 	defer r.pool.Put(sc)
 	sc.single(history, nil)
-	if err := r.checkInputs(sc.one[:]); err != nil {
+	if err := st.checkInputs(sc.one[:]); err != nil {
 		return dst, err
 	}
-	n1 := r.numItems + 1
-	sc.scores = growF(sc.scores, n1)
-	s := sc.scores
-	if err := r.score(sc, sc.one[:], nil, s); err != nil {
-		return dst, err
+	if k <= 0 {
+		return dst, nil
 	}
-	ninf := float32(math.Inf(-1))
-	s[0] = ninf
-	for _, it := range exclude {
-		if it >= 0 && it < n1 {
-			s[it] = ninf
+	n1 := st.numItems + 1
+	var s []float32
+	if st.seq != nil {
+		// the packed GEMV writes whole blocks of items
+		sc.scores = growF(sc.scores, st.seq.packed.pad)
+		s = sc.scores
+		if sc.seq == nil {
+			sc.seq = st.seq.newScratch()
+		}
+		st.seq.encode(sc.seq, sc.one[:])
+		st.seq.packed.scoreOne(sc.seq.hid.Data, s)
+		s = s[:n1]
+	} else {
+		sc.scores = growF(sc.scores, n1)
+		s = sc.scores
+		if err := st.score(sc, sc.one[:], nil, s); err != nil {
+			return dst, err
 		}
 	}
-	// bounded min-heap of the k best (worst at the root)
-	hp := sc.heap[:0]
-	for it := 1; it < n1; it++ {
-		v := s[it]
-		if v == ninf || math.IsNaN(float64(v)) {
+	if err := checkScores(s[1:], 1); err != nil {
+		return dst, fmt.Errorf("backbone: TopK: %w", err)
+	}
+	exclude1(s, exclude)
+	sc.heap = selectTopK(sc.heap[:0], s, 0, k)
+	return appendSorted(dst, sc.heap), nil
+}
+
+// ninf32 is -Inf, the score of an excluded item.
+var ninf32 = float32(math.Inf(-1))
+
+// finite reports whether v is neither NaN nor infinite.
+func finite(v float32) bool { return v-v == 0 }
+
+// allFinite reports whether every value of s is finite (v·0 is NaN for a
+// NaN or an infinity, and a NaN stays NaN through the sums).
+func allFinite(s []float32) bool {
+	var a0, a1, a2, a3 float32
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		a0 += s[i] * 0
+		a1 += s[i+1] * 0
+		a2 += s[i+2] * 0
+		a3 += s[i+3] * 0
+	}
+	for ; i < len(s); i++ {
+		a0 += s[i] * 0
+	}
+	return a0+a1+a2+a3 == 0
+}
+
+// checkScores returns an error wrapping ErrNonFinite naming the first
+// non-finite score of s, whose first element is item first.
+func checkScores(s []float32, first int) error {
+	if allFinite(s) {
+		return nil
+	}
+	for j, v := range s {
+		if !finite(v) {
+			return fmt.Errorf("item %d scores %v: %w", first+j, v, ErrNonFinite)
+		}
+	}
+	return nil
+}
+
+// exclude1 sets the scores of the padding item and of every id of exclude
+// inside s to -Inf (s[i] is item i).
+func exclude1(s []float32, exclude []int) {
+	s[0] = ninf32
+	for _, it := range exclude {
+		if it >= 0 && it < len(s) {
+			s[it] = ninf32
+		}
+	}
+}
+
+// selectTopK adds the items of scores s (s[j] is item base+j; -Inf means
+// excluded) to hp, a bounded min-heap of at most k items (worst at the
+// root), and returns it.
+func selectTopK(hp []Scored, s []float32, base, k int) []Scored {
+	ninf := ninf32
+	// the root's score once the heap is full: most items fail this test
+	thr := ninf
+	if len(hp) == k {
+		thr = hp[0].Score
+	}
+	for j, v := range s {
+		if v < thr || v == ninf {
 			continue
 		}
-		c := Scored{Item: it, Score: v}
+		c := Scored{Item: base + j, Score: v}
 		if len(hp) < k {
 			hp = append(hp, c)
 			siftUp(hp, len(hp)-1)
+			if len(hp) == k {
+				thr = hp[0].Score
+			}
 		} else if better(c, hp[0]) {
 			hp[0] = c
 			siftDown(hp, 0)
+			thr = hp[0].Score
 		}
 	}
-	sc.heap = hp
+	return hp
+}
+
+// appendSorted appends the heap's items to dst, best first, and returns it.
+func appendSorted(dst []Scored, hp []Scored) []Scored {
 	start := len(dst)
 	dst = append(dst, hp...)
 	out := dst[start:]
@@ -269,7 +402,7 @@ func (r *Recommender) AppendTopK(dst []Scored, history []int, k int, exclude []i
 		out[0], out[n-1] = out[n-1], out[0]
 		siftDown(out[:n-1], 0)
 	}
-	return dst, nil
+	return dst
 }
 
 // better reports whether a ranks before b.

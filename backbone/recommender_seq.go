@@ -13,6 +13,7 @@ import (
 type seqScorer struct {
 	enc      Encoder
 	table    *tensor.Tensor // (NumItems+1) x Dim
+	packed   *packedItems   // table packed for the scoring kernels
 	masked   bool           // BERT4Rec: append a mask token to the history
 	numItems int
 	pool     sync.Pool
@@ -24,11 +25,19 @@ type seqScratch struct {
 	x    tensor.Tensor
 	hid  tensor.Tensor
 	last []int
+	hpad []float32 // a partial group of hidden states, zero-padded
+	out  []float32 // scores of a partial group or of the last panel
 }
 
 func newSeqScorer(m *SeqModel) *seqScorer {
-	s := &seqScorer{enc: m.Enc, table: m.Items.Materialize(&tensor.Tensor{}), masked: m.Cfg.Task == "masked",
-		numItems: m.Items.NumItems()}
+	return newSeqScorerTable(m.Enc, m.Items.Materialize(&tensor.Tensor{}), m.Cfg.Task == "masked")
+}
+
+// newSeqScorerTable returns the scorer of enc over the item vectors table
+// ((NumItems+1) x Dim, kept: not to be modified).
+func newSeqScorerTable(enc Encoder, table *tensor.Tensor, masked bool) *seqScorer {
+	s := &seqScorer{enc: enc, table: table, masked: masked, numItems: table.Shape[0] - 1,
+		packed: packItems(table.Data, table.Shape[0], table.Shape[1])}
 	s.pool.New = func() any { return s.newScratch() }
 	return s
 }
@@ -54,25 +63,52 @@ func (s *seqScorer) scoreWith(sc *seqScratch, inputs, cands [][]int, out []float
 		return
 	}
 	s.encode(sc, inputs)
-	d, n1, tab := s.enc.Dim(), s.numItems+1, s.table.Data
-	switch {
-	case cands != nil:
-		off := 0
-		for i, cs := range cands {
-			h := sc.hid.Data[i*d : (i+1)*d]
-			for j, it := range cs {
-				out[off+j] = dot(h, tab[it*d:(it+1)*d])
-			}
-			off += len(cs)
+	d, tab := s.enc.Dim(), s.table.Data
+	if cands == nil {
+		s.scoreAll(sc, len(inputs), out)
+		return
+	}
+	// the kernels' arithmetic, one item at a time (see dotSeq)
+	off := 0
+	for i, cs := range cands {
+		h := sc.hid.Data[i*d : (i+1)*d]
+		for j, it := range cs {
+			out[off+j] = dotSeq(h, tab[it*d:(it+1)*d])
 		}
-	case len(inputs) == 1:
-		// one user (TopK): a dot per item, the same arithmetic as Score
-		h := sc.hid.Data[:d]
-		for it := range n1 {
-			out[it] = dot(h, tab[it*d:(it+1)*d])
+		off += len(cs)
+	}
+}
+
+// scoreAll writes the scores of items 0..NumItems for the n hidden states
+// of sc.hid into out (n x (NumItems+1)), groupH users at a time.
+func (s *seqScorer) scoreAll(sc *seqScratch, n int, out []float32) {
+	p := s.packed
+	d, n1 := p.d, p.n1
+	full := n1 / panelW * panelW // items whose panel lies inside a row of out
+	for u := 0; u < n; u += groupH {
+		h := sc.hid.Data[u*d:]
+		if u+groupH > n {
+			sc.hpad = growF(sc.hpad, groupH*d)
+			clear(sc.hpad)
+			copy(sc.hpad, h[:(n-u)*d])
+			h = sc.hpad
 		}
-	default:
-		tensor.Gemm(false, true, len(inputs), n1, d, 1, sc.hid.Data, d, tab, d, 0, out, n1)
+		if u+groupH <= n {
+			p.scoreGroup(h, 0, full, out[u*n1:], n1)
+		}
+		lo := full
+		if u+groupH > n {
+			lo = 0
+		}
+		if lo == p.pad {
+			continue
+		}
+		w := p.pad - lo
+		sc.out = growF(sc.out, groupH*w)
+		p.scoreGroup(h, lo, p.pad, sc.out, w)
+		for v := u; v < min(u+groupH, n); v++ {
+			copy(out[v*n1+lo:(v+1)*n1], sc.out[(v-u)*w:])
+		}
 	}
 }
 

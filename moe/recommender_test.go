@@ -115,6 +115,11 @@ func TestMixtureRecommenderRoundTrip(t *testing.T) {
 				assert.InDelta(t, ref[i], float64(one[i]), tol, "share=%v user %d item %d", share, u, i)
 				assert.InDelta(t, ref[i], float64(b[u*(n+1)+i]), tol, "share=%v user %d item %d (batched)", share, u, i)
 			}
+			if len(hist) == 0 { // TopK refuses an empty history
+				_, err := loaded.TopK(hist, 5, nil)
+				require.ErrorIs(t, err, backbone.ErrEmptyHistory)
+				continue
+			}
 			for _, k := range []int{1, 5, n} {
 				t1, err := mem.TopK(hist, k, hist)
 				require.NoError(t, err)
