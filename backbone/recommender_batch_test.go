@@ -164,7 +164,9 @@ func BenchmarkTopKBatchBeauty(b *testing.B) {
 // 64 (a reference-sized SASRec encoder) and random histories.
 func synthBig(tb testing.TB, numItems int) (*Recommender, [][]int) {
 	rng := rand.New(rand.NewPCG(9, 9))
-	enc, err := NewSASRec(DefaultEncoderConfig("sasrec"), rng)
+	cfg, err := DefaultEncoderConfig(KindSASRec)
+	require.NoError(tb, err)
+	enc, err := NewSASRec(rng, cfg)
 	require.NoError(tb, err)
 	tab := make([]float32, (numItems+1)*64)
 	for i := 64; i < len(tab); i++ {
