@@ -7,8 +7,10 @@ import (
 )
 
 // backward accumulates the gradients of n's inputs from n.out.Grad.
-func (t *Tape) backward(n *node) {
+func (t *Tape) backward(n *node) error {
 	switch n.op {
+	case opFunc:
+		return t.backFunc(n)
 	case opMatMul:
 		t.backMatMul(n)
 	case opLinear:
@@ -24,6 +26,7 @@ func (t *Tape) backward(n *node) {
 	default:
 		t.backSimple(n)
 	}
+	return nil
 }
 
 func (t *Tape) backConcat(n *node) {

@@ -6,8 +6,9 @@
 // (op kind, operands, saved tensors and scalars) to a slice the Tape owns,
 // and Backward walks that slice in reverse with a switch. The tape also owns
 // every intermediate tensor and gradient buffer, and Reset hands them back to
-// size-keyed free lists, so a training step with the same shapes every time
-// allocates (almost) nothing after the first step. There is no global state:
+// free lists kept by size class, so a training step allocates nothing once
+// the tape has seen its shapes, also when the shapes change from step to step
+// (packed batches, a short last batch): one tape serves a whole training run. There is no global state:
 // evaluation uses a tape made with NoGrad (or NewInferenceTape), whose ops
 // compute forward values only; train/eval mode for dropout is an argument of
 // the op.
@@ -17,6 +18,13 @@
 // the tape's next Reset. Frozen parameters (SetRequiresGrad(false)) and
 // constants receive no gradient, and an op none of whose inputs needs a
 // gradient records nothing.
+//
+// User-defined ops: a Function supplies its own forward and backward (a
+// hand-written kernel, or a whole model that differentiates by hand, as the
+// encoders and item tables of package backbone do) and Tape.Apply records it
+// like a built-in op, so it composes with them, is checked by GradCheck and
+// allocates from the tape's memory. Its Backward may return an error, which
+// Tape.Backward returns.
 //
 // Every op is checked against central finite differences by GradCheck in
 // the package tests.

@@ -41,7 +41,8 @@ type GradCheckOptions struct {
 // GradCheck compares the analytic gradients of f with central finite
 // differences, for every element of every input.
 //
-// f builds the function on the tape it is given and returns its output; it
+// f builds the function on the tape it is given and returns its output
+// (user-defined ops recorded with Apply are checked like built-in ones); it
 // must be deterministic (draw dropout masks from a rand.Rand seeded inside
 // f). A non-scalar output y is reduced to Σ r_i·y_i with fixed random r_i in
 // [−1, 1] (so that an op whose output always sums to a constant, as softmax,
@@ -74,6 +75,9 @@ func GradCheck(f func(t *Tape) *Value, inputs []*Value, opts GradCheckOptions) e
 	t := NewTape()
 	t.corrupt = opts.corrupt
 	y := f(t)
+	if y == nil || y.Data == nil {
+		return fmt.Errorf("autograd: GradCheck: f returned no output")
+	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15))
 	r := make([]float64, y.Data.Len())
 	for i := range r {
@@ -89,7 +93,9 @@ func GradCheck(f func(t *Tape) *Value, inputs []*Value, opts GradCheckOptions) e
 	for i := range g.Data {
 		g.Data[i] = float32(r[i])
 	}
-	t.backwardFrom(y.node)
+	if err := t.backwardFrom(y.node); err != nil {
+		return fmt.Errorf("autograd: GradCheck: backward: %w", err)
+	}
 
 	eval := func() float64 {
 		it := NewInferenceTape()

@@ -44,6 +44,7 @@ const (
 	opMSE
 	opPairwiseSqDist
 	opSumLast
+	opFunc // a user-defined Function (Apply)
 	numOps
 )
 

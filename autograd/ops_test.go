@@ -203,6 +203,14 @@ func opCases() map[string][]gcase {
 		a, b := u(3, 4), u(3, 4)
 		add("MSE", gcase{"", []*Value{a, b}, func(t *Tape) *Value { return t.MSE(a, b) }})
 	}
+	{
+		a, b := u(3, 4), u(4)
+		add("Apply", gcase{"user-op", []*Value{a, b}, func(t *Tape) *Value { return mustApply(t, mulSq{}, a, b) }})
+		c, w := u(2, 3), constOf(rng, 4, 3)
+		add("Apply", gcase{"user-op-after-builtin", []*Value{c, b}, func(t *Tape) *Value {
+			return t.Tanh(mustApply(t, mulSq{}, t.Linear(c, t.Const(w), nil), b))
+		}})
+	}
 	return cs
 }
 
@@ -264,7 +272,7 @@ func TestGradCheckCatchesWrongBackward(t *testing.T) {
 		"Sigmoid": opSigmoid, "Tanh": opTanh, "Exp": opExp, "Log": opLog, "Square": opSquare,
 		"Sqrt": opSqrt, "Dropout": opDropout, "L2NormalizeRows": opL2Normalize, "RowDot": opRowDot,
 		"BCEWithLogits": opBCE, "CrossEntropy": opCrossEntropy, "MSE": opMSE,
-		"PairwiseSqDist": opPairwiseSqDist,
+		"PairwiseSqDist": opPairwiseSqDist, "Apply": opFunc,
 	}
 	covered := map[opKind]bool{}
 	for op, cs := range cases {

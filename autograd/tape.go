@@ -52,6 +52,9 @@ type Tape struct {
 	bools []bool
 	vrefs []*Value
 	shape []int
+
+	ctxs []*FuncContext // contexts of user-defined Functions (Apply)
+	nctx int
 }
 
 // NewTape returns an empty tape. With NoGrad() it only computes forward
@@ -101,6 +104,7 @@ func (t *Tape) Reset() {
 	t.bools = t.bools[:0]
 	clear(t.vrefs)
 	t.vrefs = t.vrefs[:0]
+	t.resetFuncContexts()
 }
 
 // floats returns a buffer of n float32 from the free lists (zeroed when zero
@@ -260,7 +264,9 @@ func (t *Tape) gradOf(v *Value) *tensor.Tensor {
 // on this tape, to every Value that requires a gradient. Parameters'
 // gradients are accumulated into their Grad (callers zero them per step).
 // It returns an error wrapping ErrBackward when loss is not a scalar, is NaN
-// or infinite, or was not recorded on this tape.
+// or infinite, or was not recorded on this tape, and the error of a
+// user-defined Function's Backward (wrapping both ErrBackward and it), after
+// which the gradients are incomplete.
 func (t *Tape) Backward(loss *Value) error {
 	if loss == nil || loss.Data == nil {
 		return fmt.Errorf("%w: nil loss", ErrBackward)
@@ -279,25 +285,33 @@ func (t *Tape) Backward(loss *Value) error {
 	}
 	g := t.gradOf(loss)
 	g.Data[0] += 1
-	t.backwardFrom(loss.node)
+	if err := t.backwardFrom(loss.node); err != nil {
+		return fmt.Errorf("%w: %w", ErrBackward, err)
+	}
 	return nil
 }
 
-// backwardFrom runs the recorded backward functions from node last down to 0.
-func (t *Tape) backwardFrom(last int) {
+// backwardFrom runs the recorded backward functions from node last down to
+// 0. It stops at the first error (of a user-defined Function).
+func (t *Tape) backwardFrom(last int) error {
 	for i := last; i >= 0; i-- {
 		n := &t.nodes[i]
 		if n.out.Grad == nil {
 			continue
 		}
-		if n.op == t.corrupt {
+		corrupt := n.op == t.corrupt
+		if corrupt {
 			negate(n.out.Grad.Data)
-			t.backward(n)
-			negate(n.out.Grad.Data)
-			continue
 		}
-		t.backward(n)
+		err := t.backward(n)
+		if corrupt {
+			negate(n.out.Grad.Data)
+		}
+		if err != nil {
+			return fmt.Errorf("op %d: %w", i, err)
+		}
 	}
+	return nil
 }
 
 func negate(x []float32) {
