@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/llmrec/llmrec/autograd"
 	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/tensor"
 )
@@ -25,6 +26,66 @@ type Model interface {
 	LossGrad(seqs [][]int, rng *rand.Rand) (float64, error)
 }
 
+// Loss is SeqModel's training loss. It is JSON-encoded by name ("bce",
+// "sampled", "ce") in a saved model's config; the zero value is LossBCE.
+type Loss int
+
+const (
+	// LossBCE is SASRec's loss: binary cross-entropy of the positive item
+	// against 1 and of NumNeg uniform negatives against 0, each averaged
+	// over the predicted positions (nn.BCELoss).
+	LossBCE Loss = iota
+	// LossSampledSoftmax is the cross-entropy of the positive among itself
+	// and NumNeg uniform negatives, with logits divided by Temperature
+	// (nn.SampledSoftmaxLoss).
+	LossSampledSoftmax
+	// LossCrossEntropy is the cross-entropy of the positive over every item
+	// 1..NumItems (the loss RecBole trains SASRec with), logits divided by
+	// Temperature (nn.FullCrossEntropyLoss). The logits are computed in
+	// chunks of rows (ModelConfig.LogitsBudget), so memory stays bounded for
+	// large catalogs; every step costs a GEMM against the whole table.
+	LossCrossEntropy
+)
+
+var lossNames = [...]string{LossBCE: "bce", LossSampledSoftmax: "sampled", LossCrossEntropy: "ce"}
+
+// String returns the loss's name: "bce", "sampled" or "ce".
+func (l Loss) String() string {
+	if l >= 0 && int(l) < len(lossNames) {
+		return lossNames[l]
+	}
+	return fmt.Sprintf("Loss(%d)", int(l))
+}
+
+// ParseLoss returns the loss named s ("bce", "sampled" or "ce"); another
+// name is an error wrapping ErrBadConfig.
+func ParseLoss(s string) (Loss, error) {
+	for i, n := range lossNames {
+		if s == n {
+			return Loss(i), nil
+		}
+	}
+	return 0, fmt.Errorf("backbone: %w: loss %q (want bce, sampled or ce)", ErrBadConfig, s)
+}
+
+// MarshalText encodes the loss by name.
+func (l Loss) MarshalText() ([]byte, error) {
+	if l < 0 || int(l) >= len(lossNames) {
+		return nil, fmt.Errorf("backbone: %w: unknown loss %d", ErrBadConfig, int(l))
+	}
+	return []byte(l.String()), nil
+}
+
+// UnmarshalText decodes a loss name (see ParseLoss).
+func (l *Loss) UnmarshalText(b []byte) error {
+	v, err := ParseLoss(string(b))
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
 // ModelConfig is the part of a SeqModel's configuration that is not the
 // encoder's or the item table's. It is a plain value, safe for concurrent
 // reads.
@@ -32,18 +93,28 @@ type ModelConfig struct {
 	// Task is TaskNext (predict the next item at every position: SASRec,
 	// GRU4Rec) or TaskMasked (predict masked items: BERT4Rec).
 	Task Task `json:"task"`
+	// Loss is the training loss (default LossBCE).
+	Loss Loss `json:"loss,omitempty"`
 	// NumNeg is the number of uniform negatives per predicted position for
-	// the BCE loss (1 in SASRec).
+	// LossBCE and LossSampledSoftmax (0 means 1, as in SASRec); unused by
+	// LossCrossEntropy.
 	NumNeg int `json:"num_neg"`
+	// Temperature divides the logits of the softmax losses (0 means 1); it
+	// must be 0 for LossBCE.
+	Temperature float64 `json:"temperature,omitempty"`
 	// MaskProb is the masking probability of the "masked" task.
 	MaskProb float64 `json:"mask_prob,omitempty"`
+	// LogitsBudget bounds the bytes of logits LossCrossEntropy holds at
+	// once (three float32 buffers of rows x NumItems per chunk; 0 means
+	// 48 MiB). It does not change the result.
+	LogitsBudget int `json:"-"`
 }
 
 // SeqModel is a sequential recommender: an Encoder over the vectors of an
 // ItemTable, scored by dot products with the same table, trained with
-// binary cross-entropy on the positive item and NumNeg uniform negatives
-// per position (negatives are redrawn while they are in the user's training
-// sequence), each term averaged over the predicted positions, as in SASRec.
+// ModelConfig.Loss. Negatives (LossBCE, LossSampledSoftmax) are drawn by
+// data.NegativeSampler's rule: uniform over the items, redrawn while they
+// are in the user's training sequence, as in SASRec.
 //
 // LossGrad keeps its working memory in the model: one training goroutine at
 // a time. For serving, build a Recommender, which is safe for concurrent use.
@@ -59,22 +130,50 @@ type SeqModel struct {
 	batch   Batch
 	ids     []int
 	rows    []int // token rows that predict something
+	targets []int
 	vecs    tensor.Tensor
 	x       tensor.Tensor
-	hsel    tensor.Tensor
 	dvecs   tensor.Tensor
 	dh      tensor.Tensor
+	// loss on a tape: logits (or hidden states and item vectors) enter as
+	// leaves whose Data and Grad point into the buffers below.
+	tape           *autograd.Tape
+	leafA, leafB   *autograd.Value
+	za, zb, ga, gb tensor.Tensor
+	wView, dwView  tensor.Tensor
+	hView, dhView  tensor.Tensor
 }
 
 // NewSeqModel joins an encoder and an item table; their widths must agree.
 // A zero cfg.NumNeg means 1; an empty Task means "masked" for a bert4rec
-// encoder and "next" otherwise; MaskProb defaults to 0.2.
+// encoder and "next" otherwise; MaskProb defaults to 0.2; a zero
+// Temperature means 1. A configuration that cannot work (unknown task or
+// loss, negative NumNeg, a Temperature that is negative, not finite or set
+// for LossBCE, MaskProb not below 1) is an error wrapping ErrBadConfig.
 func NewSeqModel(enc Encoder, items ItemTable, cfg ModelConfig) (*SeqModel, error) {
 	if enc.Dim() != items.Dim() {
-		return nil, fmt.Errorf("backbone: encoder width %d != item table width %d", enc.Dim(), items.Dim())
+		return nil, fmt.Errorf("backbone: %w: encoder width %d != item table width %d", ErrBadConfig, enc.Dim(), items.Dim())
 	}
-	if cfg.NumNeg <= 0 {
+	bad := func(format string, a ...any) (*SeqModel, error) {
+		return nil, fmt.Errorf("backbone: %w: "+format, append([]any{ErrBadConfig}, a...)...)
+	}
+	if cfg.NumNeg < 0 {
+		return bad("negative NumNeg %d", cfg.NumNeg)
+	}
+	if cfg.NumNeg == 0 {
 		cfg.NumNeg = 1
+	}
+	if cfg.Loss < 0 || int(cfg.Loss) >= len(lossNames) {
+		return bad("unknown loss %d", int(cfg.Loss))
+	}
+	if t := cfg.Temperature; math.IsNaN(t) || math.IsInf(t, 0) || t < 0 {
+		return bad("temperature %v (want a positive number, or 0 for 1)", t)
+	}
+	if cfg.Loss == LossBCE && cfg.Temperature != 0 {
+		return bad("temperature %v with the bce loss (it applies to sampled and ce)", cfg.Temperature)
+	}
+	if cfg.LogitsBudget < 0 {
+		return bad("negative LogitsBudget %d", cfg.LogitsBudget)
 	}
 	if cfg.Task == "" {
 		cfg.Task = TaskNext
@@ -83,18 +182,19 @@ func NewSeqModel(enc Encoder, items ItemTable, cfg ModelConfig) (*SeqModel, erro
 		}
 	}
 	if cfg.Task != TaskNext && cfg.Task != TaskMasked {
-		return nil, fmt.Errorf("backbone: %w: task %q (want next or masked)", ErrBadConfig, cfg.Task)
+		return bad("task %q (want next or masked)", cfg.Task)
 	}
 	if cfg.Task == TaskMasked && enc.Config().Kind != KindBERT4Rec {
-		return nil, fmt.Errorf("backbone: %w: task masked needs a bert4rec encoder, got %q", ErrBadConfig, enc.Config().Kind)
+		return bad("task masked needs a bert4rec encoder, got %q", enc.Config().Kind)
+	}
+	if math.IsNaN(cfg.MaskProb) || cfg.MaskProb >= 1 {
+		return bad("mask probability %g not below 1", cfg.MaskProb)
 	}
 	if cfg.MaskProb <= 0 {
 		cfg.MaskProb = 0.2
 	}
-	if cfg.MaskProb >= 1 {
-		return nil, fmt.Errorf("backbone: %w: mask probability %g not below 1", ErrBadConfig, cfg.MaskProb)
-	}
-	return &SeqModel{Enc: enc, Items: items, Cfg: cfg, scratch: enc.NewScratch()}, nil
+	return &SeqModel{Enc: enc, Items: items, Cfg: cfg, scratch: enc.NewScratch(), tape: autograd.NewTape(),
+		leafA: autograd.NewParam(tensor.New(1)), leafB: autograd.NewParam(tensor.New(1))}, nil
 }
 
 // Params returns the item table's parameters under "item_emb." and the
@@ -137,6 +237,9 @@ func (m *SeqModel) buildBatch(seqs [][]int, rng *rand.Rand) error {
 	L, n := m.Enc.MaxLen(), m.Items.NumItems()
 	b.Reset(L)
 	b.NumNeg = m.Cfg.NumNeg
+	if m.Cfg.Loss == LossCrossEntropy {
+		b.NumNeg = 0 // every item is a negative
+	}
 	for u, s := range seqs {
 		for _, it := range s {
 			if it < 1 || it > n {
@@ -173,6 +276,9 @@ func (m *SeqModel) buildBatch(seqs [][]int, rng *rand.Rand) error {
 				b.Targets[j] = b.Items[j]
 			}
 		}
+		if b.NumNeg == 0 {
+			continue
+		}
 		// negatives for this user's masked positions
 		for t := len(b.Negs) / b.NumNeg; t < len(b.Targets); t++ {
 			for k := 0; k < b.NumNeg; k++ {
@@ -191,13 +297,13 @@ func (m *SeqModel) buildBatch(seqs [][]int, rng *rand.Rand) error {
 	return nil
 }
 
-// LossGrad computes the BCE loss of seqs and its gradient (see Model).
+// LossGrad computes the loss of seqs and its gradient (see Model).
 func (m *SeqModel) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 	if err := m.buildBatch(seqs, rng); err != nil {
 		return 0, err
 	}
 	b := &m.batch
-	T, k, d := b.NumTokens(), b.NumNeg, m.Enc.Dim()
+	T, k, d, n := b.NumTokens(), b.NumNeg, m.Enc.Dim(), m.Items.NumItems()
 	m.rows = m.rows[:0]
 	for t, tg := range b.Targets {
 		if tg != 0 {
@@ -208,13 +314,20 @@ func (m *SeqModel) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 	if R == 0 {
 		return 0, nil
 	}
-	// one table lookup: inputs, positives, negatives
+	// one table lookup: the inputs, then the positives and negatives, or
+	// (full cross-entropy) every item 1..n
 	m.ids = append(m.ids[:0], b.Items...)
-	for _, t := range m.rows {
-		m.ids = append(m.ids, b.Targets[t])
-	}
-	for _, t := range m.rows {
-		m.ids = append(m.ids, b.Negs[t*k:(t+1)*k]...)
+	if m.Cfg.Loss == LossCrossEntropy {
+		for i := 1; i <= n; i++ {
+			m.ids = append(m.ids, i)
+		}
+	} else {
+		for _, t := range m.rows {
+			m.ids = append(m.ids, b.Targets[t])
+		}
+		for _, t := range m.rows {
+			m.ids = append(m.ids, b.Negs[t*k:(t+1)*k]...)
+		}
 	}
 	vecs := m.Items.Lookup(&m.vecs, m.ids)
 	x := resize(&m.x, T, d)
@@ -223,31 +336,17 @@ func (m *SeqModel) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 
 	dvecs := zeros(&m.dvecs, len(m.ids), d)
 	dh := zeros(&m.dh, T, d)
-	var lp, ln float64
-	invP, invN := 1/float32(R), 1/float32(R*k)
-	for r, t := range m.rows {
-		ht := h.Data[t*d : (t+1)*d]
-		dht := dh.Data[t*d : (t+1)*d]
-		pr := T + r
-		pv := vecs.Data[pr*d : (pr+1)*d]
-		z := dot(ht, pv)
-		lp += softplus(-float64(z))
-		g := (sigmoid(z) - 1) * invP
-		axpy(g, pv, dht)
-		axpy(g, ht, dvecs.Data[pr*d:(pr+1)*d])
-		for j := 0; j < k; j++ {
-			nr := T + R + r*k + j
-			nv := vecs.Data[nr*d : (nr+1)*d]
-			z := dot(ht, nv)
-			ln += softplus(float64(z))
-			g := sigmoid(z) * invN
-			axpy(g, nv, dht)
-			axpy(g, ht, dvecs.Data[nr*d:(nr+1)*d])
-		}
+	var (
+		loss float64
+		err  error
+	)
+	if m.Cfg.Loss == LossCrossEntropy {
+		loss, err = m.fullCE(h, vecs, dh, dvecs)
+	} else {
+		loss, err = m.sampledLoss(h, vecs, dh, dvecs)
 	}
-	loss := lp/float64(R) + ln/float64(R*k)
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, nil
+	if err != nil || math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, err
 	}
 	dx, err := m.Enc.Backward(m.scratch, dh)
 	if err != nil {
@@ -257,12 +356,133 @@ func (m *SeqModel) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 	return loss, m.Items.Backward(dvecs)
 }
 
-func sigmoid(z float32) float32 { return float32(1 / (1 + math.Exp(-float64(z)))) }
-
-// softplus(x) = log(1+e^x), stable.
-func softplus(x float64) float64 {
-	if x > 0 {
-		return x + math.Log1p(math.Exp(-x))
+// invTemp returns 1/Temperature (1 when unset).
+func (m *SeqModel) invTemp() float32 {
+	if m.Cfg.Temperature == 0 {
+		return 1
 	}
-	return math.Log1p(math.Exp(x))
+	return float32(1 / m.Cfg.Temperature)
 }
+
+// leaf points a reusable leaf at data and its gradient buffer g (zeroed,
+// same shape) for one use on the model's tape.
+func leaf(v *autograd.Value, data, g *tensor.Tensor, rows, cols int) *autograd.Value {
+	v.Data = resize(data, rows, cols)
+	v.Grad = zeros(g, rows, cols)
+	return v
+}
+
+// sampledLoss scores every predicted position against its positive and its
+// negatives (rows T.. of vecs), evaluates the BCE or sampled-softmax loss of
+// package nn on those logits, and adds the gradients into dh and dvecs.
+func (m *SeqModel) sampledLoss(h, vecs, dh, dvecs *tensor.Tensor) (float64, error) {
+	T, k, d, R := m.batch.NumTokens(), m.batch.NumNeg, m.Enc.Dim(), len(m.rows)
+	inv := m.invTemp()
+	pos := leaf(m.leafA, &m.za, &m.ga, R, 1)
+	neg := leaf(m.leafB, &m.zb, &m.gb, R, k)
+	for r, t := range m.rows {
+		ht := h.Data[t*d : (t+1)*d]
+		pr := T + r
+		pos.Data.Data[r] = dot(ht, vecs.Data[pr*d:(pr+1)*d]) * inv
+		for j := 0; j < k; j++ {
+			nr := T + R + r*k + j
+			neg.Data.Data[r*k+j] = dot(ht, vecs.Data[nr*d:(nr+1)*d]) * inv
+		}
+	}
+	tp := m.tape
+	tp.Reset()
+	var l *autograd.Value
+	if m.Cfg.Loss == LossBCE {
+		l = nn.BCELoss(tp, pos, neg, nil)
+	} else {
+		l = nn.SampledSoftmaxLoss(tp, pos, neg, nil)
+	}
+	loss := float64(l.Data.Data[0])
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, nil
+	}
+	if err := tp.Backward(l); err != nil {
+		return loss, fmt.Errorf("backbone: loss: %w", err)
+	}
+	for r, t := range m.rows {
+		ht := h.Data[t*d : (t+1)*d]
+		dht := dh.Data[t*d : (t+1)*d]
+		pr := T + r
+		g := pos.Grad.Data[r] * inv
+		axpy(g, vecs.Data[pr*d:(pr+1)*d], dht)
+		axpy(g, ht, dvecs.Data[pr*d:(pr+1)*d])
+		for j := 0; j < k; j++ {
+			nr := T + R + r*k + j
+			g := neg.Grad.Data[r*k+j] * inv
+			axpy(g, vecs.Data[nr*d:(nr+1)*d], dht)
+			axpy(g, ht, dvecs.Data[nr*d:(nr+1)*d])
+		}
+	}
+	return loss, nil
+}
+
+// defaultLogitsBudget is LossCrossEntropy's default memory bound.
+const defaultLogitsBudget = 48 << 20
+
+// fullCE evaluates nn.FullCrossEntropyLoss of the predicted positions'
+// hidden states against every item vector (rows T..T+n-1 of vecs = items
+// 1..n), in chunks of rows so that the logits stay within the budget, and
+// adds the gradients into dh and dvecs. The mean over all rows is the
+// chunk means weighted by their share of the rows.
+func (m *SeqModel) fullCE(h, vecs, dh, dvecs *tensor.Tensor) (float64, error) {
+	T, d, n, R := m.batch.NumTokens(), m.Enc.Dim(), m.Items.NumItems(), len(m.rows)
+	inv := m.invTemp()
+	budget := m.Cfg.LogitsBudget
+	if budget == 0 {
+		budget = defaultLogitsBudget
+	}
+	chunk := max(1, budget/(3*4*n))
+	// the hidden states of the predicted rows, scaled by 1/temperature
+	hsel := resize(&m.za, R, d)
+	m.targets = m.targets[:0]
+	for r, t := range m.rows {
+		src, dst := h.Data[t*d:(t+1)*d], hsel.Data[r*d:(r+1)*d]
+		for j, v := range src {
+			dst[j] = v * inv
+		}
+		m.targets = append(m.targets, m.batch.Targets[t]-1) // item i is row i-1
+	}
+	dhsel := zeros(&m.ga, R, d)
+	w := m.leafB
+	w.Data = view(&m.wView, vecs.Data[T*d:(T+n)*d], n, d)
+	w.Grad = view(&m.dwView, dvecs.Data[T*d:(T+n)*d], n, d)
+	tp := m.tape
+	var loss float64
+	for lo := 0; lo < R; lo += chunk {
+		hi := min(lo+chunk, R)
+		hv := m.leafA
+		hv.Data = view(&m.hView, hsel.Data[lo*d:hi*d], hi-lo, d)
+		hv.Grad = view(&m.dhView, dhsel.Data[lo*d:hi*d], hi-lo, d)
+		tp.Reset()
+		l := nn.FullCrossEntropyLoss(tp, hv, w, m.targets[lo:hi], nil)
+		share := float64(hi-lo) / float64(R)
+		lc := float64(l.Data.Data[0])
+		loss += share * lc
+		if math.IsNaN(lc) || math.IsInf(lc, 0) {
+			return lc, nil
+		}
+		if err := tp.Backward(tp.Scale(l, float32(share))); err != nil {
+			return loss, fmt.Errorf("backbone: loss: %w", err)
+		}
+	}
+	for r, t := range m.rows {
+		axpy(inv, dhsel.Data[r*d:(r+1)*d], dh.Data[t*d:(t+1)*d])
+	}
+	return loss, nil
+}
+
+// view points t at data as a rows x cols matrix (no copy).
+func view(t *tensor.Tensor, data []float32, rows, cols int) *tensor.Tensor {
+	t.Data = data
+	if len(t.Shape) != 2 {
+		t.Shape = make([]int, 2)
+	}
+	t.Shape[0], t.Shape[1] = rows, cols
+	return t
+}
+func sigmoid(z float32) float32 { return float32(1 / (1 + math.Exp(-float64(z)))) }
