@@ -2,7 +2,6 @@ package data
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -231,24 +230,14 @@ func EncodeNPY(w io.Writer, t *tensor.Tensor) error {
 	if len(t.Shape) != 2 {
 		panic(fmt.Errorf("%w: EncodeNPY: shape %v is not 2-D", tensor.ErrShape, t.Shape))
 	}
-	dict := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", t.Shape[0], t.Shape[1])
-	// magic(6) + version(2) + len(2) + dict + padding + '\n' = multiple of 64.
-	n := 10 + len(dict) + 1
-	pad := (64 - n%64) % 64
-	hdr := dict + strings.Repeat(" ", pad) + "\n"
-	bw := bufio.NewWriterSize(w, 1<<16)
-	bw.Write(npyMagic)
-	bw.Write([]byte{1, 0})
-	var l [2]byte
-	binary.LittleEndian.PutUint16(l[:], uint16(len(hdr)))
-	bw.Write(l[:])
-	bw.WriteString(hdr)
-	var b [4]byte
-	for _, v := range t.Data {
-		binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
-		bw.Write(b[:])
+	nw, err := NewNPYWriter(w, t.Shape[0], t.Shape[1])
+	if err != nil {
+		return err
 	}
-	return bw.Flush()
+	if err := nw.Write(t.Data); err != nil {
+		return err
+	}
+	return nw.Close()
 }
 
 // WriteNPY writes t (2-D) to path as .npy v1.0 <f4, atomically: it writes

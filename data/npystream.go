@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/llmrec/llmrec/tensor"
 )
@@ -356,4 +357,70 @@ func (s *NPYStream) Close() error {
 	err := s.closer.Close()
 	s.closer = nil
 	return err
+}
+
+// NPYWriter writes a 2-D float32 .npy array (format 1.0, <f4, C order)
+// whose shape is known in advance, a chunk of rows at a time, so that a
+// matrix larger than memory can be written; EncodeNPY writes a whole tensor
+// through it. It buffers at most 64 KiB. Not safe for concurrent use.
+type NPYWriter struct {
+	bw         *bufio.Writer
+	rows, cols int
+	written    int // values
+	b          [4]byte
+}
+
+// NewNPYWriter writes the header of a rows x cols <f4 array to w and
+// returns a writer for its values. It does not close w.
+func NewNPYWriter(w io.Writer, rows, cols int) (*NPYWriter, error) {
+	if rows < 0 || cols < 0 || (cols > 0 && rows > math.MaxInt64/8/cols) {
+		return nil, fmt.Errorf("data: NewNPYWriter: invalid shape (%d, %d)", rows, cols)
+	}
+	dict := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
+	// magic(6) + version(2) + len(2) + dict + padding + '\n' = multiple of 64.
+	n := 10 + len(dict) + 1
+	hdr := dict + strings.Repeat(" ", (64-n%64)%64) + "\n"
+	nw := &NPYWriter{bw: bufio.NewWriterSize(w, 1<<16), rows: rows, cols: cols}
+	nw.bw.Write(npyMagic)
+	nw.bw.Write([]byte{1, 0})
+	var l [2]byte
+	binary.LittleEndian.PutUint16(l[:], uint16(len(hdr)))
+	nw.bw.Write(l[:])
+	if _, err := nw.bw.WriteString(hdr); err != nil {
+		return nil, fmt.Errorf("data: write .npy header: %w", err)
+	}
+	return nw, nil
+}
+
+// Write appends whole rows (len(v) a multiple of the column count) and
+// fails when they would exceed the declared row count.
+func (nw *NPYWriter) Write(v []float32) error {
+	if nw.cols == 0 || len(v)%nw.cols != 0 {
+		if len(v) == 0 {
+			return nil
+		}
+		return fmt.Errorf("data: NPYWriter: %d values are not whole rows of %d", len(v), nw.cols)
+	}
+	if nw.written+len(v) > nw.rows*nw.cols {
+		return fmt.Errorf("data: NPYWriter: %d more rows than the %d declared", (nw.written+len(v))/nw.cols-nw.rows, nw.rows)
+	}
+	for _, x := range v {
+		binary.LittleEndian.PutUint32(nw.b[:], math.Float32bits(x))
+		nw.bw.Write(nw.b[:])
+	}
+	nw.written += len(v)
+	return nil
+}
+
+// Close flushes the buffered values; it fails when fewer rows than declared
+// were written (the file would be truncated). It does not close the
+// underlying writer.
+func (nw *NPYWriter) Close() error {
+	if err := nw.bw.Flush(); err != nil {
+		return fmt.Errorf("data: write .npy: %w", err)
+	}
+	if nw.written != nw.rows*nw.cols {
+		return fmt.Errorf("data: NPYWriter: %d of %d declared rows written", nw.written/max(nw.cols, 1), nw.rows)
+	}
+	return nil
 }

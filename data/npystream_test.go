@@ -359,3 +359,29 @@ func TestNPYStreamLarge(t *testing.T) {
 	// the bound the design promises: far below the file size
 	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(st.Size()/20))
 }
+
+func TestNPYWriterStreams(t *testing.T) {
+	var b bytes.Buffer
+	w, err := NewNPYWriter(&b, 3, 2)
+	require.NoError(t, err)
+	require.NoError(t, w.Write([]float32{1, 2}))
+	require.NoError(t, w.Write([]float32{3, 4, 5, 6}))
+	require.ErrorContains(t, w.Write([]float32{7, 8}), "1 more rows than the 3 declared")
+	require.ErrorContains(t, w.Write([]float32{7}), "not whole rows of 2")
+	require.NoError(t, w.Close())
+	// the header is 64-byte aligned, and the file reads back (independent reader: npyBytes' layout)
+	require.Equal(t, 0, (b.Len()-6*4)%64)
+	ref := npyBytes(1, "<f4", false, "(3, 2)", []float64{1, 2, 3, 4, 5, 6})
+	require.Equal(t, ref[len(ref)-24:], b.Bytes()[b.Len()-24:])
+	m, err := ReadNPY(bytes.NewReader(b.Bytes()), "w.npy")
+	require.NoError(t, err)
+	require.Equal(t, []int{3, 2}, m.Shape)
+	require.Equal(t, []float32{1, 2, 3, 4, 5, 6}, m.Data)
+
+	w, err = NewNPYWriter(io.Discard, 2, 2)
+	require.NoError(t, err)
+	require.NoError(t, w.Write([]float32{1, 2}))
+	require.ErrorContains(t, w.Close(), "1 of 2 declared rows written")
+	_, err = NewNPYWriter(io.Discard, -1, 2)
+	require.Error(t, err)
+}
