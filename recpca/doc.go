@@ -52,6 +52,18 @@
 // eigenvalues next to PCA's, and logs a warning through Options.Logger when λ
 // has gone past the useful band.
 //
+// Beyond one machine: every input of Fit is a sum over items or over graph
+// edges, so it distributes exactly. An Accumulator collects the sufficient
+// statistics (item count and mean, the centred Gram X̄ᵀX̄, the graph term
+// X̄ᵀLX̄ as a sum over edges, each edge given with both end rows and
+// degrees); shards merge in any order (pairwise, Chan-style centring) and
+// encode with MarshalBinary; FitStats solves the D x D eigenproblem on one
+// machine and gives Fit's projection (within 1e-5 rad on Beauty). A
+// PartialGraph counts co-occurrences of a shard of sequences
+// (CoOccurrences emits the weighted pairs one by one) and merges into
+// BuildGraph's graph. Column standardization needs the global deviations:
+// Options.Standardize applies it at fit time (in Fit and FitStats alike).
+//
 // Example:
 //
 //	g, err := recpca.BuildGraph(split.Train, numItems, recpca.GraphOptions{})

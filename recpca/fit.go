@@ -128,6 +128,13 @@ type Options struct {
 	NormalizeInput bool
 	// NoCenter skips centring (Mean is then zero).
 	NoCenter bool
+	// Standardize z-scores every column over the items (after
+	// NormalizeInput; mean 0, population standard deviation 1, a constant
+	// column becomes 0), as StandardizeColumns does, before the fit. The
+	// scaling is folded into the returned Projection (Mean is the column
+	// mean, W's rows are divided by the column deviations), so Transform
+	// takes the unstandardized rows; W's columns are then not orthonormal.
+	Standardize bool
 	// Whiten scales each output coordinate to unit variance over the items.
 	Whiten bool
 	// TV selects the total-variation penalty (default TVQuadratic).
@@ -218,6 +225,44 @@ func FitContext(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options) (*
 	return fit(ctx, x, g, opt, fitPaths{})
 }
 
+// check validates Dim and the penalty handles for n items of width D and
+// reports whether a graph penalty is asked.
+func (opt *Options) check(n, D int) (penalized bool, err error) {
+	d := opt.Dim
+	if d < 1 || d > D || d > n {
+		return false, fmt.Errorf("recpca: fit: d = %d outside 1..min(D=%d, NumItems=%d)", d, D, n)
+	}
+	if opt.Beta < 0 || opt.Beta >= 1 || opt.TargetVariance < 0 || opt.TargetVariance > 1 || opt.Lambda < 0 || math.IsNaN(opt.Lambda) {
+		return false, fmt.Errorf("recpca: fit: invalid penalty handle (lambda %v, beta %v, target variance %v)", opt.Lambda, opt.Beta, opt.TargetVariance)
+	}
+	return opt.Lambda > 0 || opt.Beta > 0 || opt.TargetVariance > 0, nil
+}
+
+// setDefaults fills the zero-valued tuning fields.
+func (opt *Options) setDefaults() {
+	if opt.TargetTol <= 0 {
+		opt.TargetTol = 1e-3
+	}
+	if opt.IRLSIters <= 0 {
+		opt.IRLSIters = 8
+	}
+	if opt.Oversample <= 0 {
+		opt.Oversample = max(opt.Dim/2, 16)
+	}
+	if opt.MaxIter <= 0 {
+		opt.MaxIter = 300
+	}
+	if opt.Tol <= 0 {
+		opt.Tol = 1e-7
+	}
+	if opt.Rand == nil {
+		opt.Rand = rand.New(rand.NewPCG(1, 2))
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
 // fitPaths selects the exact solver's previous code paths, kept so that the
 // benchmarks can time them beside the current ones: gram64 forms the Gram
 // matrices with float64 BLAS, fullEig decomposes M fully with dsyev.
@@ -239,40 +284,28 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 			return nil, fmt.Errorf("recpca: fit: item matrix row %d column %d is %v", k/D+1, k%D, v)
 		}
 	}
-	if d < 1 || d > D || d > n {
-		return nil, fmt.Errorf("recpca: fit: d = %d outside 1..min(D=%d, NumItems=%d)", d, D, n)
+	penalized, err := opt.check(n, D)
+	if err != nil {
+		return nil, err
 	}
-	if opt.Beta < 0 || opt.Beta >= 1 || opt.TargetVariance < 0 || opt.TargetVariance > 1 || opt.Lambda < 0 || math.IsNaN(opt.Lambda) {
-		return nil, fmt.Errorf("recpca: fit: invalid penalty handle (lambda %v, beta %v, target variance %v)", opt.Lambda, opt.Beta, opt.TargetVariance)
-	}
-	penalized := opt.Lambda > 0 || opt.Beta > 0 || opt.TargetVariance > 0
 	if g != nil && g.N != n+1 {
 		return nil, fmt.Errorf("recpca: fit: graph has %d items, item matrix has %d", g.N-1, n)
 	}
 	if penalized && (g == nil || g.NumEdges() == 0) {
 		return nil, fmt.Errorf("recpca: fit: a graph penalty was asked: %w", ErrEmptyGraph)
 	}
-	if opt.TargetTol <= 0 {
-		opt.TargetTol = 1e-3
+	if opt.Standardize {
+		xs, mean, inv := standardized(x, opt.NormalizeInput)
+		o := opt
+		o.Standardize, o.NormalizeInput = false, false
+		pr, err := fit(ctx, xs, g, o, paths)
+		if err != nil {
+			return nil, err
+		}
+		pr.unstandardize(mean, inv, opt.NormalizeInput)
+		return pr, nil
 	}
-	if opt.IRLSIters <= 0 {
-		opt.IRLSIters = 8
-	}
-	if opt.Oversample <= 0 {
-		opt.Oversample = max(d/2, 16)
-	}
-	if opt.MaxIter <= 0 {
-		opt.MaxIter = 300
-	}
-	if opt.Tol <= 0 {
-		opt.Tol = 1e-7
-	}
-	if opt.Rand == nil {
-		opt.Rand = rand.New(rand.NewPCG(1, 2))
-	}
-	if opt.Logger == nil {
-		opt.Logger = slog.New(slog.DiscardHandler)
-	}
+	opt.setDefaults()
 	solver := opt.Solver
 	if solver == SolverAuto {
 		solver = SolverRandomized
@@ -300,7 +333,17 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 	case SolverRandomized32:
 		p.op = newOp32(p.m)
 	}
-	st := Stats{Solver: solver}
+	return p.run(g, penalized)
+}
+
+// run solves the problem set up by fit or fitStats: PCA first (the reference,
+// and the answer without a penalty), then the penalty handle, then the
+// report and the Projection. Without a design matrix (p.m == nil, FitStats)
+// the projected quantities come from the quadratic forms of C and G.
+func (p *problem) run(g *Graph, penalized bool) (*Projection, error) {
+	opt, n, D, d := p.opt, p.n, p.D, p.d
+	st := Stats{Solver: p.solver}
+	hasGraph := g != nil && g.NumEdges() > 0 || p.m == nil && p.G != nil
 
 	// PCA reference (and the answer when there is no penalty).
 	pca, err := p.solve(0, nil)
@@ -308,12 +351,13 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 		return nil, err
 	}
 	p.normC = pca.vals[0]
-	pcaZ := p.projected(pca)
-	st.PCARetainedVariance = sumSq(pcaZ) / p.trC
-	if g != nil && g.NumEdges() > 0 {
-		st.PCAGraphTV, st.PCAGraphTVL1 = tvRows(g, pcaZ, d, 1)
-		if err := p.setGraph(g); err != nil {
-			return nil, err
+	st.PCARetainedVariance = p.retained(pca)
+	if hasGraph {
+		st.PCAGraphTV, st.PCAGraphTVL1 = p.graphTV(g, pca)
+		if p.m != nil {
+			if err := p.setGraph(g); err != nil {
+				return nil, err
+			}
 		}
 		st.TraceRatio = p.trG / p.trC
 	}
@@ -341,13 +385,9 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 		}
 	}
 
-	z := pcaZ
-	if res != pca {
-		z = p.projected(res)
-	}
-	st.RetainedVariance = sumSq(z) / p.trC
-	if g != nil && g.NumEdges() > 0 {
-		st.GraphTV, st.GraphTVL1 = tvRows(g, z, d, 1)
+	st.RetainedVariance = p.retained(res)
+	if hasGraph {
+		st.GraphTV, st.GraphTVL1 = p.graphTV(g, res)
 	}
 	st.Iterations, st.Residual = res.iters, res.resid
 	for _, v := range res.vals {
@@ -362,23 +402,81 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 
 	w := mat.NewDense(D, d, res.w)
 	if opt.Whiten {
+		colSq := p.columnSq(res)
 		for j := range d {
-			var v float64
-			for i := range n {
-				v += z[i*d+j] * z[i*d+j]
-			}
-			v /= float64(n)
-			s := 1 / math.Sqrt(math.Max(v, normEps))
+			s := 1 / math.Sqrt(math.Max(colSq[j]/float64(n), normEps))
 			for i := range D {
 				w.Set(i, j, w.At(i, j)*s)
 			}
 		}
 	}
-	mean := p.m.mean
+	var mean []float64
+	if p.m != nil {
+		mean = p.m.mean
+	} else {
+		mean = p.mean
+	}
 	if mean == nil {
 		mean = make([]float64, D)
 	}
 	return &Projection{Mean: mean, W: w, Eigenvalues: res.vals, NormalizeInput: opt.NormalizeInput, Stats: st}, nil
+}
+
+// retained returns the retained variance ||X̄W||²_F/trC of a solution.
+func (p *problem) retained(s *solution) float64 {
+	var q float64
+	for _, v := range p.columnSq(s) {
+		q += v
+	}
+	return q / p.trC
+}
+
+// columnSq returns the squared norms of the columns of Z = X̄W: from Z
+// itself, or as the diagonal of WᵀCW without a design matrix.
+func (p *problem) columnSq(s *solution) []float64 {
+	d := p.d
+	out := make([]float64, d)
+	if p.m == nil {
+		return quadDiag(p.C, s.w, p.D, d)
+	}
+	z := p.projected(s)
+	for i := range p.n {
+		for j, v := range z[i*d : (i+1)*d] {
+			out[j] += v * v
+		}
+	}
+	return out
+}
+
+// graphTV returns TV₂ and TV₁ of Z = X̄W on the raw weights. Without a
+// design matrix only TV₂ with the combinatorial Laplacian is known
+// (tr(WᵀGW)); the others are reported as 0.
+func (p *problem) graphTV(g *Graph, s *solution) (tv2, tv1 float64) {
+	if p.m != nil {
+		return tvRows(g, p.projected(s), p.d, 1)
+	}
+	if p.kind != Combinatorial {
+		return 0, 0
+	}
+	for _, v := range quadDiag(p.G, s.w, p.D, p.d) {
+		tv2 += v
+	}
+	return tv2, 0
+}
+
+// quadDiag returns the diagonal of WᵀAW for the symmetric D x D matrix a and
+// the D x d matrix w.
+func quadDiag(a, w []float64, D, d int) []float64 {
+	aw := make([]float64, D*d)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, blas64.General{Rows: D, Cols: D, Stride: D, Data: a},
+		blas64.General{Rows: D, Cols: d, Stride: d, Data: w}, 0, blas64.General{Rows: D, Cols: d, Stride: d, Data: aw})
+	out := make([]float64, d)
+	for i := range D {
+		for j := range d {
+			out[j] += w[i*d+j] * aw[i*d+j]
+		}
+	}
+	return out
 }
 
 // Transform writes into dst ([Rows, d], sized when empty) the reduced item
@@ -439,9 +537,10 @@ type problem struct {
 	ctx     context.Context
 	paths   fitPaths
 
-	trC float64
-	C   []float64 // X̄ᵀX̄, exact solver only
-	op  *op32     // float32 operator (SolverRandomized32 only)
+	trC  float64
+	C    []float64 // X̄ᵀX̄, exact solver only
+	mean []float64 // the centring vector when there is no design (FitStats)
+	op   *op32     // float32 operator (SolverRandomized32 only)
 
 	g      *Graph
 	trG    float64
@@ -457,7 +556,7 @@ type solution struct {
 	w     []float64 // D x d orthonormal columns
 	v     []float64 // D x k block (randomized warm start), nil for exact
 	vals  []float64 // d eigenvalues of M, descending
-	z     []float64 // X̄W (n x d) when the solver computed it in float64, or nil
+	z     []float64 // X̄W (n x d) once known (projected), or nil
 	iters int
 	resid float64
 }
@@ -565,7 +664,8 @@ func (p *problem) project(w []float64) []float64 {
 	return z
 }
 
-// projected returns X̄W for a solution, reusing the solver's float64 copy.
+// projected returns X̄W for a solution, computed once and kept in s.z (the
+// float64 polish computes it on the way).
 //
 // With the float32 operator (SolverRandomized32 without the float64 polish)
 // the product is a float32 GEMM too: Z only feeds the reported statistics
@@ -576,11 +676,12 @@ func (p *problem) projected(s *solution) []float64 {
 		return s.z
 	}
 	if p.op != nil {
-		z := make([]float64, p.n*p.d)
-		p.op.mul(z, s.w, p.d)
-		return z
+		s.z = make([]float64, p.n*p.d)
+		p.op.mul(s.z, s.w, p.d)
+	} else {
+		s.z = p.project(s.w)
 	}
-	return p.project(s.w)
+	return s.z
 }
 
 // mul and mulT are the operator's n x D x k products: float32 GEMMs for
@@ -911,7 +1012,7 @@ func (p *problem) polish(sol *solution, v []float64, k int, lambda float64) (*so
 // fraction). It returns the λ, its solution and the number of solves.
 func (p *problem) chooseLambda(target float64, pca *solution) (float64, *solution, int, error) {
 	evals := 0
-	rv := func(s *solution) float64 { return sumSq(p.projected(s)) / p.trC }
+	rv := p.retained
 	if rv(pca) <= target {
 		return 0, pca, 0, nil
 	}

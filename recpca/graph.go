@@ -70,40 +70,17 @@ func BuildGraph(seqs [][]int, numItems int, opt GraphOptions) (*Graph, error) {
 	if numItems < 0 {
 		return nil, fmt.Errorf("recpca: build graph: negative item count %d", numItems)
 	}
-	w := opt.Window
-	if w == 0 {
-		w = 1
-	}
 	type pair struct {
 		key uint64
 		w   float64
 	}
 	var pairs []pair
 	for u, s := range seqs {
-		for p, it := range s {
-			if it < 1 || it > numItems {
-				return nil, fmt.Errorf("recpca: build graph: sequence %d position %d: item id %d outside 1..%d", u, p, it, numItems)
-			}
-		}
-		for a := range s {
-			last := len(s) - 1
-			if w > 0 {
-				last = min(last, a+w)
-			}
-			for b := a + 1; b <= last; b++ {
-				i, j := s[a], s[b]
-				if i == j {
-					continue
-				}
-				if i > j {
-					i, j = j, i
-				}
-				wt := 1.0
-				if opt.Decay {
-					wt = 1 / float64(b-a)
-				}
-				pairs = append(pairs, pair{uint64(i)<<32 | uint64(j), wt})
-			}
+		err := CoOccurrences(s, numItems, opt, func(i, j int, wt float64) {
+			pairs = append(pairs, pair{uint64(i)<<32 | uint64(j), wt})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("recpca: build graph: sequence %d %w", u, err)
 		}
 	}
 	slices.SortFunc(pairs, func(x, y pair) int { return cmp.Compare(x.key, y.key) })
@@ -124,6 +101,46 @@ func BuildGraph(seqs [][]int, numItems int, opt GraphOptions) (*Graph, error) {
 		g = g.topK(opt.TopK)
 	}
 	return g, nil
+}
+
+// CoOccurrences calls emit(i, j, w) with i < j for every pair of positions
+// s < t of one sequence that BuildGraph links (t−s ≤ Window, or every pair
+// at UserLevel; pairs of a repeated item skipped), with w = 1, or 1/(t−s)
+// with Decay. BuildGraph and PartialGraph sum these; a distributed job can
+// emit them as keyed values and sum them per key. opt.TopK plays no part
+// here. It returns an error naming the position of an id outside
+// 1..numItems, before emitting anything.
+func CoOccurrences(seq []int, numItems int, opt GraphOptions, emit func(i, j int, w float64)) error {
+	for p, it := range seq {
+		if it < 1 || it > numItems {
+			return fmt.Errorf("position %d: item id %d outside 1..%d", p, it, numItems)
+		}
+	}
+	w := opt.Window
+	if w == 0 {
+		w = 1
+	}
+	for a := range seq {
+		last := len(seq) - 1
+		if w > 0 {
+			last = min(last, a+w)
+		}
+		for b := a + 1; b <= last; b++ {
+			i, j := seq[a], seq[b]
+			if i == j {
+				continue
+			}
+			if i > j {
+				i, j = j, i
+			}
+			wt := 1.0
+			if opt.Decay {
+				wt = 1 / float64(b-a)
+			}
+			emit(i, j, wt)
+		}
+	}
+	return nil
 }
 
 // NewGraph builds a Graph over items 1..numItems (N = numItems+1 nodes) from

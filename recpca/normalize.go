@@ -137,11 +137,38 @@ func StandardizeColumns(dst, x *tensor.Tensor) *tensor.Tensor {
 		dst = &tensor.Tensor{}
 	}
 	dst.Ensure(x.Shape...)
+	standardizeInto(dst, x, false)
+	return dst
+}
+
+// standardized returns the item matrix x (rows L2-normalized first when
+// normalize is set) with its columns z-scored as StandardizeColumns does,
+// and the column means and inverse deviations (0 for a constant column) that
+// did it.
+func standardized(x *tensor.Tensor, normalize bool) (xs *tensor.Tensor, mean, inv []float64) {
+	xs = tensor.New(x.Shape...)
+	mean, inv = standardizeInto(xs, x, normalize)
+	return xs, mean, inv
+}
+
+// standardizeInto writes the z-scored x into dst (same shape; may be x) and
+// returns the column means and inverse population deviations, all in
+// float64, over the rows 1.. (each scaled to unit norm first when normalize
+// is set; a zero row stays zero). Row 0 is written as zeros.
+func standardizeInto(dst, x *tensor.Tensor, normalize bool) (mean, inv []float64) {
 	n, d := x.Shape[0]-1, x.Shape[1]
-	mean, inv := make([]float64, d), make([]float64, d)
+	mean, inv = make([]float64, d), make([]float64, d)
+	scale := make([]float64, max(n, 0))
 	for i := 1; i <= n; i++ {
+		scale[i-1] = 1
+		if normalize {
+			scale[i-1] = 0
+			if nr := math.Sqrt(sumSq32(x.Row(i))); nr > 0 {
+				scale[i-1] = 1 / math.Max(nr, normEps)
+			}
+		}
 		for j, v := range x.Row(i) {
-			mean[j] += float64(v)
+			mean[j] += float64(v) * scale[i-1]
 		}
 	}
 	for j := range mean {
@@ -149,7 +176,7 @@ func StandardizeColumns(dst, x *tensor.Tensor) *tensor.Tensor {
 	}
 	for i := 1; i <= n; i++ {
 		for j, v := range x.Row(i) {
-			dv := float64(v) - mean[j]
+			dv := float64(v)*scale[i-1] - mean[j]
 			inv[j] += dv * dv
 		}
 	}
@@ -164,8 +191,8 @@ func StandardizeColumns(dst, x *tensor.Tensor) *tensor.Tensor {
 	for i := 1; i <= n; i++ {
 		src, out := x.Row(i), dst.Row(i)
 		for j, v := range src {
-			out[j] = float32((float64(v) - mean[j]) * inv[j])
+			out[j] = float32((float64(v)*scale[i-1] - mean[j]) * inv[j])
 		}
 	}
-	return dst
+	return mean, inv
 }
