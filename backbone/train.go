@@ -26,8 +26,25 @@ type TrainConfig struct {
 	Beta2 float64 `json:"beta2"`
 	// Eps is added to the root of Adam's second moment (1e-8).
 	Eps float64 `json:"eps"`
-	// WeightDecay is AdamW's decoupled weight decay (0 = plain Adam).
+	// Optimizer is OptAdam, OptAdamW or OptSGD. Empty means OptAdamW when
+	// WeightDecay > 0 (PAD's setting) and OptAdam otherwise (SASRec's).
+	Optimizer OptimizerKind `json:"optimizer,omitempty"`
+	// WeightDecay is the weight decay: decoupled for AdamW, an L2 term in
+	// the gradient for Adam and SGD (as in PyTorch). TrainOptions.NoDecay
+	// exempts parameters from it.
 	WeightDecay float64 `json:"weight_decay,omitempty"`
+	// Momentum is SGD's momentum (0 = none).
+	Momentum float64 `json:"momentum,omitempty"`
+	// Schedule shapes the learning rate over the steps: SchedConstant
+	// (default), SchedWarmup or SchedCosine; TrainOptions.Schedule
+	// overrides it with any Schedule.
+	Schedule ScheduleKind `json:"schedule,omitempty"`
+	// WarmupSteps is the number of optimizer steps of the linear warm-up
+	// of SchedWarmup and SchedCosine.
+	WarmupSteps int `json:"warmup_steps,omitempty"`
+	// MinLR is the learning rate SchedCosine decays to at the last step of
+	// Epochs (0 = zero).
+	MinLR float64 `json:"min_lr,omitempty"`
 	// ClipNorm clips the global gradient norm when positive.
 	ClipNorm float64 `json:"clip_norm,omitempty"`
 	// Patience stops training after this many epochs without a better
@@ -74,8 +91,42 @@ func (c *TrainConfig) fill() error {
 	if c.EvalEvery == 0 {
 		c.EvalEvery = 1
 	}
-	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || c.Patience < 0 || c.EvalEvery < 0 {
-		return fmt.Errorf("backbone: negative training setting in %+v", *c)
+	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || c.Patience < 0 || c.EvalEvery < 0 ||
+		c.WarmupSteps < 0 || c.MinLR < 0 || c.Momentum < 0 || c.WeightDecay < 0 || c.ClipNorm < 0 {
+		return fmt.Errorf("backbone: %w: negative training setting in %+v", ErrBadConfig, *c)
+	}
+	for _, v := range []float64{c.LR, c.Beta1, c.Beta2, c.Eps, c.WeightDecay, c.ClipNorm, c.Momentum, c.MinLR} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("backbone: %w: non-finite training setting in %+v", ErrBadConfig, *c)
+		}
+	}
+	if c.MinLR > c.LR {
+		return fmt.Errorf("backbone: %w: MinLR %v above LR %v", ErrBadConfig, c.MinLR, c.LR)
+	}
+	if c.Optimizer == "" {
+		c.Optimizer = OptAdam
+		if c.WeightDecay > 0 {
+			c.Optimizer = OptAdamW
+		}
+	}
+	switch c.Optimizer {
+	case OptAdam, OptAdamW, OptSGD:
+	default:
+		return fmt.Errorf("backbone: %w: optimizer %q (want adam, adamw or sgd)", ErrBadConfig, c.Optimizer)
+	}
+	if c.Momentum != 0 && c.Optimizer != OptSGD {
+		return fmt.Errorf("backbone: %w: momentum %v applies to sgd, not %s", ErrBadConfig, c.Momentum, c.Optimizer)
+	}
+	if c.Schedule == "" {
+		c.Schedule = SchedConstant
+	}
+	switch c.Schedule {
+	case SchedConstant, SchedWarmup, SchedCosine:
+	default:
+		return fmt.Errorf("backbone: %w: schedule %q (want constant, warmup or cosine)", ErrBadConfig, c.Schedule)
+	}
+	if c.Schedule == SchedWarmup && c.WarmupSteps == 0 {
+		return fmt.Errorf("backbone: %w: warmup schedule with 0 warm-up steps", ErrBadConfig)
 	}
 	return nil
 }
@@ -136,9 +187,22 @@ type TrainOptions struct {
 	// KeepLast keeps the final weights; by default Train restores the
 	// weights of the best validation epoch before returning.
 	KeepLast bool
+	// Optimizer, when set, is stepped instead of the one TrainConfig
+	// describes (any nn.Optimizer: nn.NewAdam, nn.NewAdamW, nn.NewSGD over
+	// the model's Params, or a user's). Its learning rate is set every step
+	// when a schedule other than SchedConstant is in use.
+	Optimizer nn.Optimizer
+	// Schedule, when set, replaces TrainConfig.Schedule.
+	Schedule Schedule
+	// NoDecay exempts from TrainConfig.WeightDecay the parameters whose
+	// name it accepts (e.g. NoDecayNormBiasEmbedding); nil decays every
+	// parameter. Unused with Optimizer.
+	NoDecay func(name string) bool
 }
 
-// Train trains m on the users' training sequences with Adam: every epoch
+// Train trains m on the users' training sequences with the optimizer and
+// learning-rate schedule that cfg names (Adam and a constant rate by
+// default) or that opt supplies: every epoch
 // visits the users with at least 2 items in a random order (or length
 // buckets), BatchSize users per step. After every EvalEvery epochs it calls
 // Validate, keeps the best weights by opt.Metric and stops after Patience
@@ -167,10 +231,20 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5a5e))
 	params := m.Params()
-	opti, err := newOptimizer(params, cfg)
-	if err != nil {
-		return nil, err
+	opti := opt.Optimizer
+	if opti == nil {
+		var err error
+		if opti, err = NewOptimizer(params, cfg, opt.NoDecay); err != nil {
+			return nil, err
+		}
 	}
+	sched := opt.Schedule
+	if sched == nil {
+		sched = cfg.schedule()
+	}
+	_, constant := sched.(ConstantSchedule)
+	totalSteps := cfg.Epochs * ((len(users) + cfg.BatchSize - 1) / cfg.BatchSize)
+	done := 0 // optimizer steps so far
 	h := &History{StopReason: "epochs"}
 	var best []([]float32)
 	bestVal := math.Inf(-1)
@@ -202,7 +276,11 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 			if cfg.ClipNorm > 0 {
 				nn.ClipGradNorm(params, cfg.ClipNorm)
 			}
+			if !constant {
+				opti.SetLR(cfg.LR * sched.Factor(done, totalSteps))
+			}
 			opti.Step()
+			done++
 			sum += loss
 		}
 		es := EpochStats{Epoch: epoch, Loss: sum / float64(len(batches)), Steps: len(batches), Seconds: time.Since(t0).Seconds()}
@@ -262,24 +340,4 @@ func restore(params []nn.Param, best [][]float32, keepLast bool) {
 	for i, p := range params {
 		copy(p.Value.Data.Data, best[i])
 	}
-}
-
-// newOptimizer returns nn's Adam for cfg: AdamW (decoupled decay) when
-// cfg.WeightDecay > 0, as SASRec's reference trains with Adam and PAD with
-// AdamW.
-func newOptimizer(params []nn.Param, cfg TrainConfig) (*nn.Adam, error) {
-	ac := nn.AdamConfig{LR: cfg.LR, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay}
-	var (
-		o   *nn.Adam
-		err error
-	)
-	if cfg.WeightDecay > 0 {
-		o, err = nn.NewAdamW(params, ac)
-	} else {
-		o, err = nn.NewAdam(params, ac)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("backbone: optimizer: %w", err)
-	}
-	return o, nil
 }

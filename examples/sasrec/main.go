@@ -9,6 +9,16 @@
 // 0.98), batch 128, BCE with 1 negative, patience 20 on valid NDCG@10, the
 // sampled-100 protocol. -out saves the best model (.safetensors + .json)
 // for a Go service to load with backbone.LoadRecommender.
+//
+// Training choices: -loss bce (default), sampled (with -negs k) or ce (full
+// cross-entropy over every item, as RecBole trains SASRec); -optimizer adam,
+// adamw or sgd with -wd (none on LayerNorm, biases and embeddings);
+// -schedule constant, warmup or cosine with -warmup steps:
+//
+//	go run ./examples/sasrec -data ../shared/data/amazon-beauty -loss ce
+//
+// The JSON line's test_by_protocol holds the test metrics under both full
+// ranking and sampled100.
 package main
 
 import (
@@ -34,11 +44,13 @@ import (
 
 type options struct {
 	data, format, model, protocol, out, style string
-	load                                      string
+	load, loss, optimizer, schedule           string
 	maxLen, dim, blocks, heads, batch         int
 	epochs, patience, evalEvery, negs         int
 	bucket, evalUsers, threads                int
 	dropout, lr, maskProb                     float64
+	temperature, wd, momentum, minLR          float64
+	warmup                                    int
 	seed                                      uint64
 	noCausal, quiet                           bool
 }
@@ -65,7 +77,15 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "out", "", "save the best model here (.safetensors; a .json config is written beside it)")
 	fs.StringVar(&o.style, "style", "", "block style: tf (sasrec default), preln, postln (bert4rec default)")
 	fs.BoolVar(&o.noCausal, "no-causal", false, "drop the causal mask (LLM-ESR code's behaviour)")
-	fs.IntVar(&o.negs, "negs", 1, "negatives per position (BCE)")
+	fs.StringVar(&o.loss, "loss", "bce", "training loss: bce (k negatives), sampled (softmax over the positive and k negatives) or ce (softmax over every item)")
+	fs.IntVar(&o.negs, "negs", 1, "negatives per position k (bce and sampled)")
+	fs.Float64Var(&o.temperature, "temperature", 0, "logit temperature of the sampled and ce losses (0 = 1)")
+	fs.StringVar(&o.optimizer, "optimizer", "adam", "adam, adamw or sgd")
+	fs.Float64Var(&o.wd, "wd", 0, "weight decay (none on LayerNorm, biases and embeddings)")
+	fs.Float64Var(&o.momentum, "momentum", 0, "SGD momentum")
+	fs.StringVar(&o.schedule, "schedule", "constant", "learning-rate schedule: constant, warmup or cosine")
+	fs.IntVar(&o.warmup, "warmup", 0, "linear warm-up steps (warmup and cosine schedules)")
+	fs.Float64Var(&o.minLR, "min-lr", 0, "final learning rate of the cosine schedule")
 	fs.Float64Var(&o.maskProb, "mask-prob", 0.2, "masking probability (bert4rec)")
 	fs.IntVar(&o.bucket, "bucket", 0, "group users of similar length: pools of this many batches (0 = random batches)")
 	fs.IntVar(&o.evalUsers, "eval-users", 0, "evaluate a fixed random subset of users (0 = all)")
@@ -102,34 +122,29 @@ func load(o *options) (*data.Dataset, error) {
 }
 
 type report struct {
-	Dataset      string                 `json:"dataset"`
-	Model        string                 `json:"model"`
-	Users        int                    `json:"users"`
-	Items        int                    `json:"items"`
-	Interactions int                    `json:"interactions"`
-	Epochs       int                    `json:"epochs"`
-	BestEpoch    int                    `json:"best_epoch"`
-	Valid        map[string]float64     `json:"valid"`
-	Test         map[string]float64     `json:"test"`
-	EpochSeconds []float64              `json:"epoch_seconds"`
-	TrainSeconds float64                `json:"train_seconds"`
-	EvalSeconds  float64                `json:"eval_seconds"`
-	StopReason   string                 `json:"stop_reason"`
-	Protocol     string                 `json:"protocol"`
-	Params       int                    `json:"params"`
-	Threads      int                    `json:"threads"`
-	Seed         uint64                 `json:"seed"`
-	Encoder      backbone.EncoderConfig `json:"encoder"`
-	Train        backbone.TrainConfig   `json:"train_config"`
-}
-
-func metrics(r *eval.Result) map[string]float64 {
-	out := map[string]float64{}
-	for _, k := range []string{"hr@10", "ndcg@10", "mrr@10"} {
-		v, _ := r.Overall.Get(k)
-		out[k] = v
-	}
-	return out
+	Dataset      string             `json:"dataset"`
+	Model        string             `json:"model"`
+	Loss         string             `json:"loss"`
+	Users        int                `json:"users"`
+	Items        int                `json:"items"`
+	Interactions int                `json:"interactions"`
+	Epochs       int                `json:"epochs"`
+	BestEpoch    int                `json:"best_epoch"`
+	Valid        map[string]float64 `json:"valid"`
+	Test         map[string]float64 `json:"test"`
+	// TestBy holds the test metrics under both protocols: -protocol's and
+	// full ranking or sampled100, whichever it is not.
+	TestBy       map[string]map[string]float64 `json:"test_by_protocol"`
+	EpochSeconds []float64                     `json:"epoch_seconds"`
+	TrainSeconds float64                       `json:"train_seconds"`
+	EvalSeconds  float64                       `json:"eval_seconds"`
+	StopReason   string                        `json:"stop_reason"`
+	Protocol     string                        `json:"protocol"`
+	Params       int                           `json:"params"`
+	Threads      int                           `json:"threads"`
+	Seed         uint64                        `json:"seed"`
+	Encoder      backbone.EncoderConfig        `json:"encoder"`
+	Train        backbone.TrainConfig          `json:"train_config"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -185,7 +200,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		items := backbone.NewIDTable(rng, split.NumItems, o.dim)
-		if m, err = backbone.NewSeqModel(enc, items, backbone.ModelConfig{NumNeg: o.negs, MaskProb: o.maskProb}); err != nil {
+		loss, err := backbone.ParseLoss(o.loss)
+		if err != nil {
+			return err
+		}
+		mc := backbone.ModelConfig{Loss: loss, NumNeg: o.negs, MaskProb: o.maskProb, Temperature: o.temperature}
+		if m, err = backbone.NewSeqModel(enc, items, mc); err != nil {
 			return err
 		}
 	}
@@ -205,17 +225,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tcfg := backbone.DefaultTrainConfig()
 	tcfg.Epochs, tcfg.BatchSize, tcfg.LR, tcfg.Patience, tcfg.EvalEvery, tcfg.Seed = o.epochs, o.batch, o.lr, o.patience, o.evalEvery, o.seed
 	tcfg.BucketPool = o.bucket
-	validate := func(ctx context.Context, epoch int) (map[string]float64, error) {
-		r, err := ev.Evaluate(ctx, backbone.NewRecommender(m), eval.Valid)
-		if err != nil {
-			return nil, err
-		}
-		return metrics(r), nil
-	}
+	tcfg.Optimizer, tcfg.WeightDecay, tcfg.Momentum = backbone.OptimizerKind(o.optimizer), o.wd, o.momentum
+	tcfg.Schedule, tcfg.WarmupSteps, tcfg.MinLR = backbone.ScheduleKind(o.schedule), o.warmup, o.minLR
+	validate := ev.Validator(eval.Valid, func() (eval.Scorer, error) { return backbone.NewRecommender(m), nil })
 	hist := &backbone.History{StopReason: "loaded"}
 	if o.load == "" {
 		hist, err = backbone.Train(ctx, m, split.Train, tcfg, backbone.TrainOptions{
 			Validate: validate,
+			NoDecay:  backbone.NoDecayNormBiasEmbedding,
 			OnEpoch: func(e backbone.EpochStats) {
 				mark := ""
 				if e.Improved {
@@ -240,6 +257,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	other := "full"
+	if proto == eval.Full {
+		other = "sampled100"
+	}
+	oproto, onegs, _ := eval.ParseProtocol(other)
+	oev, err := eval.NewEvaluator(split, eval.Config{Protocol: oproto, Negatives: onegs, Seed: o.seed, Users: o.evalUsers, Ks: []int{10}})
+	if err != nil {
+		return err
+	}
+	otr, err := oev.Evaluate(context.Background(), rec, eval.Test)
+	if err != nil {
+		return err
+	}
 	evalS := time.Since(t0).Seconds()
 	if o.out != "" && o.load == "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
@@ -252,7 +282,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep := report{Dataset: ds.Name, Model: o.model, Users: ds.NumUsers(), Items: split.NumItems,
 		Interactions: ds.NumInteractions(), Epochs: len(hist.Epochs), BestEpoch: hist.BestEpoch,
-		Valid: metrics(vr), Test: metrics(tr), EpochSeconds: hist.EpochSeconds(), StopReason: hist.StopReason,
+		Loss: m.Cfg.Loss.String(), TestBy: map[string]map[string]float64{tr.Protocol: tr.Map(), otr.Protocol: otr.Map()},
+		Valid: vr.Map(), Test: tr.Map(), EpochSeconds: hist.EpochSeconds(), StopReason: hist.StopReason,
 		Protocol: o.protocol, Params: nparams, Threads: o.threads, Seed: o.seed, Encoder: enc.Config(), Train: tcfg}
 	for _, e := range hist.Epochs {
 		rep.TrainSeconds += e.Seconds

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmrec/llmrec/backbone"
 )
 
 // writeSeqFile writes a small synthetic dataset (user item item ...).
@@ -67,9 +69,34 @@ func TestRunReportsJSONLastLine(t *testing.T) {
 	}
 }
 
+func TestRunLossesAndSchedules(t *testing.T) {
+	path := writeSeqFile(t)
+	for _, args := range [][]string{
+		{"-loss", "sampled", "-negs", "4", "-temperature", "0.5"},
+		{"-loss", "ce", "-schedule", "cosine", "-warmup", "2", "-optimizer", "adamw", "-wd", "0.01"},
+		{"-loss", "ce", "-optimizer", "sgd", "-momentum", "0.9", "-lr", "0.05", "-schedule", "warmup", "-warmup", "3"},
+	} {
+		var out, errb bytes.Buffer
+		base := []string{"-data", path, "-format", "seq", "-dim", "8", "-maxlen", "6", "-blocks", "1", "-epochs", "2",
+			"-batch", "16", "-protocol", "sampled20", "-quiet"}
+		require.NoError(t, run(context.Background(), append(base, args...), &out, &errb), "%v", args)
+		m := lastJSON(t, out.String())
+		require.Equal(t, args[1], m["loss"])
+		by := m["test_by_protocol"].(map[string]any)
+		require.Contains(t, by, "full")
+		require.Contains(t, by, "sampled20")
+		require.Equal(t, m["test"], by["sampled20"])
+	}
+}
+
 func TestRunErrors(t *testing.T) {
 	var out, errb bytes.Buffer
 	require.ErrorContains(t, run(context.Background(), nil, &out, &errb), "-data is required")
 	require.ErrorContains(t, run(context.Background(), []string{"-data", "x", "-model", "lstm"}, &out, &errb), `-model "lstm"`)
 	require.Error(t, run(context.Background(), []string{"-data", filepath.Join(t.TempDir(), "missing.txt")}, &out, &errb))
+	path := writeSeqFile(t)
+	for _, bad := range [][]string{{"-loss", "hinge"}, {"-loss", "ce", "-temperature", "-1"}, {"-schedule", "step"}, {"-optimizer", "lion"}} {
+		err := run(context.Background(), append([]string{"-data", path, "-format", "seq", "-epochs", "1"}, bad...), &out, &errb)
+		require.ErrorIs(t, err, backbone.ErrBadConfig, "%v", bad)
+	}
 }
