@@ -166,3 +166,36 @@ func TestTapeReuseWithChangingShapes(t *testing.T) {
 	})
 	require.Zero(t, allocs, "a warmed-up tape allocates per step with changing shapes")
 }
+
+// BackwardWith(y, dy) gives the gradients of Σ y⊙dy, for parameters and for
+// a Leaf input.
+func TestBackwardWith(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	w := randParam(rng, -1, 1, 4, 3)
+	x := constOf(rng, 5, 3)
+	dy := constOf(rng, 5, 4)
+	run := func(with bool) (dw, dx []float32) {
+		w.ZeroGrad()
+		tp := NewTape()
+		xl := tp.Leaf(x)
+		y := tp.Tanh(tp.Linear(xl, w, nil))
+		if with {
+			require.NoError(t, tp.BackwardWith(y, dy))
+		} else {
+			require.NoError(t, tp.Backward(tp.Sum(tp.Mul(y, tp.Const(dy)))))
+		}
+		return append([]float32(nil), w.Grad.Data...), append([]float32(nil), xl.Grad.Data...)
+	}
+	dw1, dx1 := run(true)
+	dw2, dx2 := run(false)
+	require.InDeltaSlice(t, dw2, dw1, 1e-6)
+	require.InDeltaSlice(t, dx2, dx1, 1e-6)
+
+	tp := NewTape()
+	xl := tp.Leaf(x)
+	require.NoError(t, tp.BackwardWith(xl, x)) // a leaf's gradient is dy
+	require.Equal(t, x.Data, xl.Grad.Data)
+	y := tp.Tanh(xl)
+	require.ErrorIs(t, tp.BackwardWith(y, tensor.New(2, 2)), ErrBackward)
+	require.ErrorIs(t, NewTape().BackwardWith(y, x), ErrBackward) // another tape
+}

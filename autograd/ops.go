@@ -122,16 +122,11 @@ func (t *Tape) Linear(x, w, bias *Value) *Value {
 	outF, rows := W.Shape[0], X.Rows()
 	t.shape = append(append(t.shape[:0], X.Shape[:X.Dims()-1]...), outF)
 	out := t.newTensor(false, t.shape...)
-	tensor.Gemm(false, true, rows, outF, in, 1, X.Data, in, W.Data, in, 0, out.Data, outF)
+	var bd []float32
 	if bias != nil {
-		bd := bias.Data.Data
-		for r := 0; r < rows; r++ {
-			row := out.Data[r*outF : (r+1)*outF]
-			for j, v := range bd {
-				row[j] += v
-			}
-		}
+		bd = bias.Data.Data
 	}
+	tensor.LinearForward(rows, in, outF, X.Data, W.Data, bd, out.Data)
 	y := t.newValue(out, t.needs(x, w, bias))
 	if y.requiresGrad {
 		t.record(node{op: opLinear, out: y, a: x, b: w, c: bias})
@@ -142,20 +137,13 @@ func (t *Tape) Linear(x, w, bias *Value) *Value {
 func (t *Tape) backLinear(n *node) {
 	X, W, dY := n.a.Data, n.b.Data, n.out.Grad
 	in, outF, rows := X.Cols(), W.Shape[0], X.Rows()
-	if dX := t.gradOf(n.a); dX != nil {
-		tensor.Gemm(false, false, rows, in, outF, 1, dY.Data, outF, W.Data, in, 1, dX.Data, in)
-	}
-	if dW := t.gradOf(n.b); dW != nil {
-		tensor.Gemm(true, false, outF, in, rows, 1, dY.Data, outF, X.Data, in, 1, dW.Data, in)
-	}
-	if dB := t.gradOf(n.c); dB != nil {
-		for r := 0; r < rows; r++ {
-			row := dY.Data[r*outF : (r+1)*outF]
-			for j, v := range row {
-				dB.Data[j] += v
-			}
+	data := func(g *tensor.Tensor) []float32 {
+		if g == nil {
+			return nil
 		}
+		return g.Data
 	}
+	tensor.LinearBackward(rows, in, outF, X.Data, W.Data, dY.Data, data(t.gradOf(n.a)), data(t.gradOf(n.b)), data(t.gradOf(n.c)), true)
 }
 
 // ---------------------------------------------------------------- broadcasting elementwise

@@ -226,6 +226,13 @@ func (t *Tape) Full(v float32, shape ...int) *Value {
 	return t.newValue(x, false)
 }
 
+// Leaf wraps x as an input of this tape that receives a gradient: after
+// Backward (or BackwardWith), its Grad holds the gradient with respect to x
+// in tape memory (nil when nothing reached it). Use it for inputs computed
+// outside the tape whose gradient the caller passes on, as an encoder's
+// input vectors. x is not copied. On a NoGrad tape it is a constant.
+func (t *Tape) Leaf(x *tensor.Tensor) *Value { return t.newValue(x, true) }
+
 // NewConst wraps x as a constant leaf usable on any tape (no gradient).
 func NewConst(x *tensor.Tensor) *Value { return &Value{Data: x, node: -1} }
 
@@ -286,6 +293,38 @@ func (t *Tape) Backward(loss *Value) error {
 	g := t.gradOf(loss)
 	g.Data[0] += 1
 	if err := t.backwardFrom(loss.node); err != nil {
+		return fmt.Errorf("%w: %w", ErrBackward, err)
+	}
+	return nil
+}
+
+// BackwardWith propagates a given output gradient dy (same shape as y) from
+// y, a Value computed on this tape, to every Value that requires a gradient:
+// the gradient of Σ y⊙dy, as torch's y.backward(dy). It is how a model
+// recorded on a tape hands on a gradient that comes from elsewhere (an
+// encoder's Backward receives dL/dh from the loss). It returns an error
+// wrapping ErrBackward when shapes differ, y was not computed on this tape,
+// or a user-defined Function's Backward fails. A y that requires no
+// gradient is not an error: nothing is propagated.
+func (t *Tape) BackwardWith(y *Value, dy *tensor.Tensor) error {
+	if y == nil || y.Data == nil || dy == nil {
+		return fmt.Errorf("%w: nil output or gradient", ErrBackward)
+	}
+	if !tensor.SameShape(y.Data.Shape, dy.Shape) && y.Data.Len() != dy.Len() {
+		return fmt.Errorf("%w: gradient of shape %v for an output of shape %v", ErrBackward, dy.Shape, y.Data.Shape)
+	}
+	if t.noGrad || !y.requiresGrad {
+		return nil
+	}
+	if y.node >= len(t.nodes) || (y.node >= 0 && t.nodes[y.node].out != y) {
+		return fmt.Errorf("%w: output was not recorded on this tape", ErrBackward)
+	}
+	g := t.gradOf(y)
+	tensor.Axpy(1, dy.Data, g.Data)
+	if y.node < 0 { // a Leaf: its gradient is dy itself
+		return nil
+	}
+	if err := t.backwardFrom(y.node); err != nil {
 		return fmt.Errorf("%w: %w", ErrBackward, err)
 	}
 	return nil

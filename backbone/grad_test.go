@@ -215,7 +215,7 @@ func TestAttentionPathsAgree(t *testing.T) {
 			nn.ZeroGrad(m.Params())
 			l, err := m.LossGrad(seqs, rand.New(rand.NewPCG(1, 1)))
 			require.NoError(t, err)
-			return l, append([]float32(nil), enc.blocks[0].q.w.Grad.Data...)
+			return l, append([]float32(nil), enc.blocks[0].q.Weight.Grad.Data...)
 		}
 		l1, g1 := run(1 << 30)
 		l2, g2 := run(2)

@@ -15,7 +15,7 @@ import (
 // concurrency.
 type GRU4Rec struct {
 	cfg      EncoderConfig
-	wih, whh *linear // 3d x d each, gate order r, z, n (torch.nn.GRU)
+	wih, whh *nn.Linear // 3d x d each, gate order r, z, n (torch.nn.GRU)
 }
 
 // NewGRU4Rec returns a GRU4Rec encoder with xavier_normal weights and
@@ -32,17 +32,17 @@ func NewGRU4Rec(rng *rand.Rand, cfg EncoderConfig) (*GRU4Rec, error) {
 	}
 	cfg.Kind = KindGRU4Rec
 	d := cfg.Dim
-	g := &GRU4Rec{cfg: cfg, wih: newLinear(d, 3*d, true), whh: newLinear(d, 3*d, true)}
-	g.wih.init(rng)
-	g.whh.init(rng)
+	g := &GRU4Rec{cfg: cfg, wih: nn.ZeroLinear(d, 3*d, true), whh: nn.ZeroLinear(d, 3*d, true)}
+	g.wih.Init(rng)
+	g.whh.Init(rng)
 	return g, nil
 }
 
 // Params returns "gru.weight_ih_l0", "gru.weight_hh_l0" and their biases
 // (torch.nn.GRU's names).
 func (g *GRU4Rec) Params() []nn.Param {
-	return []nn.Param{{Name: "gru.weight_ih_l0", Value: g.wih.w}, {Name: "gru.bias_ih_l0", Value: g.wih.b},
-		{Name: "gru.weight_hh_l0", Value: g.whh.w}, {Name: "gru.bias_hh_l0", Value: g.whh.b}}
+	return []nn.Param{{Name: "gru.weight_ih_l0", Value: g.wih.Weight}, {Name: "gru.bias_ih_l0", Value: g.wih.Bias},
+		{Name: "gru.weight_hh_l0", Value: g.whh.Weight}, {Name: "gru.bias_hh_l0", Value: g.whh.Bias}}
 }
 
 // Dim returns d.
@@ -93,7 +93,7 @@ func (g *GRU4Rec) Forward(s Scratch, b *Batch, x *tensor.Tensor, train bool, rng
 		st.m0 = st.m0b
 		applyMask(xin.Data, st.m0)
 	}
-	g.wih.forward(&st.gx, xin)
+	g.wih.Apply(&st.gx, xin)
 	// rows active at each step t: token t of every sequence longer than t
 	steps := b.LongestSeq()
 	for len(st.rows) < steps {
@@ -125,7 +125,7 @@ func (g *GRU4Rec) Forward(s Scratch, b *Batch, x *tensor.Tensor, train bool, rng
 		for i, row := range rows {
 			copy(hpa.Data[row*d:(row+1)*d], hp.Data[i*d:(i+1)*d])
 		}
-		gh := g.whh.forward(&st.gh, hp)
+		gh := g.whh.Apply(&st.gh, hp)
 		for i, row := range rows {
 			gxr := st.gx.Data[row*3*d : (row+1)*3*d]
 			ghr := gh.Data[i*3*d : (i+1)*3*d]
@@ -174,7 +174,7 @@ func (g *GRU4Rec) Backward(s Scratch, dOut *tensor.Tensor) (*tensor.Tensor, erro
 		}
 		// gradient wrt the previous state: direct (z ⊙ dh) + through W_hh
 		dhp := resize(&st.dhp, B, d)
-		tensor.Gemm(false, false, B, d, 3*d, 1, dgh.Data, 3*d, g.whh.w.Data.Data, d, 0, dhp.Data, d)
+		tensor.Gemm(false, false, B, d, 3*d, 1, dgh.Data, 3*d, g.whh.Weight.Data.Data, d, 0, dhp.Data, d)
 		for i, row := range rows {
 			copy(dgAll.Data[row*3*d:(row+1)*3*d], dgh.Data[i*3*d:(i+1)*3*d])
 			if t == 0 {
@@ -187,9 +187,9 @@ func (g *GRU4Rec) Backward(s Scratch, dOut *tensor.Tensor) (*tensor.Tensor, erro
 		}
 	}
 	// parameter gradients for the whole batch at once
-	g.whh.backward(nil, dgAll, &st.hprevAll, false)
+	g.whh.Backprop(nil, dgAll, &st.hprevAll, false)
 	dx := &st.dx
-	g.wih.backward(dx, dgx, &st.xin, false)
+	g.wih.Backprop(dx, dgx, &st.xin, false)
 	applyMask(dx.Data, st.m0)
 	return dx, nil
 }

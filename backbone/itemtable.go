@@ -196,7 +196,7 @@ func (t *IDTable) Spec() TableSpec {
 // saved model carries them. See ItemTable for concurrency.
 type AdapterTable struct {
 	llm    *autograd.Value
-	layers []*linear
+	layers []*nn.Linear
 	act    string
 	spec   TableSpec
 	// caches of the last Lookup
@@ -216,7 +216,7 @@ func NewAdapterTable(rng *rand.Rand, llm *tensor.Tensor, dim int, hidden []int, 
 		return nil, err
 	}
 	for _, l := range t.layers {
-		l.init(rng)
+		l.Init(rng)
 	}
 	return t, nil
 }
@@ -241,7 +241,7 @@ func newAdapter(llm *tensor.Tensor, dim int, hidden []int, act string) (*Adapter
 	t := &AdapterTable{llm: v, act: act}
 	widths := append(append([]int{llm.Shape[1]}, hidden...), dim)
 	for i := 0; i+1 < len(widths); i++ {
-		t.layers = append(t.layers, newLinear(widths[i], widths[i+1], true))
+		t.layers = append(t.layers, nn.ZeroLinear(widths[i], widths[i+1], true))
 	}
 	t.xs = make([]tensor.Tensor, len(t.layers)+1)
 	t.pre = make([]tensor.Tensor, len(t.layers))
@@ -254,7 +254,7 @@ func newAdapter(llm *tensor.Tensor, dim int, hidden []int, act string) (*Adapter
 func (t *AdapterTable) Params() []nn.Param {
 	ps := []nn.Param{{Name: "llm", Value: t.llm}}
 	for i, l := range t.layers {
-		ps = append(ps, l.params(fmt.Sprintf("adapter.%d", i))...)
+		ps = append(ps, nn.Prefix(fmt.Sprintf("adapter.%d", i), l.Params())...)
 	}
 	return ps
 }
@@ -278,7 +278,7 @@ func (t *AdapterTable) run(dst *tensor.Tensor, x *tensor.Tensor, xs, pre []tenso
 		} else {
 			out = &pre[i]
 		}
-		l.forward(out, in)
+		l.Apply(out, in)
 		if last {
 			break
 		}
@@ -310,11 +310,11 @@ func (t *AdapterTable) Backward(dOut *tensor.Tensor) error {
 	for i := len(t.layers) - 1; i >= 0; i-- {
 		l := t.layers[i]
 		if i == 0 {
-			l.backward(nil, dy, &t.xs[0], false)
+			l.Backprop(nil, dy, &t.xs[0], false)
 			break
 		}
 		dx := &t.gbuf[i%2]
-		l.backward(dx, dy, &t.xs[i], false)
+		l.Backprop(dx, dy, &t.xs[i], false)
 		switch t.act {
 		case "relu":
 			tensor.ReLUBackward(dx, dx, &t.pre[i-1])

@@ -383,10 +383,10 @@ func (m *SeqModel) sampledLoss(h, vecs, dh, dvecs *tensor.Tensor) (float64, erro
 	for r, t := range m.rows {
 		ht := h.Data[t*d : (t+1)*d]
 		pr := T + r
-		pos.Data.Data[r] = dot(ht, vecs.Data[pr*d:(pr+1)*d]) * inv
+		pos.Data.Data[r] = tensor.Dot(ht, vecs.Data[pr*d:(pr+1)*d]) * inv
 		for j := 0; j < k; j++ {
 			nr := T + R + r*k + j
-			neg.Data.Data[r*k+j] = dot(ht, vecs.Data[nr*d:(nr+1)*d]) * inv
+			neg.Data.Data[r*k+j] = tensor.Dot(ht, vecs.Data[nr*d:(nr+1)*d]) * inv
 		}
 	}
 	tp := m.tape
@@ -409,13 +409,13 @@ func (m *SeqModel) sampledLoss(h, vecs, dh, dvecs *tensor.Tensor) (float64, erro
 		dht := dh.Data[t*d : (t+1)*d]
 		pr := T + r
 		g := pos.Grad.Data[r] * inv
-		axpy(g, vecs.Data[pr*d:(pr+1)*d], dht)
-		axpy(g, ht, dvecs.Data[pr*d:(pr+1)*d])
+		tensor.Axpy(g, vecs.Data[pr*d:(pr+1)*d], dht)
+		tensor.Axpy(g, ht, dvecs.Data[pr*d:(pr+1)*d])
 		for j := 0; j < k; j++ {
 			nr := T + R + r*k + j
 			g := neg.Grad.Data[r*k+j] * inv
-			axpy(g, vecs.Data[nr*d:(nr+1)*d], dht)
-			axpy(g, ht, dvecs.Data[nr*d:(nr+1)*d])
+			tensor.Axpy(g, vecs.Data[nr*d:(nr+1)*d], dht)
+			tensor.Axpy(g, ht, dvecs.Data[nr*d:(nr+1)*d])
 		}
 	}
 	return loss, nil
@@ -471,7 +471,7 @@ func (m *SeqModel) fullCE(h, vecs, dh, dvecs *tensor.Tensor) (float64, error) {
 		}
 	}
 	for r, t := range m.rows {
-		axpy(inv, dhsel.Data[r*d:(r+1)*d], dh.Data[t*d:(t+1)*d])
+		tensor.Axpy(inv, dhsel.Data[r*d:(r+1)*d], dh.Data[t*d:(t+1)*d])
 	}
 	return loss, nil
 }

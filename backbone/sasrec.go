@@ -30,8 +30,8 @@ type SASRec struct {
 	pos    *autograd.Value
 	mask   *autograd.Value
 	blocks []*saBlock
-	lnF    *layerNorm
-	embLN  *layerNorm
+	lnF    *nn.LayerNorm
+	embLN  *nn.LayerNorm
 	causal bool
 	// gemmMin is the sequence length from which attention uses matrix
 	// products (gemmAttnMin; tests lower it to check both paths).
@@ -39,9 +39,9 @@ type SASRec struct {
 }
 
 type saBlock struct {
-	ln1, ln2   *layerNorm
-	q, k, v, o *linear
-	w1, w2     *linear
+	ln1, ln2   *nn.LayerNorm
+	q, k, v, o *nn.Linear
+	w1, w2     *nn.Linear
 }
 
 // NewSASRec returns a SASRec (or BERT4Rec, by cfg.Kind) encoder initialized
@@ -57,9 +57,9 @@ func NewSASRec(rng *rand.Rand, cfg EncoderConfig) (*SASRec, error) {
 		nn.XavierNormal(rng, m.mask.Data)
 	}
 	for _, b := range m.blocks {
-		for _, l := range []*linear{b.q, b.k, b.v, b.o, b.w1, b.w2} {
+		for _, l := range []*nn.Linear{b.q, b.k, b.v, b.o, b.w1, b.w2} {
 			if l != nil {
-				l.init(rng)
+				l.Init(rng)
 			}
 		}
 	}
@@ -95,20 +95,20 @@ func buildSASRec(cfg EncoderConfig) (*SASRec, error) {
 		cfg.NoCausal = true
 	}
 	d := cfg.Dim
-	m := &SASRec{cfg: cfg, pos: param(cfg.MaxLen, d), lnF: newLayerNorm(d, cfg.LNEps), causal: !cfg.NoCausal,
+	m := &SASRec{cfg: cfg, pos: param(cfg.MaxLen, d), lnF: nn.NewLayerNorm(d, float32(cfg.LNEps)), causal: !cfg.NoCausal,
 		gemmMin: gemmAttnMin}
 	if cfg.Kind == KindBERT4Rec {
 		m.mask = param(1, d)
 	}
 	if cfg.EmbLayerNorm {
-		m.embLN = newLayerNorm(d, cfg.LNEps)
+		m.embLN = nn.NewLayerNorm(d, float32(cfg.LNEps))
 	}
 	for i := 0; i < cfg.Blocks; i++ {
-		b := &saBlock{ln1: newLayerNorm(d, cfg.LNEps), ln2: newLayerNorm(d, cfg.LNEps),
-			q: newLinear(d, d, true), k: newLinear(d, d, true), v: newLinear(d, d, true),
-			w1: newLinear(d, cfg.Inner, true), w2: newLinear(cfg.Inner, d, true)}
+		b := &saBlock{ln1: nn.NewLayerNorm(d, float32(cfg.LNEps)), ln2: nn.NewLayerNorm(d, float32(cfg.LNEps)),
+			q: nn.ZeroLinear(d, d, true), k: nn.ZeroLinear(d, d, true), v: nn.ZeroLinear(d, d, true),
+			w1: nn.ZeroLinear(d, cfg.Inner, true), w2: nn.ZeroLinear(cfg.Inner, d, true)}
 		if cfg.OutProj {
-			b.o = newLinear(d, d, true)
+			b.o = nn.ZeroLinear(d, d, true)
 		}
 		m.blocks = append(m.blocks, b)
 	}
@@ -122,22 +122,22 @@ func (m *SASRec) Params() []nn.Param {
 		ps = append(ps, nn.Param{Name: "mask_emb", Value: m.mask})
 	}
 	if m.embLN != nil {
-		ps = append(ps, m.embLN.params("emb_ln")...)
+		ps = append(ps, nn.Prefix("emb_ln", m.embLN.Params())...)
 	}
 	for i, b := range m.blocks {
 		p := fmt.Sprintf("blocks.%d.", i)
-		ps = append(ps, b.ln1.params(p+"ln_attn")...)
-		ps = append(ps, b.q.params(p+"attn.q")...)
-		ps = append(ps, b.k.params(p+"attn.k")...)
-		ps = append(ps, b.v.params(p+"attn.v")...)
+		ps = append(ps, nn.Prefix(p+"ln_attn", b.ln1.Params())...)
+		ps = append(ps, nn.Prefix(p+"attn.q", b.q.Params())...)
+		ps = append(ps, nn.Prefix(p+"attn.k", b.k.Params())...)
+		ps = append(ps, nn.Prefix(p+"attn.v", b.v.Params())...)
 		if b.o != nil {
-			ps = append(ps, b.o.params(p+"attn.o")...)
+			ps = append(ps, nn.Prefix(p+"attn.o", b.o.Params())...)
 		}
-		ps = append(ps, b.ln2.params(p+"ln_ffn")...)
-		ps = append(ps, b.w1.params(p+"ffn.w1")...)
-		ps = append(ps, b.w2.params(p+"ffn.w2")...)
+		ps = append(ps, nn.Prefix(p+"ln_ffn", b.ln2.Params())...)
+		ps = append(ps, nn.Prefix(p+"ffn.w1", b.w1.Params())...)
+		ps = append(ps, nn.Prefix(p+"ffn.w2", b.w2.Params())...)
 	}
-	return append(ps, m.lnF.params("ln_final")...)
+	return append(ps, nn.Prefix("ln_final", m.lnF.Params())...)
 }
 
 // Dim returns d.
@@ -151,7 +151,7 @@ func (m *SASRec) Config() EncoderConfig { return m.cfg }
 
 type saBlockCache struct {
 	in          *tensor.Tensor
-	ln1, ln2    lnCache
+	ln1, ln2    nn.LayerNormCache
 	qin, kvin   *tensor.Tensor
 	Q, K, V     tensor.Tensor
 	A, Am       []float32
@@ -170,13 +170,13 @@ type saScratch struct {
 	b      *Batch
 	train  bool
 	e      tensor.Tensor
-	eLN    lnCache
+	eLN    nn.LayerNormCache
 	in     *tensor.Tensor // input of the first block (after dropout)
 	m0     []float32      // active embedding dropout mask (nil when not training)
 	m0b    []float32
 	abuf   [][]float32
 	blocks []saBlockCache
-	lnF    lnCache
+	lnF    nn.LayerNormCache
 	// backward buffers
 	dx, dcur, dnext, dP, dO, dQ, dK, dV, dqin, dtmp, dF, da, df1 tensor.Tensor
 	da1                                                          tensor.Tensor
@@ -242,7 +242,7 @@ func (m *SASRec) Forward(s Scratch, b *Batch, x *tensor.Tensor, train bool, rng 
 	}
 	in := e
 	if m.embLN != nil {
-		in = m.embLN.forward(&st.eLN, e)
+		in = m.embLN.Apply(&st.eLN, e)
 	}
 	st.m0 = m.dropout(&st.m0b, T*d, train, rng)
 	applyMask(in.Data, st.m0)
@@ -251,45 +251,45 @@ func (m *SASRec) Forward(s Scratch, b *Batch, x *tensor.Tensor, train bool, rng 
 	for i, blk := range m.blocks {
 		cur = m.blockForward(st, blk, &st.blocks[i], b, cur, train, rng)
 	}
-	return m.lnF.forward(&st.lnF, cur)
+	return m.lnF.Apply(&st.lnF, cur)
 }
 
 func (m *SASRec) blockForward(st *saScratch, blk *saBlock, c *saBlockCache, b *Batch, in *tensor.Tensor, train bool, rng *rand.Rand) *tensor.Tensor {
 	c.in = in
 	switch m.cfg.Style {
 	case nn.StyleTF:
-		qn := blk.ln1.forward(&c.ln1, in)
+		qn := blk.ln1.Apply(&c.ln1, in)
 		c.qin, c.kvin = qn, in
 	case nn.StylePreLN:
-		qn := blk.ln1.forward(&c.ln1, in)
+		qn := blk.ln1.Apply(&c.ln1, in)
 		c.qin, c.kvin = qn, qn
 	default:
 		c.qin, c.kvin = in, in
 	}
-	blk.q.forward(&c.Q, c.qin)
-	blk.k.forward(&c.K, c.kvin)
-	blk.v.forward(&c.V, c.kvin)
+	blk.q.Apply(&c.Q, c.qin)
+	blk.k.Apply(&c.K, c.kvin)
+	blk.v.Apply(&c.V, c.kvin)
 	m.attnForward(c, b, train, rng, m.attnBufs(st, b))
 	P := &c.O
 	if blk.o != nil {
-		P = blk.o.forward(&c.P, &c.O)
+		P = blk.o.Apply(&c.P, &c.O)
 	}
 	switch m.cfg.Style {
 	case nn.StyleTF:
 		addInto(&c.s1, c.qin, P)
 		c.x1 = &c.s1
-		c.fin = blk.ln2.forward(&c.ln2, c.x1)
+		c.fin = blk.ln2.Apply(&c.ln2, c.x1)
 	case nn.StylePreLN:
 		addInto(&c.s1, in, P)
 		c.x1 = &c.s1
-		c.fin = blk.ln2.forward(&c.ln2, c.x1)
+		c.fin = blk.ln2.Apply(&c.ln2, c.x1)
 	default:
 		addInto(&c.s1, in, P)
-		c.x1 = blk.ln1.forward(&c.ln1, &c.s1)
+		c.x1 = blk.ln1.Apply(&c.ln1, &c.s1)
 		c.fin = c.x1
 	}
 	// FFN
-	blk.w1.forward(&c.f1, c.fin)
+	blk.w1.Apply(&c.f1, c.fin)
 	a1 := resize(&c.a1, c.f1.Rows(), c.f1.Cols())
 	if m.cfg.Activation == nn.GELU {
 		tensor.GELU(a1, &c.f1)
@@ -300,7 +300,7 @@ func (m *SASRec) blockForward(st *saScratch, blk *saBlock, c *saBlockCache, b *B
 	}
 	c.m1 = m.dropout(&c.m1b, len(a1.Data), train, rng)
 	applyMask(a1.Data, c.m1)
-	blk.w2.forward(&c.f2, a1)
+	blk.w2.Apply(&c.f2, a1)
 	c.m2 = m.dropout(&c.m2b, len(c.f2.Data), train, rng)
 	applyMask(c.f2.Data, c.m2)
 	switch m.cfg.Style {
@@ -310,7 +310,7 @@ func (m *SASRec) blockForward(st *saScratch, blk *saBlock, c *saBlockCache, b *B
 		c.out = addInto(&c.s2, c.x1, &c.f2)
 	default:
 		addInto(&c.s2, c.x1, &c.f2)
-		c.out = blk.ln2.forward(&c.ln2, &c.s2)
+		c.out = blk.ln2.Apply(&c.ln2, &c.s2)
 	}
 	return c.out
 }
@@ -395,37 +395,6 @@ func (m *SASRec) workers() int {
 	return m.cfg.Threads
 }
 
-func dot(a, b []float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-func axpy(alpha float32, x, y []float32) {
-	n := len(x)
-	y = y[:n]
-	i := 0
-	for ; i+4 <= n; i += 4 {
-		xx, yy := x[i:i+4:i+4], y[i:i+4:i+4]
-		yy[0] += alpha * xx[0]
-		yy[1] += alpha * xx[1]
-		yy[2] += alpha * xx[2]
-		yy[3] += alpha * xx[3]
-	}
-	for ; i < n; i++ {
-		y[i] += alpha * x[i]
-	}
-}
-
 // gemmAttnMin is the sequence length from which attention runs as small
 // matrix products (the scalar loops win below it).
 const gemmAttnMin = 12
@@ -466,7 +435,7 @@ func (m *SASRec) attnSeqForward(c *saBlockCache, b *Batch, s int, train bool, tm
 			qi := Q[(o+i)*d+c0 : (o+i)*d+c0+dh]
 			mx := float32(math.Inf(-1))
 			for j := 0; j <= jmax; j++ {
-				v := dot(qi, K[(o+j)*d+c0:(o+j)*d+c0+dh]) * scale
+				v := tensor.Dot(qi, K[(o+j)*d+c0:(o+j)*d+c0+dh]) * scale
 				row[j] = v
 				mx = max(mx, v)
 			}
@@ -491,7 +460,7 @@ func (m *SASRec) attnSeqForward(c *saBlockCache, b *Batch, s int, train bool, tm
 					a *= c.Am[base+i*p+j]
 				}
 				if a != 0 {
-					axpy(a, V[(o+j)*d+c0:(o+j)*d+c0+dh], oi)
+					tensor.Axpy(a, V[(o+j)*d+c0:(o+j)*d+c0+dh], oi)
 				}
 			}
 		}
@@ -521,7 +490,7 @@ func (m *SASRec) attnSeqBackward(c *saBlockCache, b *Batch, s int, dO, dQ, dK, d
 			var sum float32
 			for j := range arow {
 				vj := (o + j) * d
-				g := dot(doi, V[vj+c0:vj+c0+dh])
+				g := tensor.Dot(doi, V[vj+c0:vj+c0+dh])
 				a := arow[j]
 				if drop {
 					mk := c.Am[base+i*p+j]
@@ -529,7 +498,7 @@ func (m *SASRec) attnSeqBackward(c *saBlockCache, b *Batch, s int, dO, dQ, dK, d
 					a *= mk
 				}
 				if a != 0 {
-					axpy(a, doi, dV[vj+c0:vj+c0+dh])
+					tensor.Axpy(a, doi, dV[vj+c0:vj+c0+dh])
 				}
 				da[j] = g
 				sum += g * arow[j]
@@ -542,8 +511,8 @@ func (m *SASRec) attnSeqBackward(c *saBlockCache, b *Batch, s int, dO, dQ, dK, d
 					continue
 				}
 				kj := (o + j) * d
-				axpy(ds, K[kj+c0:kj+c0+dh], dqi)
-				axpy(ds, qi, dK[kj+c0:kj+c0+dh])
+				tensor.Axpy(ds, K[kj+c0:kj+c0+dh], dqi)
+				tensor.Axpy(ds, qi, dK[kj+c0:kj+c0+dh])
 			}
 		}
 	}
@@ -559,7 +528,7 @@ func (m *SASRec) Backward(s Scratch, dh *tensor.Tensor) (*tensor.Tensor, error) 
 		last = st.blocks[n-1].out
 	}
 	cur := &st.dcur
-	m.lnF.backward(cur, dh, last, &st.lnF, false)
+	m.lnF.Backprop(cur, dh, last, &st.lnF, false)
 	for i := len(m.blocks) - 1; i >= 0; i-- {
 		next := &st.dnext
 		m.blockBackward(m.blocks[i], &st.blocks[i], st, cur, next)
@@ -569,7 +538,7 @@ func (m *SASRec) Backward(s Scratch, dh *tensor.Tensor) (*tensor.Tensor, error) 
 	// embedding dropout, layer norm, positions, scale
 	applyMask(cur.Data, st.m0)
 	if m.embLN != nil {
-		m.embLN.backward(&st.dnext, cur, &st.e, &st.eLN, false)
+		m.embLN.Backprop(&st.dnext, cur, &st.e, &st.eLN, false)
 		st.dcur, st.dnext = st.dnext, st.dcur
 		cur = &st.dcur
 	}
@@ -585,12 +554,12 @@ func (m *SASRec) Backward(s Scratch, dh *tensor.Tensor) (*tensor.Tensor, error) 
 	for t := 0; t < T; t++ {
 		g := cur.Data[t*d : (t+1)*d]
 		if gpos != nil {
-			axpy(1, g, gpos[b.Pos[t]*d:(b.Pos[t]+1)*d])
+			tensor.Axpy(1, g, gpos[b.Pos[t]*d:(b.Pos[t]+1)*d])
 		}
 		out := dx.Data[t*d : (t+1)*d]
 		if m.mask != nil && len(b.Masked) > t && b.Masked[t] {
 			if gmask != nil {
-				axpy(scale, g, gmask)
+				tensor.Axpy(scale, g, gmask)
 			}
 			clear(out)
 			continue
@@ -611,7 +580,7 @@ func (m *SASRec) blockBackward(blk *saBlock, c *saBlockCache, st *saScratch, dou
 	var ds2 *tensor.Tensor
 	if style == nn.StylePostLN {
 		ds2 = &st.dtmp
-		blk.ln2.backward(ds2, dout, &c.s2, &c.ln2, false)
+		blk.ln2.Backprop(ds2, dout, &c.s2, &c.ln2, false)
 	} else {
 		ds2 = dout
 	}
@@ -620,7 +589,7 @@ func (m *SASRec) blockBackward(blk *saBlock, c *saBlockCache, st *saScratch, dou
 	copy(dF.Data, ds2.Data)
 	applyMask(dF.Data, c.m2)
 	da := &st.da1
-	blk.w2.backward(da, dF, &c.a1, false)
+	blk.w2.Backprop(da, dF, &c.a1, false)
 	applyMask(da.Data, c.m1)
 	df1 := resize(&st.df1, da.Rows(), da.Cols())
 	if m.cfg.Activation == nn.GELU {
@@ -636,28 +605,28 @@ func (m *SASRec) blockBackward(blk *saBlock, c *saBlockCache, st *saScratch, dou
 	}
 	// dfin = W1 backward (+ residual for tf)
 	dfin := &st.dqin
-	blk.w1.backward(dfin, df1, c.fin, false)
+	blk.w1.Backprop(dfin, df1, c.fin, false)
 	dx1 := &st.dP // reuse as d x1
 	switch style {
 	case nn.StyleTF:
 		// s2 = fin + F, fin = LN2(x1)
-		axpy(1, ds2.Data, dfin.Data)
-		blk.ln2.backward(dx1, dfin, c.x1, &c.ln2, false)
+		tensor.Axpy(1, ds2.Data, dfin.Data)
+		blk.ln2.Backprop(dx1, dfin, c.x1, &c.ln2, false)
 	case nn.StylePreLN:
 		// s2 = x1 + F, fin = LN2(x1)
-		blk.ln2.backward(dx1, dfin, c.x1, &c.ln2, false)
-		axpy(1, ds2.Data, dx1.Data)
+		blk.ln2.Backprop(dx1, dfin, c.x1, &c.ln2, false)
+		tensor.Axpy(1, ds2.Data, dx1.Data)
 	default:
 		// s2 = x1 + F, fin = x1
 		resize(dx1, T, d)
 		copy(dx1.Data, dfin.Data)
-		axpy(1, ds2.Data, dx1.Data)
+		tensor.Axpy(1, ds2.Data, dx1.Data)
 	}
 	// ds1
 	var ds1 *tensor.Tensor
 	if style == nn.StylePostLN {
 		ds1 = &st.dtmp
-		blk.ln1.backward(ds1, dx1, &c.s1, &c.ln1, false)
+		blk.ln1.Backprop(ds1, dx1, &c.s1, &c.ln1, false)
 	} else {
 		ds1 = dx1
 	}
@@ -665,7 +634,7 @@ func (m *SASRec) blockBackward(blk *saBlock, c *saBlockCache, st *saScratch, dou
 	dO := ds1
 	if blk.o != nil {
 		dO = &st.dO
-		blk.o.backward(dO, ds1, &c.O, false)
+		blk.o.Backprop(dO, ds1, &c.O, false)
 	}
 	dQ, dK, dV := zeros(&st.dQ, T, d), zeros(&st.dK, T, d), zeros(&st.dV, T, d)
 	drop := st.train && m.cfg.Dropout > 0
@@ -690,27 +659,27 @@ func (m *SASRec) finishBlockBackward(blk *saBlock, c *saBlockCache, st *saScratc
 	T, d := st.b.NumTokens(), m.cfg.Dim
 	style := m.cfg.Style
 	dqin := &st.dqin
-	blk.q.backward(dqin, dQ, c.qin, false)
+	blk.q.Backprop(dqin, dQ, c.qin, false)
 	resize(din, T, d)
 	switch style {
 	case nn.StyleTF:
 		// s1 = qn + P, qn = LN1(in); kv = in
-		axpy(1, ds1.Data, dqin.Data)
-		blk.k.backward(din, dK, c.kvin, false)
-		blk.v.backward(din, dV, c.kvin, true)
-		blk.ln1.backward(din, dqin, c.in, &c.ln1, true)
+		tensor.Axpy(1, ds1.Data, dqin.Data)
+		blk.k.Backprop(din, dK, c.kvin, false)
+		blk.v.Backprop(din, dV, c.kvin, true)
+		blk.ln1.Backprop(din, dqin, c.in, &c.ln1, true)
 	case nn.StylePreLN:
 		// s1 = in + P, qn = LN1(in) feeds q, k, v
-		blk.k.backward(dqin, dK, c.kvin, true)
-		blk.v.backward(dqin, dV, c.kvin, true)
-		blk.ln1.backward(din, dqin, c.in, &c.ln1, false)
-		axpy(1, ds1.Data, din.Data)
+		blk.k.Backprop(dqin, dK, c.kvin, true)
+		blk.v.Backprop(dqin, dV, c.kvin, true)
+		blk.ln1.Backprop(din, dqin, c.in, &c.ln1, false)
+		tensor.Axpy(1, ds1.Data, din.Data)
 	default:
 		// s1 = in + P, q/k/v from in
-		blk.k.backward(dqin, dK, c.kvin, true)
-		blk.v.backward(dqin, dV, c.kvin, true)
+		blk.k.Backprop(dqin, dK, c.kvin, true)
+		blk.v.Backprop(dqin, dV, c.kvin, true)
 		copy(din.Data, dqin.Data)
-		axpy(1, ds1.Data, din.Data)
+		tensor.Axpy(1, ds1.Data, din.Data)
 	}
 }
 

@@ -25,16 +25,76 @@ type Linear struct {
 // is true, a bias drawn from U(±1/√in) (PyTorch's default for nn.Linear's
 // bias), as the SASRec reference initializes.
 func NewLinear(rng *rand.Rand, in, out int, bias bool) *Linear {
-	w := tensor.New(out, in)
-	XavierNormal(rng, w)
-	l := &Linear{Weight: autograd.NewParam(w)}
+	l := ZeroLinear(in, out, bias)
+	l.Init(rng)
+	return l
+}
+
+// ZeroLinear returns a Linear layer with zero weights (to be loaded from a
+// checkpoint, or initialized later with Init).
+func ZeroLinear(in, out int, bias bool) *Linear {
+	l := &Linear{Weight: autograd.NewParam(tensor.New(out, in))}
 	if bias {
-		b := tensor.New(out)
-		bound := 1 / math.Sqrt(float64(in))
-		Uniform(rng, b, -bound, bound)
-		l.Bias = autograd.NewParam(b)
+		l.Bias = autograd.NewParam(tensor.New(out))
 	}
 	return l
+}
+
+// Init draws Xavier-normal weights and a bias from U(±1/√in) (see
+// NewLinear).
+func (l *Linear) Init(rng *rand.Rand) {
+	XavierNormal(rng, l.Weight.Data)
+	if l.Bias != nil {
+		bound := 1 / math.Sqrt(float64(l.In()))
+		Uniform(rng, l.Bias.Data, -bound, bound)
+	}
+}
+
+// In returns the input width.
+func (l *Linear) In() int { return l.Weight.Data.Shape[1] }
+
+// Out returns the output width.
+func (l *Linear) Out() int { return l.Weight.Data.Shape[0] }
+
+func biasData(b *autograd.Value) []float32 {
+	if b == nil {
+		return nil
+	}
+	return b.Data.Data
+}
+
+func gradData(v *autograd.Value) []float32 {
+	if v == nil || !v.RequiresGrad() {
+		return nil
+	}
+	return v.Grad.Data
+}
+
+// Apply is the layer's fast path outside a tape, for models that
+// differentiate by hand (backbone's encoders and tables): it writes
+// x·Wᵀ + b for the rows of x (n x in) into dst, resized to n x out, and
+// returns dst. It runs the same kernel as Forward (tensor.LinearForward).
+func (l *Linear) Apply(dst, x *tensor.Tensor) *tensor.Tensor {
+	n := x.Rows()
+	tensor.Resize(dst, n, l.Out())
+	tensor.LinearForward(n, l.In(), l.Out(), x.Data, l.Weight.Data.Data, biasData(l.Bias), dst.Data)
+	return dst
+}
+
+// Backprop is the gradient of Apply(·, x) given dy (n x out): it adds dW
+// and db into the parameters' Grad (when they require a gradient) and, unless
+// dx is nil, writes dy·W into dx (resized to n x in), or adds it when
+// accumulate (dx must then have that shape).
+func (l *Linear) Backprop(dx, dy, x *tensor.Tensor, accumulate bool) {
+	n := dy.Rows()
+	var dxd []float32
+	if dx != nil {
+		if !accumulate {
+			tensor.Resize(dx, n, l.In())
+		}
+		dxd = dx.Data
+	}
+	tensor.LinearBackward(n, l.In(), l.Out(), x.Data, l.Weight.Data.Data, dy.Data, dxd, gradData(l.Weight), gradData(l.Bias), accumulate)
 }
 
 // Forward applies the layer to x [..., in] and returns [..., out].
@@ -118,6 +178,44 @@ func NewLayerNorm(d int, eps float32) *LayerNorm {
 // Forward normalizes x [..., d].
 func (l *LayerNorm) Forward(t *autograd.Tape, x *autograd.Value) *autograd.Value {
 	return t.LayerNorm(x, l.Gamma, l.Beta, l.Eps)
+}
+
+// LayerNormCache holds what LayerNorm.Backprop needs from one Apply: the
+// output and the per-row mean and reciprocal standard deviation. Its memory
+// is reused from call to call.
+type LayerNormCache struct {
+	// Out is the normalized output.
+	Out tensor.Tensor
+	// Mean and Rstd have one entry per row.
+	Mean, Rstd []float32
+}
+
+func growFloats(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n, n+n/4)
+	}
+	return b[:n]
+}
+
+// Apply is the layer's fast path outside a tape (see Linear.Apply): it
+// normalizes the rows of x into c.Out, keeping the statistics in c, and
+// returns &c.Out. It runs the same kernel as Forward (tensor.LayerNorm).
+func (l *LayerNorm) Apply(c *LayerNormCache, x *tensor.Tensor) *tensor.Tensor {
+	n := x.Rows()
+	c.Mean, c.Rstd = growFloats(c.Mean, n), growFloats(c.Rstd, n)
+	tensor.Resize(&c.Out, n, x.Cols())
+	tensor.LayerNorm(&c.Out, x, l.Gamma.Data.Data, l.Beta.Data.Data, l.Eps, c.Mean, c.Rstd)
+	return &c.Out
+}
+
+// Backprop is the gradient of the Apply on x that filled c, given dy: it
+// adds the affine parameters' gradients into their Grad (when they require
+// one) and writes dx (resized), or adds into it when accumulate.
+func (l *LayerNorm) Backprop(dx, dy, x *tensor.Tensor, c *LayerNormCache, accumulate bool) {
+	if !accumulate {
+		tensor.Resize(dx, x.Rows(), x.Cols())
+	}
+	tensor.LayerNormBackward(dx, dy, x, l.Gamma.Data.Data, c.Mean, c.Rstd, gradData(l.Gamma), gradData(l.Beta), accumulate)
 }
 
 // Params returns "weight" and "bias".

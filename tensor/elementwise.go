@@ -70,8 +70,17 @@ func Axpy(alpha float32, x, y []float32) {
 	if len(x) != len(y) {
 		panic(fmt.Errorf("%w: Axpy lengths %d and %d", ErrShape, len(x), len(y)))
 	}
-	for i, v := range x {
-		y[i] += alpha * v
+	y = y[:len(x)]
+	i := 0
+	for ; i+4 <= len(x); i += 4 { // unrolled: the hand-written attention loops call it on short rows
+		xx, yy := x[i:i+4:i+4], y[i:i+4:i+4]
+		yy[0] += alpha * xx[0]
+		yy[1] += alpha * xx[1]
+		yy[2] += alpha * xx[2]
+		yy[3] += alpha * xx[3]
+	}
+	for ; i < len(x); i++ {
+		y[i] += alpha * x[i]
 	}
 }
 
