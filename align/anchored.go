@@ -7,7 +7,6 @@ import (
 	"github.com/llmrec/llmrec/autograd"
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/nn"
-	"github.com/llmrec/llmrec/tensor"
 )
 
 // Anchored is PAD's recommendation-anchored alignment (phase 2) as a
@@ -45,9 +44,8 @@ type Anchored struct {
 	AlignOnly bool
 
 	tape     *autograd.Tape
-	tapeRows int
+	xop, yop *backbone.TableOp
 	ids      []int
-	xv, yv   tensor.Tensor
 	// LastAlign is the alignment loss (before Weight) of the last LossGrad.
 	LastAlign float64
 }
@@ -112,34 +110,34 @@ func (a *Anchored) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 		a.LastAlign = 0
 		return lrec, nil
 	}
-	// A tape keeps its arena sized by the first shapes it saw and does not
-	// reuse it for other shapes: start a fresh tape when the number of rows
-	// changes (the last batch of an epoch), so memory stays bounded.
-	if a.tape == nil || len(a.ids) != a.tapeRows {
-		a.tape, a.tapeRows = autograd.NewTape(), len(a.ids)
+	// X and Y are recorded on the tape as ops (backbone.TableOp): the tape's
+	// Backward runs their own backward passes. One tape serves every batch
+	// shape.
+	if a.tape == nil {
+		a.tape = autograd.NewTape()
+	}
+	if a.xop == nil || a.xop.Items != a.X {
+		a.xop = backbone.NewTableOp(a.X)
+	}
+	if a.yop == nil || a.yop.Items != a.Y {
+		a.yop = backbone.NewTableOp(a.Y)
 	}
 	t := a.tape
 	t.Reset()
-	// Look both tables up and run the loss on copies wrapped as leaves, then
-	// hand the gradients to the tables' own backward passes.
-	px := autograd.NewParam(copyInto(&tensor.Tensor{}, a.X.Lookup(&a.xv, a.ids)))
-	py := autograd.NewParam(copyInto(&tensor.Tensor{}, a.Y.Lookup(&a.yv, a.ids)))
-	l := a.Loss.Loss(t, px, py)
+	vx, err := a.xop.Apply(t, a.ids)
+	if err != nil {
+		return lrec, fmt.Errorf("align: anchored alignment: %w", err)
+	}
+	vy, err := a.yop.Apply(t, a.ids)
+	if err != nil {
+		return lrec, fmt.Errorf("align: anchored alignment: %w", err)
+	}
+	l := a.Loss.Loss(t, vx, vy)
 	a.LastAlign = float64(l.Data.Data[0])
-	if err := t.Backward(t.Scale(l, float32(a.Weight))); err != nil {
-		return lrec, fmt.Errorf("align: anchored alignment loss: %w", err)
-	}
-	if err := a.X.Backward(px.Grad); err != nil {
-		return lrec, err
-	}
-	if err := a.Y.Backward(py.Grad); err != nil {
-		return lrec, err
+	if l.RequiresGrad() {
+		if err := t.Backward(t.Scale(l, float32(a.Weight))); err != nil {
+			return lrec, fmt.Errorf("align: anchored alignment loss: %w", err)
+		}
 	}
 	return lrec + a.Weight*a.LastAlign, nil
-}
-
-func copyInto(dst, src *tensor.Tensor) *tensor.Tensor {
-	dst.Shape = append(dst.Shape[:0], src.Shape...)
-	dst.Data = append(dst.Data[:0], src.Data...)
-	return dst
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/llmrec/llmrec/autograd"
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/nn"
-	"github.com/llmrec/llmrec/tensor"
 )
 
 // Expert is one scorer of a Mixture: a sequence encoder over its own item
@@ -45,16 +44,13 @@ type Mixture struct {
 	// NumNeg is the number of negatives per position (0 means 1).
 	NumNeg int
 
-	numItems, maxLen int
-	scratch          []backbone.Scratch
-	batch            backbone.Batch
-	tape             *autograd.Tape
-	tapeC            int
-	ids, rows, cands []int
-	vecs, x, dvecs   []tensor.Tensor
-	dh               []tensor.Tensor
-	hs               []*tensor.Tensor
-	labels, weights  []float32
+	numItems, maxLen       int
+	batch                  backbone.Batch
+	tape                   *autograd.Tape
+	encOps                 []*backbone.EncoderOp
+	tableOps               []*backbone.TableOp
+	scores                 []*autograd.Value
+	ids, rows, cands, crow []int
 }
 
 // NewMixture checks that the experts agree on the number of items and the
@@ -78,16 +74,12 @@ func NewMixture(experts []Expert, gate Gate, numNeg int) (*Mixture, error) {
 			return nil, fmt.Errorf("moe: NewMixture: expert %d (%q) has %d items and window %d, expert 0 has %d and %d",
 				k, e.Name, e.Items.NumItems(), e.Enc.MaxLen(), m.numItems, m.maxLen)
 		}
-		m.scratch = append(m.scratch, e.Enc.NewScratch())
 	}
 	w := gate.Weights(autograd.NewInferenceTape(), []int{0})
 	if w.Data.Dims() != 2 || w.Data.Shape[1] != len(experts) {
 		return nil, fmt.Errorf("moe: NewMixture: gate gives weights of shape %v for one item, want [1 %d]", w.Data.Shape, len(experts))
 	}
-	k := len(experts)
-	m.vecs, m.x, m.dvecs, m.dh = make([]tensor.Tensor, k), make([]tensor.Tensor, k), make([]tensor.Tensor, k), make([]tensor.Tensor, k)
-	m.hs = make([]*tensor.Tensor, k)
-	m.tape = autograd.NewTape()
+	m.syncOps()
 	return m, nil
 }
 
@@ -164,93 +156,70 @@ func (m *Mixture) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 	C := len(m.cands)
 	m.ids = append(append(m.ids[:0], b.Items...), m.cands...)
 
-	// A tape keeps its arena sized by the first shapes it saw; the number of
-	// candidates changes with every batch, so start a fresh (small) tape
-	// when it does, which keeps memory bounded.
-	if m.tape == nil || C != m.tapeC {
-		m.tape, m.tapeC = autograd.NewTape(), C
+	// the hidden state that scores each candidate
+	m.crow = m.crow[:0]
+	for c := range C {
+		r := c
+		if c >= R {
+			r = (c - R) / neg
+		}
+		m.crow = append(m.crow, m.rows[r])
 	}
+	// Every expert's table and encoder are recorded on the tape as ops
+	// (backbone.TableOp, backbone.EncoderOp): the tape's Backward runs their
+	// own backward passes. One tape serves every batch shape.
+	m.syncOps()
 	tp := m.tape
 	tp.Reset()
-	scores := make([]*autograd.Value, len(m.Experts))
 	for k, e := range m.Experts {
-		d := e.Enc.Dim()
-		vecs := e.Items.Lookup(&m.vecs[k], m.ids)
-		x := ensure(&m.x[k], T, d)
-		copy(x.Data, vecs.Data[:T*d])
-		h := e.Enc.Forward(m.scratch[k], b, x, true, rng)
-		m.hs[k] = h
-		s := tensor.New(C)
-		for c := range C {
-			r := c
-			if c >= R {
-				r = (c - R) / neg
-			}
-			t := m.rows[r]
-			s.Data[c] = tensor.Dot(h.Data[t*d:(t+1)*d], vecs.Data[(T+c)*d:(T+c+1)*d])
+		vecs, err := m.tableOps[k].Apply(tp, m.ids) // [T+C, d]: inputs, then candidates
+		if err != nil {
+			return 0, fmt.Errorf("moe: expert %q: %w", e.Name, err)
 		}
-		scores[k] = autograd.NewParam(s)
+		h, err := m.encOps[k].Apply(tp, b, tp.Slice(vecs, 0, 0, T), true, rng)
+		if err != nil {
+			return 0, fmt.Errorf("moe: expert %q: %w", e.Name, err)
+		}
+		m.scores[k] = tp.RowDot(tp.Gather(h, m.crow, -1), tp.Slice(vecs, 0, T, T+C))
 	}
 	// BCE with weights 1/R on positives and 1/(R·neg) on negatives: the
 	// weighted mean is (mean_pos + mean_neg)/2, so the loss is twice it.
-	m.labels = append(m.labels[:0], make([]float32, C)...)
-	m.weights = append(m.weights[:0], make([]float32, C)...)
+	labels, weights := tp.Scratch(C), tp.Scratch(C)
 	for c := range C {
 		if c < R {
-			m.labels[c], m.weights[c] = 1, 1/float32(R)
+			labels.Data[c], weights.Data[c] = 1, 1/float32(R)
 		} else {
-			m.weights[c] = 1 / float32(R*neg)
+			weights.Data[c] = 1 / float32(R*neg)
 		}
 	}
-	mixed := Mix(tp, m.Gate.Weights(tp, m.cands), scores...)
-	bce := tp.BCEWithLogits(mixed, tp.Const(tensor.FromSlice(m.labels, C)), tensor.FromSlice(m.weights, C))
-	loss := tp.Scale(bce, 2)
+	mixed := Mix(tp, m.Gate.Weights(tp, m.cands), m.scores...)
+	loss := tp.Scale(tp.BCEWithLogits(mixed, tp.Const(labels), weights), 2)
 	lv := float64(loss.Data.Data[0])
 	if math.IsNaN(lv) || math.IsInf(lv, 0) {
 		return lv, nil
 	}
 	if err := tp.Backward(loss); err != nil {
-		return lv, err
-	}
-	// chain each expert's score gradient back to its encoder and table
-	for k, e := range m.Experts {
-		d := e.Enc.Dim()
-		h, vecs, ds := m.hs[k], &m.vecs[k], scores[k].Grad.Data
-		dv := zeroed(&m.dvecs[k], T+C, d)
-		dh := zeroed(&m.dh[k], T, d)
-		for c, g := range ds {
-			r := c
-			if c >= R {
-				r = (c - R) / neg
-			}
-			t := m.rows[r]
-			tensor.Axpy(g, vecs.Data[(T+c)*d:(T+c+1)*d], dh.Data[t*d:(t+1)*d])
-			tensor.Axpy(g, h.Data[t*d:(t+1)*d], dv.Data[(T+c)*d:(T+c+1)*d])
-		}
-		dx, err := e.Enc.Backward(m.scratch[k], dh)
-		if err != nil {
-			return lv, err
-		}
-		copy(dv.Data[:T*d], dx.Data)
-		if err := e.Items.Backward(dv); err != nil {
-			return lv, err
-		}
+		return lv, fmt.Errorf("moe: %w", err)
 	}
 	return lv, nil
 }
 
-func ensure(t *tensor.Tensor, rows, cols int) *tensor.Tensor {
-	n := rows * cols
-	if cap(t.Data) < n {
-		t.Data = make([]float32, n)
+// syncOps (re)makes the tape and the experts' ops when the experts changed.
+func (m *Mixture) syncOps() {
+	if m.tape == nil {
+		m.tape = autograd.NewTape()
 	}
-	t.Data = t.Data[:n]
-	t.Shape = append(t.Shape[:0], rows, cols)
-	return t
-}
-
-func zeroed(t *tensor.Tensor, rows, cols int) *tensor.Tensor {
-	ensure(t, rows, cols)
-	clear(t.Data)
-	return t
+	if len(m.encOps) != len(m.Experts) {
+		m.encOps = make([]*backbone.EncoderOp, len(m.Experts))
+		m.tableOps = make([]*backbone.TableOp, len(m.Experts))
+		m.scores = make([]*autograd.Value, len(m.Experts))
+	}
+	for k, e := range m.Experts {
+		if m.encOps[k] == nil || m.encOps[k].Enc != e.Enc {
+			m.encOps[k] = backbone.NewEncoderOp(e.Enc)
+		}
+		if m.tableOps[k] == nil || m.tableOps[k].Items != e.Items {
+			m.tableOps[k] = backbone.NewTableOp(e.Items)
+		}
+	}
 }
