@@ -78,6 +78,10 @@ type ItemScorer interface {
 type Recommender struct {
 	state atomic.Pointer[recState]
 	pool  sync.Pool
+
+	mu   sync.Mutex // serializes additions; guards adds and enc
+	adds []addition // every addition since the model was built
+	enc  ItemEncoder
 }
 
 // recState is one immutable snapshot of what a Recommender serves.

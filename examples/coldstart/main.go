@@ -1,0 +1,551 @@
+// Command coldstart measures how well items that arrive with text and no
+// interactions are recommended once added to a trained model from their LLM
+// embedding alone (backbone.NewItemEncoder + Recommender.AddItems), without
+// retraining.
+//
+// Protocol, per seed: a random 10% of the items (seeded) are held out
+// entirely: their interactions are removed from every training sequence
+// and the model never sees their ids (warm items keep ids 1..W, cold items
+// become W+1..N). The model is trained on the warm part, then the cold
+// items are added from their raw LLM embedding. Evaluation is the
+// leave-one-out test step with full ranking over all items and each user's
+// history masked (the target itself excepted): "cold" metrics over the
+// users whose test target is a cold item, "warm" NDCG@10 over the others,
+// before adding (ranking warm items only, cold items dropped from
+// histories) and after (all items, full histories): adding must not hurt
+// warm items.
+//
+// Variants:
+//
+//	from_text_<kind>    the cold items added from text, one per table kind
+//	                    (-kinds): id (ID table initialized from the PCA of the
+//	                    LLM embeddings; new rows by a ridge map), id_norm (the
+//	                    same, L2-normalized: TF-LLMER), adapter (frozen LLM +
+//	                    linear adapter: run it), dual (normalized ID view ⊕
+//	                    normalized adapter view: both parts)
+//	random              the first kind's model, cold items added as random
+//	                    vectors with the trained rows' mean norm
+//	trained_with_items  the first kind trained with the cold items present
+//	                    (the upper bound)
+//
+// Usage:
+//
+//	go run ./examples/coldstart -data ../shared/data/amazon-beauty -seeds 3 -epochs 10
+//
+// The last line of output is one JSON object:
+// {"dataset":…,"cold_users":[…],"variants":{"<name>":{"cold_ndcg@10":[…],"cold_hr@10":[…],"warm_ndcg@10":[…]}}},
+// one value per seed (from_text variants also give "warm_ndcg@10_before").
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/data"
+	"github.com/llmrec/llmrec/recpca"
+	"github.com/llmrec/llmrec/tensor"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "coldstart:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+var allKinds = []string{"id", "id_norm", "adapter", "dual"}
+
+type options struct {
+	data        string
+	seeds       int
+	epochs      int
+	coldFrac    float64
+	kinds       []string
+	dim         int
+	ridge       float64
+	threads     int
+	batch       int
+	skipUpper   bool
+	skipRandom  bool
+	trainSeedUp uint64
+}
+
+func parse(args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("coldstart", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	var kinds string
+	fs.StringVar(&o.data, "data", "", "dataset folder (a sequence file and item_emb*.npy, as in ../shared/data)")
+	fs.IntVar(&o.seeds, "seeds", 3, "number of seeds (cold-item draws and training seeds)")
+	fs.IntVar(&o.epochs, "epochs", 10, "training epochs per model (no early stopping)")
+	fs.Float64Var(&o.coldFrac, "cold", 0.1, "fraction of items held out as cold")
+	fs.StringVar(&kinds, "kinds", strings.Join(allKinds, ","), "table kinds (from_text_<kind> variants); the first also gives random and trained_with_items")
+	fs.IntVar(&o.dim, "dim", 64, "item vector width")
+	fs.Float64Var(&o.ridge, "ridge", 1e-2, "scale-free ridge penalty of the ID tables' text maps")
+	fs.IntVar(&o.threads, "threads", runtime.GOMAXPROCS(0), "GOMAXPROCS")
+	fs.IntVar(&o.batch, "batch", 128, "training batch size")
+	fs.BoolVar(&o.skipUpper, "no-upper", false, "skip trained_with_items")
+	fs.BoolVar(&o.skipRandom, "no-random", false, "skip random")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.data == "" {
+		return nil, fmt.Errorf("-data is required")
+	}
+	if o.seeds < 1 || o.epochs < 1 || o.dim < 2 || o.threads < 1 || o.batch < 1 {
+		return nil, fmt.Errorf("-seeds, -epochs, -threads, -batch must be >= 1 and -dim >= 2")
+	}
+	if !(o.coldFrac > 0 && o.coldFrac < 1) {
+		return nil, fmt.Errorf("-cold %v outside (0, 1)", o.coldFrac)
+	}
+	for _, k := range strings.Split(kinds, ",") {
+		k = strings.TrimSpace(k)
+		if !slices.Contains(allKinds, k) {
+			return nil, fmt.Errorf("-kinds: unknown kind %q (want %s)", k, strings.Join(allKinds, ", "))
+		}
+		if !slices.Contains(o.kinds, k) {
+			o.kinds = append(o.kinds, k)
+		}
+	}
+	return o, nil
+}
+
+// testUser is one leave-one-out test case.
+type testUser struct {
+	hist   []int // train + valid items, chronological
+	target int
+}
+
+// fold is one seed's cold split, with ids remapped (warm 1..W, cold W+1..N).
+type fold struct {
+	numItems, numWarm int
+	x                 *tensor.Tensor // remapped LLM rows, (N+1) x D
+	trainAll          [][]int        // training sequences with every item
+	trainWarm         [][]int        // training sequences without cold items
+	cold, warm        []testUser     // by the test target's kind
+}
+
+func makeFold(ds *data.Dataset, x *tensor.Tensor, frac float64, rng *rand.Rand) *fold {
+	n := ds.NumItems
+	nCold := max(1, int(math.Round(frac*float64(n))))
+	isCold := make([]bool, n+1)
+	for _, i := range rng.Perm(n)[:nCold] {
+		isCold[i+1] = true
+	}
+	f := &fold{numItems: n, numWarm: n - nCold}
+	newID := make([]int, n+1)
+	w, c := 0, n-nCold
+	for i := 1; i <= n; i++ {
+		if isCold[i] {
+			c++
+			newID[i] = c
+		} else {
+			w++
+			newID[i] = w
+		}
+	}
+	D := x.Cols()
+	f.x = tensor.New(n+1, D)
+	for i := 1; i <= n; i++ {
+		copy(f.x.Row(newID[i]), x.Row(i))
+	}
+	for _, s := range ds.Seqs {
+		seq := make([]int, len(s))
+		for j, it := range s {
+			seq[j] = newID[it]
+		}
+		if len(seq) < 3 { // as data.LeaveOneOut: training only
+			f.trainAll = append(f.trainAll, seq)
+			f.trainWarm = append(f.trainWarm, warmOnly(seq, f.numWarm))
+			continue
+		}
+		tr := seq[:len(seq)-2]
+		f.trainAll = append(f.trainAll, tr)
+		f.trainWarm = append(f.trainWarm, warmOnly(tr, f.numWarm))
+		u := testUser{hist: seq[:len(seq)-1], target: seq[len(seq)-1]}
+		if u.target > f.numWarm {
+			f.cold = append(f.cold, u)
+		} else {
+			f.warm = append(f.warm, u)
+		}
+	}
+	return f
+}
+
+func warmOnly(seq []int, numWarm int) []int {
+	out := make([]int, 0, len(seq))
+	for _, it := range seq {
+		if it <= numWarm {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// scores are one evaluation's metrics.
+type scores struct{ ndcg, hr float64 }
+
+// evaluate ranks every user's target among all items the Recommender
+// serves, history masked (the target excepted); with warmOnlyHist the
+// histories lose their cold items (the model does not know them yet).
+// Users left with an empty history count as misses.
+func evaluate(rec *backbone.Recommender, users []testUser, numWarm int, warmOnlyHist bool) (scores, error) {
+	var hists, excl [][]int
+	for _, u := range users {
+		h := u.hist
+		if warmOnlyHist {
+			h = warmOnly(h, numWarm)
+		}
+		if len(h) == 0 {
+			continue
+		}
+		hists = append(hists, h)
+		ex := make([]int, 0, len(h))
+		for _, it := range h {
+			if it != u.target {
+				ex = append(ex, it)
+			}
+		}
+		excl = append(excl, ex)
+	}
+	tops, err := rec.TopKBatch(hists, 10, excl)
+	if err != nil {
+		return scores{}, err
+	}
+	var s scores
+	j := 0
+	for _, u := range users {
+		if warmOnlyHist && len(warmOnly(u.hist, numWarm)) == 0 {
+			continue
+		}
+		for r, it := range tops[j] {
+			if it.Item == u.target {
+				s.ndcg += 1 / math.Log2(float64(r)+2)
+				s.hr++
+				break
+			}
+		}
+		j++
+	}
+	n := float64(len(users))
+	return scores{ndcg: s.ndcg / n, hr: s.hr / n}, nil
+}
+
+// tables builds the item table of a kind over the items of x (rows 1..),
+// with its text encoder options (the PCA used to initialize ID views maps
+// new items too).
+type built struct {
+	table backbone.ItemTable
+	opt   backbone.ItemEncoderOptions
+}
+
+func buildTable(kind string, x *tensor.Tensor, dim int, ridge float64, seed uint64) (*built, error) {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	pca := func(d int) (*recpca.Projection, *tensor.Tensor, error) {
+		p, err := recpca.Fit(x, nil, recpca.Options{Dim: d, NormalizeInput: true, Rand: rand.New(rand.NewPCG(seed, 3))})
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, p.Transform(nil, x, false), nil
+	}
+	reduceWith := func(p *recpca.Projection) func(*tensor.Tensor) (*tensor.Tensor, error) {
+		return func(in *tensor.Tensor) (*tensor.Tensor, error) {
+			// Transform keeps row 0 zero (padding): give it a dummy row 0
+			padded := tensor.New(in.Rows()+1, in.Cols())
+			copy(padded.Data[in.Cols():], in.Data)
+			z := p.Transform(nil, padded, false)
+			return tensor.FromSlice(z.Data[z.Cols():], in.Rows(), z.Cols()), nil
+		}
+	}
+	opt := backbone.ItemEncoderOptions{LLM: x, Ridge: ridge}
+	switch kind {
+	case "id", "id_norm":
+		p, z, err := pca(dim)
+		if err != nil {
+			return nil, err
+		}
+		t, err := backbone.NewIDTableFrom(z)
+		if err != nil {
+			return nil, err
+		}
+		opt.Reduce = reduceWith(p)
+		if kind == "id" {
+			return &built{t, opt}, nil
+		}
+		return &built{backbone.NewNormalizedTable(t, 1, false), opt}, nil
+	case "adapter":
+		t, err := backbone.NewAdapterTable(rng, x, dim, nil, "none")
+		if err != nil {
+			return nil, err
+		}
+		return &built{t, opt}, nil
+	case "dual":
+		p, z, err := pca(dim / 2)
+		if err != nil {
+			return nil, err
+		}
+		id, err := backbone.NewIDTableFrom(z)
+		if err != nil {
+			return nil, err
+		}
+		ad, err := backbone.NewAdapterTable(rng, x, dim-dim/2, nil, "none")
+		if err != nil {
+			return nil, err
+		}
+		t, err := backbone.NewConcatTable(backbone.NewNormalizedTable(id, 1, false), backbone.NewNormalizedTable(ad, 1, false))
+		if err != nil {
+			return nil, err
+		}
+		opt.Reduce = reduceWith(p)
+		return &built{t, opt}, nil
+	}
+	return nil, fmt.Errorf("unknown kind %q", kind)
+}
+
+// train builds and trains a SASRec over a kind's table.
+func train(ctx context.Context, o *options, kind string, x *tensor.Tensor, seqs [][]int, seed uint64) (*backbone.SeqModel, *built, error) {
+	b, err := buildTable(kind, x, o.dim, o.ridge, seed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s table: %w", kind, err)
+	}
+	cfg, err := backbone.DefaultEncoderConfig(backbone.KindSASRec)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Dim = o.dim
+	enc, err := backbone.NewEncoder(rand.New(rand.NewPCG(seed, 5)), cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := backbone.NewSeqModel(enc, b.table, backbone.ModelConfig{})
+	if err != nil {
+		return nil, nil, err
+	}
+	tc := backbone.DefaultTrainConfig()
+	tc.Epochs, tc.BatchSize, tc.Seed = o.epochs, o.batch, seed
+	if _, err := backbone.Train(ctx, m, seqs, tc, backbone.TrainOptions{KeepLast: true}); err != nil {
+		return nil, nil, fmt.Errorf("train %s: %w", kind, err)
+	}
+	return m, b, nil
+}
+
+// variantResult collects one variant's per-seed metrics.
+type variantResult struct {
+	ColdNDCG   []float64 `json:"cold_ndcg@10"`
+	ColdHR     []float64 `json:"cold_hr@10"`
+	WarmNDCG   []float64 `json:"warm_ndcg@10"`
+	WarmBefore []float64 `json:"warm_ndcg@10_before,omitempty"`
+}
+
+type summary struct {
+	Dataset   string                    `json:"dataset"`
+	ColdUsers []int                     `json:"cold_users"`
+	WarmUsers []int                     `json:"warm_users"`
+	ColdItems []int                     `json:"cold_items"`
+	Epochs    int                       `json:"epochs"`
+	Variants  map[string]*variantResult `json:"variants"`
+	Seconds   float64                   `json:"seconds"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	start := time.Now()
+	o, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	runtime.GOMAXPROCS(o.threads)
+	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	fo, err := data.LoadDir(o.data, data.Options{})
+	if err != nil {
+		return err
+	}
+	if fo.EmbeddingFile == "" {
+		return fmt.Errorf("%s: no item-embedding .npy file", o.data)
+	}
+	ds := fo.Dataset
+	x, _, err := data.LoadItemEmbeddings(fo.EmbeddingFile, ds, data.EmbeddingOptions{})
+	if err != nil {
+		return err
+	}
+	say("cold-item protocol on %s: %d users, %d items; %.0f%% of items held out per seed; %d epochs per model; kinds %s",
+		ds.Name, len(ds.Seqs), ds.NumItems, 100*o.coldFrac, o.epochs, strings.Join(o.kinds, ","))
+	sum := &summary{Dataset: ds.Name, Epochs: o.epochs, Variants: map[string]*variantResult{}}
+	res := func(name string) *variantResult {
+		if sum.Variants[name] == nil {
+			sum.Variants[name] = &variantResult{}
+		}
+		return sum.Variants[name]
+	}
+	for s := range o.seeds {
+		seed := uint64(s + 1)
+		f := makeFold(ds, x, o.coldFrac, rand.New(rand.NewPCG(seed, 1)))
+		sum.ColdUsers = append(sum.ColdUsers, len(f.cold))
+		sum.WarmUsers = append(sum.WarmUsers, len(f.warm))
+		sum.ColdItems = append(sum.ColdItems, f.numItems-f.numWarm)
+		say("seed %d: %d cold items, %d cold-target users, %d warm-target users", seed, f.numItems-f.numWarm, len(f.cold), len(f.warm))
+		xWarm := tensor.FromSlice(f.x.Data[:(f.numWarm+1)*f.x.Cols()], f.numWarm+1, f.x.Cols())
+		xCold := tensor.FromSlice(f.x.Data[(f.numWarm+1)*f.x.Cols():], f.numItems-f.numWarm, f.x.Cols())
+		for ki, kind := range o.kinds {
+			t0 := time.Now()
+			m, b, err := train(ctx, o, kind, xWarm, f.trainWarm, seed)
+			if err != nil {
+				return err
+			}
+			rec := backbone.NewRecommender(m)
+			before, err := evaluate(rec, f.warm, f.numWarm, true)
+			if err != nil {
+				return err
+			}
+			enc, err := backbone.NewItemEncoder(m.Items, b.opt)
+			if err != nil {
+				return fmt.Errorf("%s: item encoder: %w", kind, err)
+			}
+			if err := rec.SetItemEncoder(enc); err != nil {
+				return err
+			}
+			if _, err := rec.AddItems(xCold); err != nil {
+				return fmt.Errorf("%s: add cold items: %w", kind, err)
+			}
+			if err := record(res("from_text_"+kind), rec, f, before.ndcg); err != nil {
+				return err
+			}
+			r := res("from_text_" + kind)
+			say("  from_text_%-8s cold NDCG@10 %.4f HR@10 %.4f  warm NDCG@10 %.4f -> %.4f  (%.0fs)", kind,
+				last(r.ColdNDCG), last(r.ColdHR), before.ndcg, last(r.WarmNDCG), time.Since(t0).Seconds())
+			if ki == 0 && !o.skipRandom {
+				rr := backbone.NewRecommender(m)
+				if _, err := rr.AddItemVectors(randomRows(rr.ItemVectors(), xCold.Rows(), rand.New(rand.NewPCG(seed, 9)))); err != nil {
+					return err
+				}
+				if err := record(res("random"), rr, f, math.NaN()); err != nil {
+					return err
+				}
+				r := res("random")
+				say("  random (%s)     cold NDCG@10 %.4f HR@10 %.4f  warm NDCG@10 %.4f", kind, last(r.ColdNDCG), last(r.ColdHR), last(r.WarmNDCG))
+			}
+		}
+		if !o.skipUpper {
+			t0 := time.Now()
+			m, _, err := train(ctx, o, o.kinds[0], f.x, f.trainAll, seed)
+			if err != nil {
+				return err
+			}
+			if err := record(res("trained_with_items"), backbone.NewRecommender(m), f, math.NaN()); err != nil {
+				return err
+			}
+			r := res("trained_with_items")
+			say("  trained_with_items (%s) cold NDCG@10 %.4f HR@10 %.4f  warm NDCG@10 %.4f  (%.0fs)", o.kinds[0],
+				last(r.ColdNDCG), last(r.ColdHR), last(r.WarmNDCG), time.Since(t0).Seconds())
+		}
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	say("\nsummary over %d seeds (mean ± std):", o.seeds)
+	say("%-22s %-17s %-17s %-17s %s", "variant", "cold NDCG@10", "cold HR@10", "warm NDCG@10", "warm before")
+	names := make([]string, 0, len(sum.Variants))
+	for n := range sum.Variants {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		v := sum.Variants[n]
+		wb := ""
+		if len(v.WarmBefore) > 0 {
+			wb = pm(v.WarmBefore)
+		}
+		say("%-22s %-17s %-17s %-17s %s", n, pm(v.ColdNDCG), pm(v.ColdHR), pm(v.WarmNDCG), wb)
+	}
+	b, err := json.Marshal(sum)
+	if err != nil {
+		return err
+	}
+	say("%s", b)
+	return nil
+}
+
+// record evaluates rec on the fold's cold and warm users (all items, full
+// histories) into v; before is the warm NDCG@10 before adding (NaN: none).
+func record(v *variantResult, rec *backbone.Recommender, f *fold, before float64) error {
+	c, err := evaluate(rec, f.cold, f.numWarm, false)
+	if err != nil {
+		return err
+	}
+	w, err := evaluate(rec, f.warm, f.numWarm, false)
+	if err != nil {
+		return err
+	}
+	v.ColdNDCG = append(v.ColdNDCG, c.ndcg)
+	v.ColdHR = append(v.ColdHR, c.hr)
+	v.WarmNDCG = append(v.WarmNDCG, w.ndcg)
+	if !math.IsNaN(before) {
+		v.WarmBefore = append(v.WarmBefore, before)
+	}
+	return nil
+}
+
+// randomRows returns n random vectors with the mean row norm of the items
+// of table (rows 1..).
+func randomRows(table *tensor.Tensor, n int, rng *rand.Rand) *tensor.Tensor {
+	d := table.Cols()
+	var norm float64
+	for r := 1; r < table.Rows(); r++ {
+		norm += math.Sqrt(float64(tensor.Dot(table.Row(r), table.Row(r))))
+	}
+	norm /= float64(table.Rows() - 1)
+	out := tensor.New(n, d)
+	for r := range n {
+		row := out.Row(r)
+		var ss float64
+		for j := range row {
+			row[j] = float32(rng.NormFloat64())
+			ss += float64(row[j]) * float64(row[j])
+		}
+		s := float32(norm / math.Sqrt(ss))
+		for j := range row {
+			row[j] *= s
+		}
+	}
+	return out
+}
+
+func last(v []float64) float64 { return v[len(v)-1] }
+
+// pm formats mean ± sample std.
+func pm(v []float64) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	var m float64
+	for _, x := range v {
+		m += x
+	}
+	m /= float64(len(v))
+	var ss float64
+	for _, x := range v {
+		ss += (x - m) * (x - m)
+	}
+	sd := 0.0
+	if len(v) > 1 {
+		sd = math.Sqrt(ss / float64(len(v)-1))
+	}
+	return fmt.Sprintf("%.4f ± %.4f", m, sd)
+}
