@@ -2,6 +2,7 @@ package align
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/llmrec/llmrec/autograd"
@@ -51,8 +52,21 @@ type Anchored struct {
 }
 
 // NewAnchored checks that x and y have the same width and number of items as
-// rec's table and returns the model.
+// rec's table, that loss's configuration works (Validator) and that weight is
+// finite and non-negative, and returns the model. A bad loss or weight is an
+// error wrapping ErrBadConfig.
 func NewAnchored(rec *backbone.SeqModel, x, y backbone.ItemTable, loss Loss, weight float64) (*Anchored, error) {
+	if loss == nil {
+		return nil, fmt.Errorf("align: NewAnchored: %w: nil loss", ErrBadConfig)
+	}
+	if v, ok := loss.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("align: NewAnchored: %w", err)
+		}
+	}
+	if math.IsNaN(weight) || math.IsInf(weight, 0) || weight < 0 {
+		return nil, fmt.Errorf("align: NewAnchored: %w: weight %v is not a finite non-negative number", ErrBadConfig, weight)
+	}
 	if x.Dim() != y.Dim() {
 		return nil, fmt.Errorf("align: NewAnchored: tables of widths %d and %d cannot be aligned", x.Dim(), y.Dim())
 	}

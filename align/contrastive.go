@@ -74,11 +74,11 @@ func prepare(t *autograd.Tape, x, y *autograd.Value, cosine bool) (*autograd.Val
 }
 
 func invTemp(tau float64) float32 {
+	if err := validTemperature("contrastive", tau); err != nil {
+		panic(err) // NewAnchored reports it as an error before training
+	}
 	if tau == 0 {
 		tau = DefaultTemperature
-	}
-	if !(tau > 0) {
-		panic("align: contrastive temperature must be positive")
 	}
 	return float32(1 / tau)
 }

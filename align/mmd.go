@@ -82,25 +82,17 @@ type MKMMD struct {
 }
 
 // kernels returns the alphas and weights in effect, panicking on a
-// configuration that cannot be used.
+// configuration that cannot be used (see Validate; NewAnchored reports it as
+// an error before training).
 func (m MKMMD) kernels() (alphas, weights []float64) {
+	if err := m.Validate(); err != nil {
+		panic(err)
+	}
 	alphas = m.Alphas
 	if alphas == nil {
 		alphas = DefaultAlphas
 	}
-	weights = m.Weights
-	if weights != nil && len(weights) != len(alphas) {
-		panic(fmt.Errorf("align.MKMMD: %d weights for %d alphas", len(weights), len(alphas)))
-	}
-	for _, a := range alphas {
-		if !(a > 0) || math.IsInf(a, 0) {
-			panic(fmt.Errorf("align.MKMMD: alpha %v is not a positive finite number", a))
-		}
-	}
-	if len(alphas) == 0 {
-		panic(fmt.Errorf("align.MKMMD: no kernels"))
-	}
-	return alphas, weights
+	return alphas, m.Weights
 }
 
 // Bandwidth returns the mean squared distance m over all ordered pairs of

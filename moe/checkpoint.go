@@ -148,7 +148,7 @@ func Build(cfg SavedMixture) (*Mixture, error) {
 	if len(experts) == 0 {
 		return nil, fmt.Errorf("moe: no experts")
 	}
-	gate, err := buildGate(cfg.Gate, experts[0].Items.NumItems(), rng)
+	gate, err := buildGate(rng, cfg.Gate, experts[0].Items.NumItems())
 	if err != nil {
 		return nil, err
 	}

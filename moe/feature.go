@@ -36,9 +36,12 @@ type FeatureGate struct {
 // Weight drawn from U(−1/√F, 1/√F) using r (PyTorch's Linear default) and a
 // zero Bias. It returns an error when k < 1 or features is not a non-empty
 // matrix.
-func NewFeatureGate(features *tensor.Tensor, k int, norm Normalization, r *rand.Rand) (*FeatureGate, error) {
+func NewFeatureGate(r *rand.Rand, features *tensor.Tensor, k int, norm Normalization) (*FeatureGate, error) {
 	if k < 1 {
-		return nil, fmt.Errorf("moe: NewFeatureGate: %d experts", k)
+		return nil, fmt.Errorf("moe: NewFeatureGate: %w: %d experts", ErrBadConfig, k)
+	}
+	if !norm.Valid() {
+		return nil, fmt.Errorf("moe: NewFeatureGate: %w: normalization %v", ErrBadConfig, norm)
 	}
 	if features == nil || features.Dims() != 2 || features.Len() == 0 {
 		return nil, fmt.Errorf("moe: NewFeatureGate: features must be a non-empty [items, F] matrix")

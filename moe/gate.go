@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/llmrec/llmrec/autograd"
+	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/tensor"
 )
 
@@ -87,4 +88,29 @@ func normalize(t *autograd.Tape, z *autograd.Value, norm Normalization) *autogra
 		return t.Softmax(z, nil)
 	}
 	panic(fmt.Errorf("moe: unknown normalization %v", norm))
+}
+
+// Valid reports whether n is one of the declared normalizations.
+func (n Normalization) Valid() bool { return n == SigmoidNorm || n == SoftmaxNorm }
+
+// ErrBadConfig is backbone.ErrBadConfig (= nn.ErrBadConfig): a gate or
+// mixture configuration that cannot work. NewMixture checks the gate with
+// Validate when it has one, so a bad setting is an error when the model is
+// built, not a panic at the first step.
+var ErrBadConfig = backbone.ErrBadConfig
+
+// Validate reports an unknown normalization.
+func (g *FreqGate) Validate() error {
+	if !g.Norm.Valid() {
+		return fmt.Errorf("moe: %w: FreqGate normalization %v", ErrBadConfig, g.Norm)
+	}
+	return nil
+}
+
+// Validate reports an unknown normalization.
+func (g *FeatureGate) Validate() error {
+	if !g.Norm.Valid() {
+		return fmt.Errorf("moe: %w: FeatureGate normalization %v", ErrBadConfig, g.Norm)
+	}
+	return nil
 }

@@ -55,10 +55,23 @@ type Mixture struct {
 
 // NewMixture checks that the experts agree on the number of items and the
 // window width and that each encoder's width matches its table's. gate must
-// give len(experts) weights per item.
+// give len(experts) weights per item; a gate with a Validate method (FreqGate,
+// FeatureGate) must pass it. A bad gate or a negative numNeg is an error
+// wrapping ErrBadConfig.
 func NewMixture(experts []Expert, gate Gate, numNeg int) (*Mixture, error) {
 	if len(experts) == 0 {
-		return nil, fmt.Errorf("moe: NewMixture: no experts")
+		return nil, fmt.Errorf("moe: NewMixture: %w: no experts", ErrBadConfig)
+	}
+	if gate == nil {
+		return nil, fmt.Errorf("moe: NewMixture: %w: nil gate", ErrBadConfig)
+	}
+	if v, ok := gate.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("moe: NewMixture: %w", err)
+		}
+	}
+	if numNeg < 0 {
+		return nil, fmt.Errorf("moe: NewMixture: %w: %d negatives", ErrBadConfig, numNeg)
 	}
 	m := &Mixture{Experts: experts, Gate: gate, NumNeg: numNeg}
 	for k, e := range experts {

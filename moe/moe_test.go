@@ -94,7 +94,7 @@ func TestWeightsRowsSumToOne(t *testing.T) {
 		fg, err := NewFreqGate(bins, init)
 		require.NoError(t, err)
 		fg.Norm = norm
-		eg, err := NewFeatureGate(feats, k, norm, r)
+		eg, err := NewFeatureGate(r, feats, k, norm)
 		require.NoError(t, err)
 		for _, g := range []Gate{fg, eg} {
 			tp := autograd.NewInferenceTape()
@@ -136,7 +136,7 @@ func TestNewFreqGateErrors(t *testing.T) {
 	assert.Error(t, err)
 	_, err = NewFreqGate([]int{0}, [][]float64{{math.NaN()}})
 	assert.Error(t, err)
-	_, err = NewFeatureGate(tensor.New(3, 2), 0, SoftmaxNorm, rand.New(rand.NewPCG(1, 1)))
+	_, err = NewFeatureGate(rand.New(rand.NewPCG(1, 1)), tensor.New(3, 2), 0, SoftmaxNorm)
 	assert.Error(t, err)
 }
 
@@ -228,7 +228,7 @@ func TestGradients(t *testing.T) {
 		t.Logf("FreqGate/%v: max abs gradient error %.2e", norm, e)
 		assert.Less(t, e, 1e-3)
 
-		eg, err := NewFeatureGate(feats, 3, norm, r)
+		eg, err := NewFeatureGate(r, feats, 3, norm)
 		require.NoError(t, err)
 		for i := range eg.Bias.Data.Data {
 			eg.Bias.Data.Data[i] = float32(r.NormFloat64())
@@ -302,7 +302,7 @@ func TestGateLearnsRightExpertPerBin(t *testing.T) {
 	}
 	fg, err := NewFreqGate(bins, PADInit(3, PADGamma2))
 	require.NoError(t, err)
-	eg, err := NewFeatureGate(feats, 3, SoftmaxNorm, rand.New(rand.NewPCG(1, 1)))
+	eg, err := NewFeatureGate(rand.New(rand.NewPCG(1, 1)), feats, 3, SoftmaxNorm)
 	require.NoError(t, err)
 	gates := []struct {
 		name   string

@@ -14,7 +14,7 @@ import (
 // checkpoint, for a mixture over numItems items (ids 0..numItems) and
 // cfg.Experts experts. A kind's own settings travel as raw JSON in
 // cfg.Custom. rng initializes what the checkpoint does not hold.
-type GateBuilder func(cfg SavedGate, numItems int, rng *rand.Rand) (Gate, error)
+type GateBuilder func(rng *rand.Rand, cfg SavedGate, numItems int) (Gate, error)
 
 // SavableGate is a Gate that Mixture.Save can write: SavedGate returns its
 // structure, with Kind a kind registered with RegisterGate. Its parameters
@@ -59,12 +59,12 @@ func savedGate(g Gate) (SavedGate, error) {
 }
 
 // buildGate rebuilds a saved gate through the registry.
-func buildGate(cfg SavedGate, numItems int, rng *rand.Rand) (Gate, error) {
+func buildGate(rng *rand.Rand, cfg SavedGate, numItems int) (Gate, error) {
 	build, err := gates.Lookup(cfg.Kind)
 	if err != nil {
 		return nil, err
 	}
-	return build(cfg, numItems, rng)
+	return build(rng, cfg, numItems)
 }
 
 // SavedGate returns the gate's structure: kind "freq", its normalization,
@@ -93,7 +93,7 @@ func normAndShape(g SavedGate) (Normalization, error) {
 	return norm, nil
 }
 
-func buildFreqGate(g SavedGate, numItems int, _ *rand.Rand) (Gate, error) {
+func buildFreqGate(_ *rand.Rand, g SavedGate, numItems int) (Gate, error) {
 	norm, err := normAndShape(g)
 	if err != nil {
 		return nil, err
@@ -114,10 +114,10 @@ func buildFreqGate(g SavedGate, numItems int, _ *rand.Rand) (Gate, error) {
 	return fg, nil
 }
 
-func buildFeatureGate(g SavedGate, _ int, rng *rand.Rand) (Gate, error) {
+func buildFeatureGate(rng *rand.Rand, g SavedGate, _ int) (Gate, error) {
 	norm, err := normAndShape(g)
 	if err != nil {
 		return nil, err
 	}
-	return NewFeatureGate(tensor.New(g.Shape...), g.Experts, norm, rng)
+	return NewFeatureGate(rng, tensor.New(g.Shape...), g.Experts, norm)
 }

@@ -36,7 +36,7 @@ func (g *fixedGate) SavedGate() SavedGate {
 }
 
 var registerFixed = sync.OnceFunc(func() {
-	RegisterGate("test-fixed", func(cfg SavedGate, _ int, _ *rand.Rand) (Gate, error) {
+	RegisterGate("test-fixed", func(_ *rand.Rand, cfg SavedGate, _ int) (Gate, error) {
 		g := &fixedGate{}
 		if err := json.Unmarshal(cfg.Custom, &g.w); err != nil {
 			return nil, err
