@@ -207,91 +207,24 @@ func (m *SeqModel) Params() []nn.Param {
 // NumItems returns the number of items.
 func (m *SeqModel) NumItems() int { return m.Items.NumItems() }
 
-func contains(seq []int, it int) bool {
-	for _, v := range seq {
-		if v == it {
-			return true
-		}
-	}
-	return false
-}
-
-// SampleNegative draws a negative for next-item training: an item in 1..n,
-// uniformly, redrawn while it is in seq (the user's training sequence), as the
-// SASRec reference does. It returns an error when no such item turns up in
-// 10,000 draws (a user who has nearly every item). Models built outside this
-// package (moe.Mixture) use it so that all of them sample alike.
-func SampleNegative(rng *rand.Rand, seq []int, n int) (int, error) {
-	for try := 0; try < 10000; try++ {
-		c := 1 + rng.IntN(n)
-		if !contains(seq, c) {
-			return c, nil
-		}
-	}
-	return 0, fmt.Errorf("backbone: negative sampling failed: a user has %d of %d items", len(seq), n)
-}
-
 // buildBatch fills m.batch with the training inputs and targets of seqs.
 func (m *SeqModel) buildBatch(seqs [][]int, rng *rand.Rand) error {
 	b := &m.batch
-	L, n := m.Enc.MaxLen(), m.Items.NumItems()
-	b.Reset(L)
+	b.Reset(m.Enc.MaxLen())
 	b.NumNeg = m.Cfg.NumNeg
 	if m.Cfg.Loss == LossCrossEntropy {
 		b.NumNeg = 0 // every item is a negative
 	}
+	n := m.Items.NumItems()
 	for u, s := range seqs {
-		for _, it := range s {
-			if it < 1 || it > n {
-				return fmt.Errorf("backbone: sequence %d: item id %d outside 1..%d", u, it, n)
-			}
+		var err error
+		if m.Cfg.Task == TaskMasked {
+			err = b.AddMasked(s, n, m.Cfg.MaskProb, rng)
+		} else {
+			err = b.AddNextItem(s, n, rng)
 		}
-		switch m.Cfg.Task {
-		case TaskNext:
-			if err := b.AddNextItem(s, n, rng); err != nil {
-				return fmt.Errorf("%w (sequence %d)", err, u)
-			}
-			continue
-		case TaskMasked:
-			if len(s) == 0 {
-				continue
-			}
-			start := len(b.Items)
-			b.AddSeq(s)
-			toks := b.Items[start:]
-			any := false
-			for _, it := range toks {
-				mk := rng.Float64() < m.Cfg.MaskProb
-				b.Masked = append(b.Masked, mk)
-				if mk {
-					b.Targets = append(b.Targets, it)
-					any = true
-				} else {
-					b.Targets = append(b.Targets, 0)
-				}
-			}
-			if !any { // mask one position so every user contributes
-				j := start + rng.IntN(len(toks))
-				b.Masked[j] = true
-				b.Targets[j] = b.Items[j]
-			}
-		}
-		if b.NumNeg == 0 {
-			continue
-		}
-		// negatives for this user's masked positions
-		for t := len(b.Negs) / b.NumNeg; t < len(b.Targets); t++ {
-			for k := 0; k < b.NumNeg; k++ {
-				if b.Targets[t] == 0 {
-					b.Negs = append(b.Negs, 0)
-					continue
-				}
-				c, err := SampleNegative(rng, s, n)
-				if err != nil {
-					return fmt.Errorf("%w (sequence %d)", err, u)
-				}
-				b.Negs = append(b.Negs, c)
-			}
+		if err != nil {
+			return fmt.Errorf("%w (sequence %d)", err, u)
 		}
 	}
 	return nil

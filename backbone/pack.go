@@ -1,8 +1,11 @@
 package backbone
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/llmrec/llmrec/data"
 )
 
 // Batch is a batch of item sequences packed back to back, without padding.
@@ -38,6 +41,8 @@ type Batch struct {
 	Masked []bool
 	// MaxLen is the window width the positions refer to.
 	MaxLen int
+
+	neg *data.NegativeSampler
 }
 
 // Reset empties b and sets its window width, keeping its memory.
@@ -88,13 +93,37 @@ func (b *Batch) AddSeq(seq []int) int {
 	return len(b.Offsets) - 2
 }
 
+// checkIDs returns an error wrapping ErrItemOutOfRange when an id of seq
+// is outside 1..numItems.
+func checkIDs(seq []int, numItems int) error {
+	for _, it := range seq {
+		if it < 1 || it > numItems {
+			return fmt.Errorf("backbone: %w: item id %d outside 1..%d", ErrItemOutOfRange, it, numItems)
+		}
+	}
+	return nil
+}
+
+// negatives returns b's negative sampler over 1..numItems, set to exclude
+// seq.
+func (b *Batch) negatives(seq []int, numItems int) *data.NegativeSampler {
+	if b.neg == nil || b.neg.NumItems() != numItems {
+		b.neg = data.NewNegativeSampler(numItems)
+	}
+	b.neg.SetUser(seq)
+	return b.neg
+}
+
 // AddNextItem appends seq as one next-item training sequence: its items
 // but the last as input (the last MaxLen of them), each next item as the
 // target of the position before it, and NumNeg negatives per target drawn
-// by SampleNegative from 1..numItems outside seq. A seq shorter than 2
-// items adds nothing. The ids of seq must already be checked to lie in
-// 1..numItems; the error is SampleNegative's (no item outside seq).
+// by data.NegativeSampler's rule (uniform over 1..numItems, redrawn while
+// in seq). A seq shorter than 2 items adds nothing. An id of seq outside
+// 1..numItems is an error wrapping ErrItemOutOfRange, and nothing is added.
 func (b *Batch) AddNextItem(seq []int, numItems int, rng *rand.Rand) error {
+	if err := checkIDs(seq, numItems); err != nil {
+		return err
+	}
 	if len(seq) < 2 {
 		return nil
 	}
@@ -104,12 +133,60 @@ func (b *Batch) AddNextItem(seq []int, numItems int, rng *rand.Rand) error {
 		tg = tg[len(tg)-b.MaxLen:]
 	}
 	b.Targets = append(b.Targets, tg...)
-	for range len(tg) * b.NumNeg {
-		c, err := SampleNegative(rng, seq, numItems)
-		if err != nil {
-			return err
+	if b.NumNeg > 0 {
+		neg := b.negatives(seq, numItems)
+		for range len(tg) * b.NumNeg {
+			b.Negs = append(b.Negs, neg.Draw(rng))
 		}
-		b.Negs = append(b.Negs, c)
+	}
+	return nil
+}
+
+// AddMasked appends seq as one masked-item (cloze, BERT4Rec) training
+// sequence: its last MaxLen items, each masked with probability maskProb
+// (Masked set, its own item as the target; a sequence where no draw masks
+// anything gets one uniformly chosen position masked, so every user
+// contributes), and NumNeg negatives per masked position drawn as in
+// AddNextItem (0 for unmasked ones). An empty seq adds nothing; an id
+// outside 1..numItems is an error wrapping ErrItemOutOfRange.
+func (b *Batch) AddMasked(seq []int, numItems int, maskProb float64, rng *rand.Rand) error {
+	if err := checkIDs(seq, numItems); err != nil {
+		return err
+	}
+	if len(seq) == 0 {
+		return nil
+	}
+	start := len(b.Items)
+	b.AddSeq(seq)
+	toks := b.Items[start:]
+	any := false
+	for _, it := range toks {
+		mk := rng.Float64() < maskProb
+		b.Masked = append(b.Masked, mk)
+		if mk {
+			b.Targets = append(b.Targets, it)
+			any = true
+		} else {
+			b.Targets = append(b.Targets, 0)
+		}
+	}
+	if !any {
+		j := start + rng.IntN(len(toks))
+		b.Masked[j] = true
+		b.Targets[j] = b.Items[j]
+	}
+	if b.NumNeg == 0 {
+		return nil
+	}
+	neg := b.negatives(seq, numItems)
+	for _, tg := range b.Targets[start:] {
+		for range b.NumNeg {
+			if tg == 0 {
+				b.Negs = append(b.Negs, 0)
+			} else {
+				b.Negs = append(b.Negs, neg.Draw(rng))
+			}
+		}
 	}
 	return nil
 }

@@ -115,5 +115,44 @@ func TestAddNextItem(t *testing.T) {
 	}
 	b.Reset(5)
 	b.NumNeg = 1
-	require.Error(t, b.AddNextItem([]int{1, 2}, 2, rng), "no item outside the sequence")
+	// a user with every item: unconstrained negatives, no failure
+	require.NoError(t, b.AddNextItem([]int{1, 2}, 2, rng))
+	require.Len(t, b.Negs, 1)
+	err := b.AddNextItem([]int{1, 3}, 2, rng)
+	require.ErrorIs(t, err, ErrItemOutOfRange)
+	require.Len(t, b.Items, 1, "nothing added")
+}
+
+func TestAddMasked(t *testing.T) {
+	var b Batch
+	b.Reset(3)
+	b.NumNeg = 2
+	rng := rand.New(rand.NewPCG(3, 4))
+	require.NoError(t, b.AddMasked([]int{1, 2, 3, 4}, 9, 0.5, rng))
+	require.NoError(t, b.AddMasked(nil, 9, 0.5, rng))
+	require.NoError(t, b.AddMasked([]int{8}, 9, 1e-9, rng)) // no draw masks: one position is masked anyway
+	require.Equal(t, []int{2, 3, 4, 8}, b.Items)
+	require.Equal(t, []int{0, 3, 4}, b.Offsets, "an empty sequence adds nothing")
+	require.Equal(t, []bool{true}, b.Masked[3:])
+	require.Equal(t, 8, b.Targets[3])
+	require.Len(t, b.Negs, 2*4)
+	for i, tg := range b.Targets {
+		require.Equal(t, b.Masked[i], tg != 0)
+		if b.Masked[i] {
+			require.Equal(t, b.Items[i], tg)
+		}
+		for _, c := range b.Negs[2*i : 2*i+2] {
+			if tg == 0 {
+				require.Zero(t, c)
+			} else {
+				require.True(t, c >= 1 && c <= 9)
+				user := []int{1, 2, 3, 4}
+				if i == 3 {
+					user = []int{8}
+				}
+				require.NotContains(t, user, c)
+			}
+		}
+	}
+	require.ErrorIs(t, b.AddMasked([]int{0}, 9, 0.5, rng), ErrItemOutOfRange)
 }

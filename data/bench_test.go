@@ -18,32 +18,28 @@ func BenchmarkLoadBeauty(b *testing.B) {
 	}
 }
 
-func benchSampler(b *testing.B, cfg BatchConfig) {
+// One SASRec batch's negatives on Beauty: 128 users, one negative per
+// training position (as backbone.Batch draws them).
+func BenchmarkNegativesBeauty(b *testing.B) {
 	d, err := Load(sharedtest.File(b, "amazon-beauty/Beauty.txt"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	sm, err := NewNextItemSampler(LeaveOneOut(d), cfg, rand.New(rand.NewPCG(1, 2)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	bt := sm.NewBatch()
+	split := LeaveOneOut(d)
+	s := NewNegativeSampler(split.NumItems)
+	rng := rand.New(rand.NewPCG(1, 2))
 	b.ReportAllocs()
+	u := 0
 	for b.Loop() {
-		if !sm.Next(bt) {
-			sm.Next(bt)
+		for range 128 {
+			tr := split.Train[u%len(split.Train)]
+			s.SetUser(tr)
+			for range len(tr) - 1 {
+				_ = s.Draw(rng)
+			}
+			u++
 		}
 	}
-}
-
-// One batch of 128 users, maxlen 50, 1 negative (the SASRec reference setting).
-func BenchmarkNextItemBatchBeauty(b *testing.B) {
-	benchSampler(b, BatchConfig{BatchSize: 128, MaxLen: 50})
-}
-
-// Same with bucketing and trimming (narrower batches).
-func BenchmarkNextItemBatchBeautyBucketTrim(b *testing.B) {
-	benchSampler(b, BatchConfig{BatchSize: 128, MaxLen: 50, Bucket: true, Trim: true})
 }
 
 func BenchmarkLoadNPYBeauty(b *testing.B) {

@@ -1,7 +1,7 @@
 // Package data reads recommendation datasets and prepares them for training
 // and evaluation: readers for sequence, pair, CSV/TSV and RecBole files with id
-// remapping; k-core and length filters; the leave-one-out split; next-item and
-// masked-item batches with seeded negative sampling; item popularity and
+// remapping; k-core and length filters; the leave-one-out split; the
+// negative-sampling rule (NegativeSampler; batches are backbone.Batch); item popularity and
 // equal-mass popularity bins; and item-embedding files (.npy, .safetensors).
 //
 // Why a package of its own: every published number in this field depends on
@@ -27,10 +27,8 @@
 //	// handle err
 //	split := data.LeaveOneOut(fo.Dataset)
 //	emb, report, err := data.LoadItemEmbeddings(fo.EmbeddingFile, fo.Dataset, data.EmbeddingOptions{})
-//	sampler, err := data.NewNextItemSampler(split, data.BatchConfig{BatchSize: 128, MaxLen: 50}, rand.New(rand.NewPCG(42, 0)))
-//	b := sampler.NewBatch()
-//	for sampler.Next(b) {
-//		// b.Input, b.Pos, b.Neg: flat [b.Rows*b.Width] item ids
-//	}
+//	neg := data.NewNegativeSampler(split.NumItems)
+//	neg.SetUser(split.Train[u])
+//	c := neg.Draw(rng) // not one of user u's training items
 //	bins := data.PopularityBins(data.ItemFrequency(split), 10)
 package data

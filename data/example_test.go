@@ -20,24 +20,19 @@ func Example() {
 	fmt.Println("users", d.NumUsers(), "items", d.NumItems, "interactions", d.NumInteractions())
 	fmt.Println("train", s.Train, "valid", s.Valid, "test", s.Test)
 
-	sm, err := data.NewNextItemSampler(s, data.BatchConfig{BatchSize: 8, MaxLen: 3}, rand.New(rand.NewPCG(1, 2)))
-	if err != nil {
-		fmt.Println(err)
-		return
+	// negatives for user 1 (training items 1 2): never 1 or 2
+	ns := data.NewNegativeSampler(d.NumItems)
+	ns.SetUser(s.Train[0])
+	rng := rand.New(rand.NewPCG(1, 2))
+	var negs []int
+	for range 6 {
+		negs = append(negs, ns.Draw(rng))
 	}
-	b := sm.NewBatch()
-	for sm.Next(b) {
-		for r, u := range b.Users {
-			row := b.Input[r*b.Width : (r+1)*b.Width]
-			pos := b.Pos[r*b.Width : (r+1)*b.Width]
-			fmt.Println("user", d.UserRaw[u], "input", row, "positives", pos)
-		}
-	}
+	fmt.Println("negatives", negs)
 	// Output:
 	// users 3 items 5 interactions 9
 	// train [[1 2] [2] [4 1]] valid [3 3 0] test [4 5 0]
-	// user 3 input [0 0 4] positives [0 0 1]
-	// user 1 input [0 0 1] positives [0 0 2]
+	// negatives [4 4 4 4 3 3]
 }
 
 func ExamplePopularityBins() {
