@@ -1,7 +1,9 @@
 package backbone
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -47,27 +49,62 @@ func JSONPath(path string) string {
 
 // Save writes the model's parameters to path as .safetensors (keys = the
 // names of Params, so PyTorch can read them) with its SavedConfig in the
-// metadata, and the same config, indented, to JSONPath(path). Both files are
-// written atomically (temporary file in the same folder, then rename). A
-// model whose encoder or table kind is not registered (RegisterEncoder,
-// RegisterTable) is not saved: Load could not rebuild it.
+// metadata, and the same config, indented, to JSONPath(path).
+//
+// The two files are one unit (safetensors.WriteFilesAtomic): both are
+// written in full to temporary files first, and neither is replaced unless
+// both were written; then the .json is renamed into place and the model
+// last, and a failed rename puts the old .json back. The .safetensors
+// metadata is the authority (Load reads the structure from it, and the
+// .json only for files without it), so even a crash between the two renames
+// leaves a loadable, self-consistent model. Temporary files left by an
+// interrupted save are removed by the next save of the same path.
+//
+// A model whose encoder or table kind is not registered (RegisterEncoder,
+// RegisterTable) is not saved: Load could not rebuild it. Nor is a model
+// with a NaN or infinite weight: the error wraps ErrNonFinite.
 func (m *SeqModel) Save(path string) error {
 	if err := CheckKinds(m.Enc.Config(), m.Items.Spec()); err != nil {
 		return fmt.Errorf("backbone: save %s: %w", path, err)
 	}
-	cfg, err := json.Marshal(m.Config())
-	if err != nil {
+	params := m.Params()
+	if err := nn.CheckFinite(params); err != nil {
 		return fmt.Errorf("backbone: save %s: %w", path, err)
 	}
 	var ts []safetensors.Named
-	for _, p := range m.Params() {
+	for _, p := range params {
 		ts = append(ts, safetensors.Named{Name: p.Name, Tensor: p.Value.Data})
 	}
-	if err := safetensors.WriteFile(path, ts, map[string]string{metaKey: string(cfg)}); err != nil {
+	if err := WriteCheckpoint(path, metaKey, m.Config(), nil, ts); err != nil {
 		return fmt.Errorf("backbone: save %s: %w", path, err)
 	}
-	pretty, _ := json.MarshalIndent(m.Config(), "", "  ")
-	return writeJSONSidecar(JSONPath(path), append(pretty, '\n'))
+	return nil
+}
+
+// WriteCheckpoint writes ts to path as .safetensors with cfg, JSON-encoded,
+// in the metadata under key, and readable (cfg when nil), indented, to
+// JSONPath(path), the two files as one unit (see SeqModel.Save). Savers of
+// other packages (moe) use it too.
+func WriteCheckpoint(path, key string, cfg, readable any, ts []safetensors.Named) error {
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	if readable == nil {
+		readable = cfg
+	}
+	pretty, err := json.MarshalIndent(readable, "", "  ")
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{key: string(raw)}
+	return safetensors.WriteFilesAtomic(
+		safetensors.AtomicFile{Path: JSONPath(path), Write: func(w io.Writer) error {
+			_, err := w.Write(append(pretty, '\n'))
+			return err
+		}},
+		safetensors.AtomicFile{Path: path, Write: func(w io.Writer) error { return safetensors.Write(w, ts, meta) }},
+	)
 }
 
 // Build returns a SeqModel with cfg's structure and freshly initialized
@@ -93,6 +130,15 @@ func buildWith(rng *rand.Rand, cfg SavedConfig, build TableBuilder) (*SeqModel, 
 // present with its shape, and unexpected tensors are an error. The encoder
 // and item-table kinds must be registered (RegisterEncoder, RegisterTable;
 // the built-in ones are, and importing align registers PAD's).
+//
+// Load is total and bounded: every malformed file is an error, never a
+// panic. The config is decoded strictly (an unknown field is an error) and
+// validated (SavedConfig.Validate), and the sizes it declares are checked
+// against the tensors the file holds (CheckSizes) before anything is
+// allocated, so a small file declaring huge sizes fails fast with little
+// memory. Errors about the file wrap ErrBadCheckpoint (config problems also
+// ErrBadConfig, NaN or infinite weights also ErrNonFinite); a file that
+// cannot be opened is the os error.
 func Load(path string) (*SeqModel, error) {
 	return LoadWith(path, BuildTable)
 }
@@ -101,52 +147,102 @@ func Load(path string) (*SeqModel, error) {
 // It predates RegisterTable, which makes a kind known to Load itself, and is
 // kept for compatibility.
 func LoadWith(path string, build TableBuilder) (*SeqModel, error) {
-	f, err := safetensors.Open(path)
+	f, err := OpenCheckpoint(path)
 	if err != nil {
 		return nil, fmt.Errorf("backbone: load: %w", err)
 	}
 	defer f.Close()
-	raw, ok := f.Metadata[metaKey]
-	var cfgBytes []byte
-	if ok {
-		cfgBytes = []byte(raw)
-	} else if cfgBytes, err = os.ReadFile(JSONPath(path)); err != nil {
-		return nil, fmt.Errorf("backbone: load %s: no %q metadata and no config file: %w", path, metaKey, err)
-	}
+	return loadFrom(f, path, build)
+}
+
+// loadFrom is LoadWith on an opened file (the fuzz target reads it from
+// memory).
+func loadFrom(f *safetensors.File, path string, build TableBuilder) (*SeqModel, error) {
 	var cfg SavedConfig
-	if err := json.Unmarshal(cfgBytes, &cfg); err != nil {
-		return nil, fmt.Errorf("backbone: load %s: config: %w", path, err)
+	if err := ReadConfig(f, path, metaKey, &cfg); err != nil {
+		return nil, fmt.Errorf("backbone: load %s: %w", path, err)
 	}
-	if cfg.Format != savedFormat {
-		return nil, fmt.Errorf("backbone: load %s: format %q, want %q", path, cfg.Format, savedFormat)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("backbone: load %s: %w: %w", path, ErrBadCheckpoint, err)
+	}
+	need := cfg.Encoder.MinWeights() + cfg.Items.MinWeights()
+	if err := CheckSizes(f, need, cfg.Items.NumItems, cfg.Items.Dim); err != nil {
+		return nil, fmt.Errorf("backbone: load %s: %w", path, err)
 	}
 	m, err := buildWith(rand.New(rand.NewPCG(0, 0)), cfg, build)
 	if err != nil {
-		return nil, fmt.Errorf("backbone: load %s: %w", path, err)
+		return nil, fmt.Errorf("backbone: load %s: %w: %w", path, ErrBadCheckpoint, asBadConfig(err))
 	}
-	if err := loadParams(f, path, m.Params()); err != nil {
-		return nil, err
+	if err := LoadTensors(f, path, m.Params()); err != nil {
+		return nil, fmt.Errorf("backbone: load %s: %w", path, err)
 	}
 	return m, nil
 }
 
-func loadParams(f *safetensors.File, path string, params []nn.Param) error {
+// asBadConfig returns err, wrapped with ErrBadConfig unless it already is.
+func asBadConfig(err error) error {
+	if errors.Is(err, ErrBadConfig) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrBadConfig, err)
+}
+
+// OpenCheckpoint opens a .safetensors checkpoint; a malformed file is an
+// error wrapping both ErrBadCheckpoint and safetensors.ErrFormat.
+func OpenCheckpoint(path string) (*safetensors.File, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		if errors.Is(err, safetensors.ErrFormat) {
+			return nil, fmt.Errorf("%w: %w", ErrBadCheckpoint, err)
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// ReadConfig decodes the JSON config stored in f's metadata under key (or,
+// when f has none, in JSONPath(path)) into v, strictly: unknown fields,
+// trailing data and wrong types are errors wrapping ErrBadCheckpoint and
+// ErrBadConfig. Loaders of other packages (moe) use it too.
+func ReadConfig(f *safetensors.File, path, key string, v any) error {
+	var raw []byte
+	if s, ok := f.Metadata[key]; ok {
+		raw = []byte(s)
+	} else {
+		b, err := os.ReadFile(JSONPath(path))
+		if err != nil {
+			return fmt.Errorf("%w: no %q metadata and no config file: %w", ErrBadCheckpoint, key, err)
+		}
+		raw = b
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %w: config: %w", ErrBadCheckpoint, ErrBadConfig, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: %w: config: data after the JSON object", ErrBadCheckpoint, ErrBadConfig)
+	}
+	return nil
+}
+
+// LoadTensors fills params from f: the names must match exactly (a missing
+// or unexpected tensor is an error), every shape must match, and every value
+// must be finite. Shapes and names are checked before any tensor is read.
+// Errors wrap ErrBadCheckpoint, and ErrNonFinite for a NaN or infinity.
+func LoadTensors(f *safetensors.File, path string, params []nn.Param) error {
 	want := map[string]bool{}
 	var missing []string
 	for _, p := range params {
 		want[p.Name] = true
-		t, err := f.Tensor(p.Name)
-		if err != nil {
-			if _, ok := f.Info(p.Name); !ok {
-				missing = append(missing, p.Name)
-				continue
-			}
-			return fmt.Errorf("backbone: load %s: %w", path, err)
+		in, ok := f.Info(p.Name)
+		if !ok {
+			missing = append(missing, p.Name)
+			continue
 		}
-		if !tensor.SameShape(t.Shape, p.Value.Data.Shape) {
-			return fmt.Errorf("backbone: load %s: tensor %s has shape %v, want %v", path, p.Name, t.Shape, p.Value.Data.Shape)
+		if !tensor.SameShape(in.Shape, p.Value.Data.Shape) {
+			return fmt.Errorf("%w: tensor %s has shape %v, want %v", ErrBadCheckpoint, p.Name, in.Shape, p.Value.Data.Shape)
 		}
-		copy(p.Value.Data.Data, t.Data)
 	}
 	var unexpected []string
 	for _, n := range f.Names() {
@@ -155,9 +251,27 @@ func loadParams(f *safetensors.File, path string, params []nn.Param) error {
 		}
 	}
 	if len(missing) > 0 || len(unexpected) > 0 {
-		return fmt.Errorf("backbone: load %s: missing tensors %v, unexpected tensors %v", path, missing, unexpected)
+		return fmt.Errorf("%w: missing tensors %v, unexpected tensors %v", ErrBadCheckpoint, clipNames(missing), clipNames(unexpected))
+	}
+	for _, p := range params {
+		t, err := f.Tensor(p.Name)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrBadCheckpoint, err)
+		}
+		copy(p.Value.Data.Data, t.Data)
+	}
+	if err := nn.CheckFinite(params); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadCheckpoint, err)
 	}
 	return nil
+}
+
+// clipNames keeps an error message short when a file has many names.
+func clipNames(names []string) []string {
+	if len(names) > 10 {
+		return append(names[:10:10], fmt.Sprintf("... (%d more)", len(names)-10))
+	}
+	return names
 }
 
 // LoadRecommender loads a model written by Save and returns its Recommender.
@@ -167,12 +281,4 @@ func LoadRecommender(path string) (*Recommender, error) {
 		return nil, err
 	}
 	return NewRecommender(m), nil
-}
-
-// writeJSONSidecar writes b to path atomically (safetensors.WriteFileAtomic).
-func writeJSONSidecar(path string, b []byte) error {
-	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
-		return fmt.Errorf("backbone: write %s: %w", path, err)
-	}
-	return nil
 }

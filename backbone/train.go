@@ -159,7 +159,7 @@ type History struct {
 	BestEpoch int `json:"best_epoch"`
 	// Best holds the validation metrics of BestEpoch.
 	Best map[string]float64 `json:"best"`
-	// StopReason is "epochs", "patience" or "canceled".
+	// StopReason is "epochs", "patience", "canceled" or "non-finite".
 	StopReason string `json:"stop_reason"`
 }
 
@@ -208,8 +208,12 @@ type TrainOptions struct {
 // Validate, keeps the best weights by opt.Metric and stops after Patience
 // epochs without improvement. It returns the history, also on error.
 //
-// A non-finite loss stops training with an error naming the epoch and the
-// step; a canceled ctx stops it at the next step with ctx's error (the
+// A non-finite loss stops training with an error (wrapping ErrNonFinite)
+// naming the epoch and the step, and leaves m at its last finite state: the
+// weights of the best validation epoch when there is one (even with
+// KeepLast), otherwise those at the end of the last epoch whose loss and
+// weights were finite (or the initial weights); the error says which. A
+// canceled ctx stops it at the next step with ctx's error (the
 // history and the best weights so far are kept). Train is not safe for
 // concurrent use with anything else that touches m.
 func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt TrainOptions) (*History, error) {
@@ -246,6 +250,9 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 	totalSteps := cfg.Epochs * ((len(users) + cfg.BatchSize - 1) / cfg.BatchSize)
 	done := 0 // optimizer steps so far
 	h := &History{StopReason: "epochs"}
+	// lastGood holds the weights at the end of the last finite epoch (the
+	// initial ones at first), restored when the loss becomes non-finite.
+	lastGood, lastEpoch := snapshot(params, nil), 0
 	var best []([]float32)
 	bestVal := math.Inf(-1)
 	seqs := make([][]int, 0, cfg.BatchSize)
@@ -270,8 +277,9 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 				return h, fmt.Errorf("backbone: epoch %d step %d: %w", epoch, step+1, err)
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				restore(params, best, opt.KeepLast)
-				return h, fmt.Errorf("backbone: epoch %d step %d: non-finite loss %v", epoch, step+1, loss)
+				h.StopReason = "non-finite"
+				return h, fmt.Errorf("backbone: epoch %d step %d: non-finite loss %v; %s: %w", epoch, step+1, loss,
+					restoreFinite(params, best, h.BestEpoch, lastGood, lastEpoch), ErrNonFinite)
 			}
 			if cfg.ClipNorm > 0 {
 				nn.ClipGradNorm(params, cfg.ClipNorm)
@@ -307,6 +315,9 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 			}
 		}
 		h.Epochs = append(h.Epochs, es)
+		if nn.CheckFinite(params) == nil {
+			lastGood, lastEpoch = snapshot(params, lastGood), epoch
+		}
 		if opt.Logger != nil {
 			opt.Logger.Info("epoch", "epoch", epoch, "loss", es.Loss, "train_s", es.Seconds,
 				"eval_s", es.EvalSeconds, opt.Metric, es.Metrics[opt.Metric], "improved", es.Improved)
@@ -323,12 +334,28 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 	return h, nil
 }
 
+// restoreFinite puts back the best validated weights (when there are) or
+// the last finite ones, and says which, for Train's non-finite-loss error.
+func restoreFinite(params []nn.Param, best [][]float32, bestEpoch int, lastGood [][]float32, lastEpoch int) string {
+	if best != nil {
+		restore(params, best, false)
+		return fmt.Sprintf("the model holds the weights of epoch %d, the best validated", bestEpoch)
+	}
+	restore(params, lastGood, false)
+	if lastEpoch == 0 {
+		return "the model holds its initial weights"
+	}
+	return fmt.Sprintf("the model holds the weights of epoch %d, the last finite one", lastEpoch)
+}
+
 func snapshot(params []nn.Param, dst [][]float32) [][]float32 {
 	if dst == nil {
 		dst = make([][]float32, len(params))
 	}
 	for i, p := range params {
-		dst[i] = append(dst[i][:0], p.Value.Data.Data...)
+		if p.Value.RequiresGrad() { // frozen weights do not change
+			dst[i] = append(dst[i][:0], p.Value.Data.Data...)
+		}
 	}
 	return dst
 }
@@ -338,6 +365,8 @@ func restore(params []nn.Param, best [][]float32, keepLast bool) {
 		return
 	}
 	for i, p := range params {
-		copy(p.Value.Data.Data, best[i])
+		if best[i] != nil {
+			copy(p.Value.Data.Data, best[i])
+		}
 	}
 }

@@ -2,9 +2,8 @@ package moe
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/llmrec/llmrec/autograd"
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/nn"
-	"github.com/llmrec/llmrec/tensor"
 	"github.com/llmrec/llmrec/tensor/safetensors"
 )
 
@@ -84,29 +82,39 @@ func (m *Mixture) Config() (SavedMixture, error) {
 // Save writes the Mixture's parameters (keys = the names of Params; a
 // FeatureGate's features under "gate.features") to path as .safetensors
 // with its SavedMixture in the metadata, and the same config, indented, to
-// backbone.JSONPath(path). Both files are written atomically.
+// backbone.JSONPath(path), the two as one unit, as backbone's SeqModel.Save
+// does (the .safetensors metadata is the authority; neither file is
+// replaced unless both were written). A Mixture with a NaN or infinite
+// weight is not saved (the error wraps ErrNonFinite).
 func (m *Mixture) Save(path string) error {
 	cfg, err := m.Config()
 	if err != nil {
 		return err
 	}
-	raw, err := json.Marshal(cfg)
-	if err != nil {
+	params := m.savedParams()
+	if err := nn.CheckFinite(params); err != nil {
 		return fmt.Errorf("moe: save %s: %w", path, err)
 	}
 	var ts []safetensors.Named
-	for _, p := range m.Params() {
+	for _, p := range params {
 		ts = append(ts, safetensors.Named{Name: p.Name, Tensor: p.Value.Data})
 	}
-	if g, ok := m.Gate.(*FeatureGate); ok {
-		ts = append(ts, safetensors.Named{Name: "gate.features", Tensor: g.Features})
-	}
-	if err := safetensors.WriteFile(path, ts, map[string]string{metaKey: string(raw)}); err != nil {
+	readable := cfg
+	readable.Gate.Bins = nil // the bins are in the .safetensors metadata; keep the .json readable
+	if err := backbone.WriteCheckpoint(path, metaKey, cfg, readable, ts); err != nil {
 		return fmt.Errorf("moe: save %s: %w", path, err)
 	}
-	cfg.Gate.Bins = nil // the bins are in the .safetensors metadata; keep the .json readable
-	pretty, _ := json.MarshalIndent(cfg, "", "  ")
-	return writeJSONSidecar(backbone.JSONPath(path), append(pretty, '\n'))
+	return nil
+}
+
+// savedParams returns Params and, for a FeatureGate, its features as
+// "gate.features" (saved and loaded like a parameter).
+func (m *Mixture) savedParams() []nn.Param {
+	params := m.Params()
+	if g, ok := m.Gate.(*FeatureGate); ok {
+		params = append(params, nn.Param{Name: "gate.features", Value: autograd.NewParam(g.Features)})
+	}
+	return params
 }
 
 func parseNorm(s string) (Normalization, error) {
@@ -123,9 +131,10 @@ func parseNorm(s string) (Normalization, error) {
 // tables zeroed, see backbone.BuildTable), to be filled from a checkpoint.
 // Encoder, table and gate kinds must be registered (backbone.RegisterEncoder,
 // backbone.RegisterTable, RegisterGate); the built-in ones and PAD's are.
+// cfg is validated first (SavedMixture.Validate).
 func Build(cfg SavedMixture) (*Mixture, error) {
-	if cfg.Format != SavedFormat {
-		return nil, fmt.Errorf("moe: format %q, want %q", cfg.Format, SavedFormat)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("moe: %w", err)
 	}
 	rng := rand.New(rand.NewPCG(0, 0))
 	experts := make([]Expert, len(cfg.Experts))
@@ -135,10 +144,7 @@ func Build(cfg SavedMixture) (*Mixture, error) {
 			return nil, fmt.Errorf("moe: expert %d (%q): %w", k, se.Name, err)
 		}
 		var enc backbone.Encoder
-		if j := se.SharedEncoder; j >= 0 {
-			if j >= k {
-				return nil, fmt.Errorf("moe: expert %d (%q) shares the encoder of expert %d, not an earlier one", k, se.Name, j)
-			}
+		if j := se.SharedEncoder; j >= 0 { // j < k: checked by Validate
 			enc = experts[j].Enc
 		} else if enc, err = backbone.NewEncoder(rng, se.Encoder); err != nil {
 			return nil, fmt.Errorf("moe: expert %d (%q): %w", k, se.Name, err)
@@ -157,64 +163,52 @@ func Build(cfg SavedMixture) (*Mixture, error) {
 
 // Load reads a Mixture written by Save: the structure from the file's
 // metadata (or, when absent, from backbone.JSONPath(path)), then every
-// parameter, which must be present with its shape; unexpected tensors are an
-// error.
+// parameter, which must be present with its shape and finite; unexpected
+// tensors are an error.
+//
+// Like backbone.Load it is total and bounded: the config is decoded
+// strictly and validated (SavedMixture.Validate), and the sizes it declares
+// are checked against the tensors the file holds before anything is
+// allocated. Errors about the file wrap ErrBadCheckpoint (config problems
+// also ErrBadConfig, NaN or infinite weights also ErrNonFinite).
 func Load(path string) (*Mixture, error) {
-	f, err := safetensors.Open(path)
+	f, err := backbone.OpenCheckpoint(path)
 	if err != nil {
 		return nil, fmt.Errorf("moe: load: %w", err)
 	}
 	defer f.Close()
-	var raw []byte
-	if s, ok := f.Metadata[metaKey]; ok {
-		raw = []byte(s)
-	} else if raw, err = os.ReadFile(backbone.JSONPath(path)); err != nil {
-		return nil, fmt.Errorf("moe: load %s: no %q metadata and no config file: %w", path, metaKey, err)
-	}
+	return loadFrom(f, path)
+}
+
+// loadFrom is Load on an opened file (the fuzz target reads it from memory).
+func loadFrom(f *safetensors.File, path string) (*Mixture, error) {
 	var cfg SavedMixture
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return nil, fmt.Errorf("moe: load %s: config: %w", path, err)
+	if err := backbone.ReadConfig(f, path, metaKey, &cfg); err != nil {
+		return nil, fmt.Errorf("moe: load %s: %w", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("moe: load %s: %w: %w", path, ErrBadCheckpoint, err)
+	}
+	n := cfg.Experts[0].Items.NumItems
+	if err := backbone.CheckSizes(f, cfg.minWeights(), n, cfg.sumDim()); err != nil {
+		return nil, fmt.Errorf("moe: load %s: %w", path, err)
 	}
 	m, err := Build(cfg)
 	if err != nil {
+		return nil, fmt.Errorf("moe: load %s: %w: %w", path, ErrBadCheckpoint, asBadConfig(err))
+	}
+	if err := backbone.LoadTensors(f, path, m.savedParams()); err != nil {
 		return nil, fmt.Errorf("moe: load %s: %w", path, err)
 	}
-	params := m.Params()
-	if g, ok := m.Gate.(*FeatureGate); ok {
-		v := autograd.NewParam(g.Features)
-		params = append(params, nn.Param{Name: "gate.features", Value: v})
-	}
-	want := map[string]bool{}
-	var missing, unexpected []string
-	for _, p := range params {
-		want[p.Name] = true
-		if _, ok := f.Info(p.Name); !ok {
-			missing = append(missing, p.Name)
-			continue
-		}
-		t, err := f.Tensor(p.Name)
-		if err != nil {
-			return nil, fmt.Errorf("moe: load %s: %w", path, err)
-		}
-		if !tensor.SameShape(t.Shape, p.Value.Data.Shape) {
-			return nil, fmt.Errorf("moe: load %s: tensor %s has shape %v, want %v", path, p.Name, t.Shape, p.Value.Data.Shape)
-		}
-		for i, v := range t.Data {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, fmt.Errorf("moe: load %s: tensor %s: non-finite value at element %d", path, p.Name, i)
-			}
-		}
-		copy(p.Value.Data.Data, t.Data)
-	}
-	for _, n := range f.Names() {
-		if !want[n] {
-			unexpected = append(unexpected, n)
-		}
-	}
-	if len(missing) > 0 || len(unexpected) > 0 {
-		return nil, fmt.Errorf("moe: load %s: missing tensors %v, unexpected tensors %v", path, missing, unexpected)
-	}
 	return m, nil
+}
+
+// asBadConfig returns err, wrapped with ErrBadConfig unless it already is.
+func asBadConfig(err error) error {
+	if errors.Is(err, ErrBadConfig) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrBadConfig, err)
 }
 
 // LoadRecommender loads a Mixture written by Save and returns the
@@ -266,12 +260,4 @@ func IsCheckpoint(path string) (bool, error) {
 		Format string `json:"format"`
 	}
 	return json.Unmarshal(raw, &head) == nil && head.Format == SavedFormat, nil
-}
-
-// writeJSONSidecar writes b to path atomically (safetensors.WriteFileAtomic).
-func writeJSONSidecar(path string, b []byte) error {
-	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
-		return fmt.Errorf("moe: write %s: %w", path, err)
-	}
-	return nil
 }

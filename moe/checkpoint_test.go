@@ -16,6 +16,7 @@ import (
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/tensor"
+	"github.com/llmrec/llmrec/tensor/safetensors"
 )
 
 // padMixture builds PAD's phase-3 model at toy size with the real PAD
@@ -154,9 +155,19 @@ func TestLoadErrors(t *testing.T) {
 	// a NaN weight is refused
 	m.Experts[0].Items.Params()[0].Value.Data.Data[8] = float32(math.NaN())
 	bad := filepath.Join(dir, "bad.safetensors")
-	require.NoError(t, m.Save(bad))
-	_, err := Load(bad)
+	require.ErrorIs(t, m.Save(bad), ErrNonFinite)
+	assert.NoFileExists(t, bad)
+	cfg, err := m.Config()
+	require.NoError(t, err)
+	var ts []safetensors.Named
+	for _, p := range m.savedParams() {
+		ts = append(ts, safetensors.Named{Name: p.Name, Tensor: p.Value.Data})
+	}
+	require.NoError(t, backbone.WriteCheckpoint(bad, metaKey, cfg, nil, ts))
+	_, err = Load(bad)
 	assert.ErrorContains(t, err, "non-finite")
+	assert.ErrorIs(t, err, ErrNonFinite)
+	assert.ErrorIs(t, err, ErrBadCheckpoint)
 	_, err = Load(filepath.Join(dir, "missing.safetensors"))
 	assert.Error(t, err)
 	// a mixture whose gate cannot be saved

@@ -1,7 +1,9 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -12,9 +14,14 @@ import (
 // SaveCheckpoint writes params to path as a .safetensors file whose keys are
 // the parameter names (so PyTorch's safetensors.torch.load_file reads it as a
 // state dict), with optional string metadata. The file is replaced
-// atomically: a crash leaves either the old checkpoint or the new one.
+// atomically: a crash leaves either the old checkpoint or the new one. A
+// parameter holding a NaN or an infinity is an error wrapping ErrNonFinite,
+// and nothing is written.
 func SaveCheckpoint(path string, params []Param, metadata map[string]string) error {
 	if err := CheckNames(params); err != nil {
+		return fmt.Errorf("nn: save checkpoint %s: %w", path, err)
+	}
+	if err := CheckFinite(params); err != nil {
 		return fmt.Errorf("nn: save checkpoint %s: %w", path, err)
 	}
 	named := make([]safetensors.Named, len(params))
@@ -81,6 +88,10 @@ type CheckpointError struct {
 	Mismatched []Mismatch
 }
 
+// Unwrap returns ErrBadCheckpoint, so that errors.Is(err,
+// nn.ErrBadCheckpoint) holds for a *CheckpointError.
+func (e *CheckpointError) Unwrap() error { return ErrBadCheckpoint }
+
 // Error lists the path and every missing, unexpected and mismatched key.
 func (e *CheckpointError) Error() string {
 	var b strings.Builder
@@ -107,7 +118,9 @@ func (e *CheckpointError) Error() string {
 // parameter must be in the file with the same shape, and the file must hold
 // nothing else. Otherwise it returns a *CheckpointError listing all missing,
 // unexpected and mismatched keys, and leaves params unchanged. F16, BF16 and
-// F64 tensors are converted to float32.
+// F64 tensors are converted to float32. A malformed file is an error
+// wrapping ErrBadCheckpoint (and safetensors.ErrFormat); a NaN or infinite
+// weight one wrapping ErrBadCheckpoint and ErrNonFinite.
 func LoadCheckpoint(path string, params []Param) error {
 	_, err := LoadCheckpointWith(path, params, LoadOptions{})
 	return err
@@ -121,6 +134,9 @@ func LoadCheckpointWith(path string, params []Param, opts LoadOptions) (LoadResu
 	}
 	f, err := safetensors.Open(path)
 	if err != nil {
+		if errors.Is(err, safetensors.ErrFormat) {
+			return LoadResult{}, fmt.Errorf("nn: load checkpoint: %w: %w", ErrBadCheckpoint, err)
+		}
 		return LoadResult{}, fmt.Errorf("nn: load checkpoint: %w", err)
 	}
 	defer f.Close()
@@ -174,6 +190,9 @@ func LoadCheckpointWith(path string, params []Param, opts LoadOptions) (LoadResu
 		if err != nil {
 			return res, fmt.Errorf("nn: load checkpoint: %w", err)
 		}
+		if j := firstNonFinite(t.Data); j >= 0 {
+			return res, fmt.Errorf("nn: load checkpoint %s: %w: %w: %s[%d] is %v", path, ErrBadCheckpoint, ErrNonFinite, p.Name, j, t.Data[j])
+		}
 		loaded[i] = t
 	}
 	for i, p := range params {
@@ -182,4 +201,28 @@ func LoadCheckpointWith(path string, params []Param, opts LoadOptions) (LoadResu
 		}
 	}
 	return res, nil
+}
+
+// CheckFinite returns an error wrapping ErrNonFinite that names the first
+// parameter holding a NaN or an infinity, and the element.
+func CheckFinite(params []Param) error {
+	for _, p := range params {
+		if p.Value == nil || p.Value.Data == nil {
+			continue
+		}
+		if i := firstNonFinite(p.Value.Data.Data); i >= 0 {
+			return fmt.Errorf("%w: %s[%d] is %v", ErrNonFinite, p.Name, i, p.Value.Data.Data[i])
+		}
+	}
+	return nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinity in v, or -1.
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return i
+		}
+	}
+	return -1
 }

@@ -344,6 +344,17 @@ func (f *File) checkOffsets(bufLen int64) error {
 // The slice is a copy.
 func (f *File) Names() []string { return slices.Clone(f.names) }
 
+// NumElements returns the total number of elements of the file's tensors,
+// counted from their byte spans, so that it is at most the file's size: a
+// loader compares what a config declares with it before allocating.
+func (f *File) NumElements() int64 {
+	var n int64
+	for _, in := range f.infos {
+		n += (in.End - in.Begin) / int64(in.DType.Size())
+	}
+	return n
+}
+
 // Info returns the header entry of the named tensor.
 func (f *File) Info(name string) (Info, bool) {
 	in, ok := f.infos[name]
