@@ -45,7 +45,7 @@ func FuzzLoad(f *testing.F) {
 	for i := range feats.Data {
 		feats.Data[i] = float32(i%3) - 1
 	}
-	fg, err := NewFeatureGate(feats, len(m.Experts), SoftmaxNorm, r)
+	fg, err := NewFeatureGate(r, feats, len(m.Experts), SoftmaxNorm)
 	if err != nil {
 		f.Fatal(err)
 	}
