@@ -2,8 +2,8 @@ package align
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/llmrec/llmrec/autograd"
 	"github.com/llmrec/llmrec/backbone"
@@ -24,29 +24,20 @@ const (
 //
 //	f_t(x) = L_n(...L_1(GELU(W_0 x + b_0)))   with  L_k(a) = GELU(W_k · Dropout(a) + b_k)
 //
-// (W_0: D→d, then n layers d→d; PAD: n = 4, dropout 0.1). Dropout is drawn
-// from Rng in Lookup (the training path) when Rng is set and Dropout > 0;
-// Materialize never drops. The LLM embeddings are a frozen parameter named
-// "llm", the layers "fc.<k>.weight" and "fc.<k>.bias".
+// (W_0: D→d, then n layers d→d; PAD: n = 4, dropout 0.1). It is a
+// backbone.AdapterTable (GELU after every layer, dropout before every layer
+// but the first, zero initial biases) under PAD's parameter names: the LLM
+// embeddings are a frozen parameter named "llm", the layers "fc.<k>.weight"
+// and "fc.<k>.bias". Dropout is drawn from Rng in Lookup (the training path)
+// when Rng is set and Dropout > 0; Materialize never drops.
 //
 // Lookup and Backward keep the last lookup in the table: one training
 // goroutine at a time. Materialize only reads the parameters and may run
 // concurrently with other Materialize calls (not with training).
 type TextProjection struct {
-	// Dropout is the dropout probability before each d→d layer.
-	Dropout float64
-	// Rng draws dropout masks in Lookup; nil disables dropout.
-	Rng *rand.Rand
-
-	llm    *autograd.Value
-	layers []*linear
-	// caches of the last Lookup
-	x    tensor.Tensor   // gathered LLM rows
-	in   []tensor.Tensor // input of layer k (after dropout, k ≥ 1)
-	pre  []tensor.Tensor // pre-activation of layer k
-	mask []tensor.Tensor // dropout mask before layer k (k ≥ 1)
-	act  []tensor.Tensor // GELU output of layer k
-	gbuf [2]tensor.Tensor
+	// AdapterTable computes f_t; its Dropout and Rng fields are f_t's.
+	*backbone.AdapterTable
+	extra int
 }
 
 // NewTextProjection returns f_t over llm ((NumItems+1) x D, kept, not
@@ -54,124 +45,51 @@ type TextProjection struct {
 // weights xavier_normal and zero biases drawn from rng. PAD: extra 4,
 // dropout 0.1.
 func NewTextProjection(rng *rand.Rand, llm *tensor.Tensor, dim, extra int, dropout float64) (*TextProjection, error) {
-	t, err := newTextProjection(llm, dim, extra, dropout)
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range t.layers {
-		xavierNormal(l.w.Data, rng)
-	}
-	return t, nil
+	return textProjection(llm, dim, extra, dropout, func(llm *tensor.Tensor, cfg backbone.AdapterConfig) (*backbone.AdapterTable, error) {
+		return backbone.NewAdapter(rng, llm, dim, cfg)
+	})
 }
 
 func newTextProjection(llm *tensor.Tensor, dim, extra int, dropout float64) (*TextProjection, error) {
+	return textProjection(llm, dim, extra, dropout, func(llm *tensor.Tensor, cfg backbone.AdapterConfig) (*backbone.AdapterTable, error) {
+		return backbone.NewAdapter(rand.New(rand.NewPCG(0, 0)), llm, dim, cfg) // weights are loaded next
+	})
+}
+
+func textProjection(llm *tensor.Tensor, dim, extra int, dropout float64,
+	build func(*tensor.Tensor, backbone.AdapterConfig) (*backbone.AdapterTable, error)) (*TextProjection, error) {
 	if llm == nil || llm.Dims() != 2 || llm.Shape[0] < 2 {
-		return nil, fmt.Errorf("align: TextProjection: LLM embeddings must be (items+1) x D")
+		return nil, fmt.Errorf("align: TextProjection: %w: LLM embeddings must be (items+1) x D", ErrBadConfig)
 	}
 	if dim < 1 || extra < 0 || dropout < 0 || dropout >= 1 {
-		return nil, fmt.Errorf("align: TextProjection: bad settings dim %d, extra layers %d, dropout %g", dim, extra, dropout)
+		return nil, fmt.Errorf("align: TextProjection: %w: bad settings dim %d, extra layers %d, dropout %g", ErrBadConfig, dim, extra, dropout)
 	}
-	for i, v := range llm.Data {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("align: TextProjection: LLM embeddings: non-finite value at row %d", i/llm.Shape[1])
-		}
+	hidden := make([]int, extra)
+	for i := range hidden {
+		hidden[i] = dim
 	}
-	v := autograd.NewParam(llm)
-	v.SetRequiresGrad(false)
-	t := &TextProjection{Dropout: dropout, llm: v}
-	t.layers = append(t.layers, newLinear(llm.Shape[1], dim))
-	for range extra {
-		t.layers = append(t.layers, newLinear(dim, dim))
+	a, err := build(llm, backbone.AdapterConfig{Hidden: hidden, Activation: "gelu", OutAct: true, Dropout: dropout, ZeroBias: true})
+	if err != nil {
+		return nil, fmt.Errorf("align: TextProjection: %w", err)
 	}
-	n := len(t.layers)
-	t.in, t.pre, t.mask, t.act = make([]tensor.Tensor, n), make([]tensor.Tensor, n), make([]tensor.Tensor, n), make([]tensor.Tensor, n)
-	return t, nil
+	return &TextProjection{AdapterTable: a, extra: extra}, nil
 }
 
 // Params returns "llm" (frozen) and "fc.<k>.weight", "fc.<k>.bias".
 func (t *TextProjection) Params() []nn.Param {
-	ps := []nn.Param{{Name: "llm", Value: t.llm}}
-	for k, l := range t.layers {
-		ps = append(ps, l.params(fmt.Sprintf("fc.%d", k))...)
+	ps := t.AdapterTable.Params()
+	for i := range ps {
+		ps[i].Name = strings.Replace(ps[i].Name, "adapter.", "fc.", 1)
 	}
 	return ps
 }
 
-// NumItems returns the number of items.
-func (t *TextProjection) NumItems() int { return t.llm.Data.Shape[0] - 1 }
-
-// Dim returns the output width d.
-func (t *TextProjection) Dim() int { return t.layers[0].out }
-
 // Spec describes the table: Kind KindTextProjection, LLMDim D, Hidden one
 // entry d per extra layer, Activation "gelu". Dropout is not part of it.
 func (t *TextProjection) Spec() backbone.TableSpec {
-	h := make([]int, len(t.layers)-1)
-	for i := range h {
-		h[i] = t.Dim()
-	}
-	return backbone.TableSpec{Kind: KindTextProjection, NumItems: t.NumItems(), Dim: t.Dim(),
-		LLMDim: t.llm.Data.Shape[1], Hidden: h, Activation: "gelu"}
-}
-
-// Lookup runs f_t on the LLM rows of ids (with dropout when Rng is set).
-func (t *TextProjection) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
-	x := resize(&t.x, len(ids), t.llm.Data.Shape[1])
-	tensor.Gather(x, t.llm.Data, ids)
-	in := x
-	drop := t.Rng != nil && t.Dropout > 0
-	for k, l := range t.layers {
-		if k > 0 {
-			m := resize(&t.mask[k], in.Rows(), in.Cols())
-			if drop {
-				dropoutMask(m.Data, t.Dropout, t.Rng)
-			} else {
-				m.Fill(1)
-			}
-			in = tensor.Mul(resize(&t.in[k], in.Rows(), in.Cols()), in, m)
-		}
-		pre := l.forward(&t.pre[k], in)
-		in = tensor.GELU(resize(&t.act[k], pre.Rows(), pre.Cols()), pre)
-	}
-	resize(dst, in.Rows(), in.Cols())
-	copy(dst.Data, in.Data)
-	return dst
-}
-
-// Backward propagates dOut through the layers of the last Lookup.
-func (t *TextProjection) Backward(dOut *tensor.Tensor) error {
-	dy := dOut
-	for k := len(t.layers) - 1; k >= 0; k-- {
-		dpre := &t.gbuf[k%2]
-		resize(dpre, dy.Rows(), dy.Cols())
-		tensor.GELUBackward(dpre, dy, &t.pre[k])
-		if k == 0 {
-			t.layers[0].backward(nil, dpre, &t.x)
-			break
-		}
-		dx := &t.gbuf[(k+1)%2]
-		t.layers[k].backward(dx, dpre, &t.in[k])
-		tensor.Mul(dx, dx, &t.mask[k])
-		dy = dx
-	}
-	return nil
-}
-
-// Materialize runs f_t (without dropout) on every item; row 0 is zero.
-func (t *TextProjection) Materialize(dst *tensor.Tensor) *tensor.Tensor {
-	var pre tensor.Tensor
-	in := t.llm.Data
-	cur := &tensor.Tensor{}
-	for _, l := range t.layers {
-		l.forward(&pre, in)
-		next := &tensor.Tensor{}
-		tensor.GELU(resize(next, pre.Rows(), pre.Cols()), &pre)
-		in, cur = next, next
-	}
-	resize(dst, cur.Rows(), cur.Cols())
-	copy(dst.Data, cur.Data)
-	clear(dst.Row(0))
-	return dst
+	s := t.AdapterTable.Spec()
+	s.Kind = KindTextProjection
+	return s
 }
 
 // FusedTable is PAD's aligned item embedding
@@ -197,7 +115,7 @@ type FusedTable struct {
 
 	id, text backbone.ItemTable
 	textDim  int
-	fuse     *linear
+	fuse     *nn.Linear
 	// caches
 	a, b, cat, mask, pre tensor.Tensor
 	dcat, dpre, da, db   tensor.Tensor
@@ -215,9 +133,9 @@ func NewFusedTable(rng *rand.Rand, id, text backbone.ItemTable, dim int, dropout
 	if dim < 1 || dropout < 0 || dropout >= 1 {
 		return nil, fmt.Errorf("align: NewFusedTable: bad width %d or dropout %g", dim, dropout)
 	}
-	f := &FusedTable{Dropout: dropout, id: id, text: text, textDim: text.Dim(), fuse: newLinear(id.Dim()+text.Dim(), dim)}
+	f := &FusedTable{Dropout: dropout, id: id, text: text, textDim: text.Dim(), fuse: nn.ZeroLinear(id.Dim()+text.Dim(), dim, true)}
 	if rng != nil {
-		xavierNormal(f.fuse.w.Data, rng)
+		nn.XavierNormal(rng, f.fuse.Weight.Data)
 	}
 	return f, nil
 }
@@ -242,14 +160,14 @@ func (f *FusedTable) Params() []nn.Param {
 	if f.text != nil {
 		ps = append(ps, nn.Prefix("text", f.text.Params())...)
 	}
-	return append(ps, f.fuse.params("fuse")...)
+	return append(ps, nn.Prefix("fuse", f.fuse.Params())...)
 }
 
 // NumItems returns the number of items.
 func (f *FusedTable) NumItems() int { return f.id.NumItems() }
 
 // Dim returns the fused width.
-func (f *FusedTable) Dim() int { return f.fuse.out }
+func (f *FusedTable) Dim() int { return f.fuse.Out() }
 
 // Spec describes the table: Kind KindFused, Parts [ID, Text].
 func (f *FusedTable) Spec() backbone.TableSpec {
@@ -286,12 +204,12 @@ func (f *FusedTable) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
 	f.concat(&f.cat, a, b, n)
 	m := resize(&f.mask, n, f.cat.Cols())
 	if f.Rng != nil && f.Dropout > 0 {
-		dropoutMask(m.Data, f.Dropout, f.Rng)
+		nn.DropoutMask(f.Rng, m.Data, f.Dropout)
 		tensor.Mul(&f.cat, &f.cat, m)
 	} else {
 		m.Fill(1)
 	}
-	pre := f.fuse.forward(&f.pre, &f.cat)
+	pre := f.fuse.Apply(&f.pre, &f.cat)
 	resize(dst, n, f.Dim())
 	return tensor.GELU(dst, pre)
 }
@@ -301,7 +219,7 @@ func (f *FusedTable) Backward(dOut *tensor.Tensor) error {
 	n := dOut.Rows()
 	dpre := resize(&f.dpre, n, f.Dim())
 	tensor.GELUBackward(dpre, dOut, &f.pre)
-	f.fuse.backward(&f.dcat, dpre, &f.cat)
+	f.fuse.Backprop(&f.dcat, dpre, &f.cat, false)
 	tensor.Mul(&f.dcat, &f.dcat, &f.mask)
 	da, w := f.id.Dim(), f.id.Dim()+f.textDim
 	ga := resize(&f.da, n, da)
@@ -330,7 +248,7 @@ func (f *FusedTable) Materialize(dst *tensor.Tensor) *tensor.Tensor {
 	n := a.Rows()
 	var cat, pre tensor.Tensor
 	f.concat(&cat, a, b, n)
-	f.fuse.forward(&pre, &cat)
+	f.fuse.Apply(&pre, &cat)
 	resize(dst, n, f.Dim())
 	tensor.GELU(dst, &pre)
 	clear(dst.Row(0))
@@ -416,81 +334,5 @@ func CopyParams(dst, src []nn.Param) error {
 	return nil
 }
 
-// linear is y = x Wᵀ + b (W out x in, torch.nn.Linear's layout).
-type linear struct {
-	w, b    *autograd.Value
-	in, out int
-}
-
-func newLinear(in, out int) *linear {
-	return &linear{w: autograd.NewParam(tensor.New(out, in)), b: autograd.NewParam(tensor.New(out)), in: in, out: out}
-}
-
-func (l *linear) params(prefix string) []nn.Param {
-	return []nn.Param{{Name: prefix + ".weight", Value: l.w}, {Name: prefix + ".bias", Value: l.b}}
-}
-
-func (l *linear) forward(y, x *tensor.Tensor) *tensor.Tensor {
-	n := x.Rows()
-	resize(y, n, l.out)
-	tensor.Gemm(false, true, n, l.out, l.in, 1, x.Data, l.in, l.w.Data.Data, l.in, 0, y.Data, l.out)
-	bd := l.b.Data.Data
-	for r := range n {
-		row := y.Data[r*l.out : (r+1)*l.out]
-		for j := range row {
-			row[j] += bd[j]
-		}
-	}
-	return y
-}
-
-// backward adds dW = dyᵀx and db = Σdy into the gradients and, unless dx is
-// nil, writes dx = dy W.
-func (l *linear) backward(dx, dy, x *tensor.Tensor) {
-	n := dy.Rows()
-	if l.w.RequiresGrad() {
-		tensor.Gemm(true, false, l.out, l.in, n, 1, dy.Data, l.out, x.Data, l.in, 1, l.w.Grad.Data, l.in)
-	}
-	if l.b.RequiresGrad() {
-		g := l.b.Grad.Data
-		for r := range n {
-			for j, v := range dy.Data[r*l.out : (r+1)*l.out] {
-				g[j] += v
-			}
-		}
-	}
-	if dx != nil {
-		resize(dx, n, l.in)
-		tensor.Gemm(false, false, n, l.in, l.out, 1, dy.Data, l.out, l.w.Data.Data, l.in, 0, dx.Data, l.in)
-	}
-}
-
-func resize(t *tensor.Tensor, rows, cols int) *tensor.Tensor {
-	n := rows * cols
-	if cap(t.Data) < n {
-		t.Data = make([]float32, n)
-	}
-	t.Data = t.Data[:n]
-	t.Shape = append(t.Shape[:0], rows, cols)
-	return t
-}
-
-// xavierNormal fills a [out, in] matrix with N(0, 2/(in+out)).
-func xavierNormal(t *tensor.Tensor, rng *rand.Rand) {
-	std := math.Sqrt(2 / float64(t.Shape[0]+t.Shape[1]))
-	for i := range t.Data {
-		t.Data[i] = float32(rng.NormFloat64() * std)
-	}
-}
-
-// dropoutMask fills m with 0 (probability p) or 1/(1−p).
-func dropoutMask(m []float32, p float64, rng *rand.Rand) {
-	keep := float32(1 / (1 - p))
-	for i := range m {
-		if rng.Float64() < p {
-			m[i] = 0
-		} else {
-			m[i] = keep
-		}
-	}
-}
+// resize is tensor.Resize: t becomes rows x cols, contents unspecified.
+func resize(t *tensor.Tensor, rows, cols int) *tensor.Tensor { return tensor.Resize(t, rows, cols) }

@@ -149,9 +149,9 @@ func TestFusedTableGradient(t *testing.T) {
 	idw := id.W.Data
 	for _, it := range []int{1, 7} {
 		for o := range 5 {
-			s := float64(f.fuse.b.Data.Data[o])
+			s := float64(f.fuse.Bias.Data.Data[o])
 			for i := range 4 {
-				s += float64(f.fuse.w.Data.Data[o*7+i]) * float64(idw.Row(it)[i])
+				s += float64(f.fuse.Weight.Data.Data[o*7+i]) * float64(idw.Row(it)[i])
 			}
 			g := 0.5 * s * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(s+0.044715*s*s*s)))
 			assert.InDelta(t, g, float64(a.Row(it)[o]), 1e-5)

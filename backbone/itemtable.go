@@ -84,7 +84,7 @@ func buildBuiltinTable(spec TableSpec) (ItemTable, error) {
 		if spec.NumItems < 1 || spec.LLMDim < 1 || spec.Dim < 1 {
 			return nil, fmt.Errorf("backbone: adapter table: bad sizes items %d llm %d dim %d", spec.NumItems, spec.LLMDim, spec.Dim)
 		}
-		return newAdapter(tensor.New(spec.NumItems+1, spec.LLMDim), spec.Dim, spec.Hidden, spec.Activation)
+		return newAdapter(tensor.New(spec.NumItems+1, spec.LLMDim), spec.Dim, AdapterConfig{Hidden: spec.Hidden, Activation: spec.Activation})
 	case "concat":
 		parts := make([]ItemTable, len(spec.Parts))
 		for i, p := range spec.Parts {
@@ -189,21 +189,63 @@ func (t *IDTable) Spec() TableSpec {
 	return TableSpec{Kind: "id", NumItems: t.NumItems(), Dim: t.Dim()}
 }
 
-// AdapterTable maps frozen LLM item embeddings through a trainable adapter:
-// one Linear (LLMDim -> Dim), or an MLP with the given hidden widths and
-// activation ("none" gives LLM-ESR's Linear(1536->768)->Linear(768->64)).
-// The frozen embeddings are a non-trainable parameter named "llm", so a
-// saved model carries them. See ItemTable for concurrency.
+// AdapterTable maps frozen LLM item embeddings through a trainable MLP:
+// one Linear (LLMDim -> Dim), or layers with the given hidden widths and an
+// activation between them ("none" gives LLM-ESR's
+// Linear(1536->768)->Linear(768->64)). With AdapterConfig it is also PAD's
+// text projection f_t (an activation after the last layer too, dropout
+// before every layer but the first, zero initial biases): align's
+// TextProjection is this table under PAD's parameter names. The frozen
+// embeddings are a non-trainable parameter named "llm", so a saved model
+// carries them. See ItemTable for concurrency.
 type AdapterTable struct {
+	// Dropout is the probability applied to the input of every layer but the
+	// first, drawn from Rng in Lookup (the training path) when Rng is set;
+	// Materialize never drops.
+	Dropout float64
+	// Rng draws the dropout masks; nil disables dropout.
+	Rng *rand.Rand
+
 	llm    *autograd.Value
 	layers []*nn.Linear
 	act    string
+	outAct bool
 	spec   TableSpec
 	// caches of the last Lookup
 	ids  []int
-	xs   []tensor.Tensor // input of every layer
-	pre  []tensor.Tensor // pre-activation output of every hidden layer
+	st   adapterState
 	gbuf [2]tensor.Tensor
+}
+
+// adapterState holds one run of the layers: the input of every layer (after
+// dropout), the pre-activations, the activations and the dropout masks.
+type adapterState struct {
+	x        tensor.Tensor // gathered LLM rows
+	in       []*tensor.Tensor
+	pre, act []tensor.Tensor
+	dropped  []tensor.Tensor
+	mask     []tensor.Tensor
+}
+
+func newAdapterState(n int) adapterState {
+	return adapterState{in: make([]*tensor.Tensor, n), pre: make([]tensor.Tensor, n), act: make([]tensor.Tensor, n),
+		dropped: make([]tensor.Tensor, n), mask: make([]tensor.Tensor, n)}
+}
+
+// AdapterConfig configures NewAdapter.
+type AdapterConfig struct {
+	// Hidden lists the hidden layer widths (empty = one Linear).
+	Hidden []int
+	// Activation between layers: "none", "relu" or "gelu" ("" means
+	// "gelu"; unused with one layer and no OutAct).
+	Activation string
+	// OutAct applies the activation after the last layer too (PAD's f_t).
+	OutAct bool
+	// Dropout before every layer but the first (see AdapterTable.Dropout).
+	Dropout float64
+	// ZeroBias starts the biases at zero (PAD) instead of PyTorch's
+	// U(±1/sqrt(in)).
+	ZeroBias bool
 }
 
 // NewAdapterTable returns an adapter over llm ((NumItems+1) x LLMDim, not
@@ -211,25 +253,43 @@ type AdapterTable struct {
 // activation act ("none", "relu" or "gelu"; "" means "gelu" when there are
 // hidden layers). Weights use xavier_normal, biases PyTorch's default.
 func NewAdapterTable(rng *rand.Rand, llm *tensor.Tensor, dim int, hidden []int, act string) (*AdapterTable, error) {
-	t, err := newAdapter(llm, dim, hidden, act)
+	return NewAdapter(rng, llm, dim, AdapterConfig{Hidden: hidden, Activation: act})
+}
+
+// NewAdapter returns an adapter over llm configured by cfg, with
+// xavier_normal weights and biases as cfg says, drawn from rng.
+func NewAdapter(rng *rand.Rand, llm *tensor.Tensor, dim int, cfg AdapterConfig) (*AdapterTable, error) {
+	t, err := newAdapter(llm, dim, cfg)
 	if err != nil {
 		return nil, err
 	}
 	for _, l := range t.layers {
-		l.Init(rng)
+		if cfg.ZeroBias {
+			nn.XavierNormal(rng, l.Weight.Data)
+		} else {
+			l.Init(rng)
+		}
 	}
 	return t, nil
 }
 
-func newAdapter(llm *tensor.Tensor, dim int, hidden []int, act string) (*AdapterTable, error) {
-	if llm.Dims() != 2 || llm.Shape[0] < 2 {
-		return nil, fmt.Errorf("backbone: LLM embeddings have shape %v, want (items+1) x llm_dim", llm.Shape)
+func newAdapter(llm *tensor.Tensor, dim int, cfg AdapterConfig) (*AdapterTable, error) {
+	if llm == nil || llm.Dims() != 2 || llm.Shape[0] < 2 {
+		var shape []int
+		if llm != nil {
+			shape = llm.Shape
+		}
+		return nil, fmt.Errorf("backbone: %w: LLM embeddings have shape %v, want (items+1) x llm_dim", ErrBadConfig, shape)
 	}
+	act := cfg.Activation
 	if act == "" {
 		act = "gelu"
 	}
 	if act != "none" && act != "relu" && act != "gelu" {
-		return nil, fmt.Errorf("backbone: adapter activation %q (want none, relu or gelu)", act)
+		return nil, fmt.Errorf("backbone: %w: adapter activation %q (want none, relu or gelu)", ErrBadConfig, act)
+	}
+	if dim < 1 || cfg.Dropout < 0 || cfg.Dropout >= 1 {
+		return nil, fmt.Errorf("backbone: %w: adapter width %d, dropout %g", ErrBadConfig, dim, cfg.Dropout)
 	}
 	for i, v := range llm.Data {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
@@ -238,15 +298,17 @@ func newAdapter(llm *tensor.Tensor, dim int, hidden []int, act string) (*Adapter
 	}
 	v := autograd.NewParam(llm)
 	v.SetRequiresGrad(false)
-	t := &AdapterTable{llm: v, act: act}
-	widths := append(append([]int{llm.Shape[1]}, hidden...), dim)
+	t := &AdapterTable{llm: v, act: act, outAct: cfg.OutAct, Dropout: cfg.Dropout}
+	widths := append(append([]int{llm.Shape[1]}, cfg.Hidden...), dim)
 	for i := 0; i+1 < len(widths); i++ {
+		if widths[i+1] < 1 {
+			return nil, fmt.Errorf("backbone: %w: adapter layer width %d", ErrBadConfig, widths[i+1])
+		}
 		t.layers = append(t.layers, nn.ZeroLinear(widths[i], widths[i+1], true))
 	}
-	t.xs = make([]tensor.Tensor, len(t.layers)+1)
-	t.pre = make([]tensor.Tensor, len(t.layers))
+	t.st = newAdapterState(len(t.layers))
 	t.spec = TableSpec{Kind: "adapter", NumItems: llm.Shape[0] - 1, Dim: dim, LLMDim: llm.Shape[1],
-		Hidden: append([]int(nil), hidden...), Activation: act}
+		Hidden: append([]int(nil), cfg.Hidden...), Activation: act}
 	return t, nil
 }
 
@@ -268,69 +330,90 @@ func (t *AdapterTable) Dim() int { return t.spec.Dim }
 // Spec describes the table.
 func (t *AdapterTable) Spec() TableSpec { return t.spec }
 
-func (t *AdapterTable) run(dst *tensor.Tensor, x *tensor.Tensor, xs, pre []tensor.Tensor) *tensor.Tensor {
+// activated reports whether layer i is followed by the activation.
+func (t *AdapterTable) activated(i int) bool { return i < len(t.layers)-1 || t.outAct }
+
+// run applies the layers to the rows of x, writing the output into dst and
+// the intermediates into st, with dropout when drop.
+func (t *AdapterTable) run(dst, x *tensor.Tensor, st *adapterState, drop bool) *tensor.Tensor {
 	in := x
 	for i, l := range t.layers {
+		if i > 0 && drop {
+			m := resize(&st.mask[i], in.Rows(), in.Cols())
+			nn.DropoutMask(t.Rng, m.Data, t.Dropout)
+			in = tensor.Mul(resize(&st.dropped[i], in.Rows(), in.Cols()), in, m)
+		}
+		st.in[i] = in
 		last := i == len(t.layers)-1
-		var out *tensor.Tensor
-		if last {
-			out = dst
-		} else {
-			out = &pre[i]
+		if !t.activated(i) {
+			return l.Apply(dst, in)
 		}
-		l.Apply(out, in)
+		pre := l.Apply(&st.pre[i], in)
+		h := &st.act[i]
 		if last {
-			break
+			h = dst
 		}
-		h := resize(&xs[i+1], out.Rows(), out.Cols())
+		resize(h, pre.Rows(), pre.Cols())
 		switch t.act {
 		case "relu":
-			tensor.ReLU(h, out)
+			tensor.ReLU(h, pre)
 		case "gelu":
-			tensor.GELU(h, out)
+			tensor.GELU(h, pre)
 		default:
-			copy(h.Data, out.Data)
+			copy(h.Data, pre.Data)
 		}
 		in = h
 	}
 	return dst
 }
 
-// Lookup runs the adapter on the LLM rows of ids.
-func (t *AdapterTable) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
-	t.ids = ids
-	x := resize(&t.xs[0], len(ids), t.spec.LLMDim)
-	tensor.Gather(x, t.llm.Data, ids)
-	return t.run(dst, x, t.xs, t.pre)
+// apply runs the adapter (no dropout) on rows of LLM embeddings x.
+func (t *AdapterTable) apply(x *tensor.Tensor) *tensor.Tensor {
+	st := newAdapterState(len(t.layers))
+	return t.run(&tensor.Tensor{}, x, &st, false)
 }
 
-// Backward propagates through the adapter layers.
+// Lookup runs the adapter on the LLM rows of ids (with dropout when Rng is
+// set and Dropout > 0).
+func (t *AdapterTable) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
+	t.ids = ids
+	x := resize(&t.st.x, len(ids), t.spec.LLMDim)
+	tensor.Gather(x, t.llm.Data, ids)
+	return t.run(dst, x, &t.st, t.Rng != nil && t.Dropout > 0)
+}
+
+// Backward propagates through the layers of the last Lookup.
 func (t *AdapterTable) Backward(dOut *tensor.Tensor) error {
 	dy := dOut
+	drop := t.Rng != nil && t.Dropout > 0
 	for i := len(t.layers) - 1; i >= 0; i-- {
-		l := t.layers[i]
+		dpre := dy
+		if t.activated(i) {
+			switch t.act {
+			case "relu":
+				dpre = tensor.ReLUBackward(resize(&t.gbuf[i%2], dy.Rows(), dy.Cols()), dy, &t.st.pre[i])
+			case "gelu":
+				dpre = tensor.GELUBackward(resize(&t.gbuf[i%2], dy.Rows(), dy.Cols()), dy, &t.st.pre[i])
+			}
+		}
 		if i == 0 {
-			l.Backprop(nil, dy, &t.xs[0], false)
+			t.layers[0].Backprop(nil, dpre, t.st.in[0], false)
 			break
 		}
-		dx := &t.gbuf[i%2]
-		l.Backprop(dx, dy, &t.xs[i], false)
-		switch t.act {
-		case "relu":
-			tensor.ReLUBackward(dx, dx, &t.pre[i-1])
-		case "gelu":
-			tensor.GELUBackward(dx, dx, &t.pre[i-1])
+		dx := &t.gbuf[(i+1)%2]
+		t.layers[i].Backprop(dx, dpre, t.st.in[i], false)
+		if drop {
+			tensor.Mul(dx, dx, &t.st.mask[i])
 		}
 		dy = dx
 	}
 	return nil
 }
 
-// Materialize runs the adapter on every item; row 0 is zero.
+// Materialize runs the adapter (no dropout) on every item; row 0 is zero.
 func (t *AdapterTable) Materialize(dst *tensor.Tensor) *tensor.Tensor {
-	xs := make([]tensor.Tensor, len(t.layers)+1)
-	pre := make([]tensor.Tensor, len(t.layers))
-	t.run(dst, t.llm.Data, xs, pre)
+	st := newAdapterState(len(t.layers))
+	t.run(dst, t.llm.Data, &st, false)
 	clear(dst.Row(0))
 	return dst
 }

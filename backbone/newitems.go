@@ -248,9 +248,7 @@ func (m *adapterMap) apply(llm *tensor.Tensor) (*tensor.Tensor, error) {
 			return nil, fmt.Errorf("backbone: encode new items: reduce: %w", err)
 		}
 	}
-	xs := make([]tensor.Tensor, len(m.t.layers)+1)
-	pre := make([]tensor.Tensor, len(m.t.layers))
-	return m.t.run(&tensor.Tensor{}, x, xs, pre), nil
+	return m.t.apply(x), nil
 }
 
 // textMap asks a TextItemTable.
