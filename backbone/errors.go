@@ -3,6 +3,7 @@ package backbone
 import (
 	"errors"
 
+	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/nn"
 )
 
@@ -11,8 +12,9 @@ import (
 // the model or its files are broken (answer 500, or refuse to start).
 var (
 	// ErrItemOutOfRange is wrapped when an item id in a history, a
-	// candidate list or an exclusion list is outside 1..NumItems.
-	ErrItemOutOfRange = errors.New("item id out of range")
+	// candidate list or an exclusion list is outside 1..NumItems. It is
+	// data.ErrItemOutOfRange (and eval.ErrItemOutOfRange).
+	ErrItemOutOfRange = data.ErrItemOutOfRange
 	// ErrEmptyHistory is wrapped when a history with no items is scored:
 	// a sequential model has nothing to condition on.
 	ErrEmptyHistory = errors.New("empty history")

@@ -75,13 +75,13 @@ func (b *builder) item(raw string, line int) (int, error) {
 			return 0, perr(b.file, line, "item id %q is not an integer", clip(raw))
 		}
 		if id < 1 {
-			return 0, perr(b.file, line, "item id %d < 1 (0 is the padding id)", id)
+			return 0, perrOf(ErrItemOutOfRange, b.file, line, "item id %d < 1 (0 is the padding id)", id)
 		}
 		if b.opts.NumItems > 0 && id > b.opts.NumItems {
-			return 0, perr(b.file, line, "item id %d > max %d", id, b.opts.NumItems)
+			return 0, perrOf(ErrItemOutOfRange, b.file, line, "item id %d > max %d", id, b.opts.NumItems)
 		}
 		if id > MaxKeptItemID {
-			return 0, perr(b.file, line, "item id %d > %d, too large to keep as an index (use IDRemap)", id, MaxKeptItemID)
+			return 0, perrOf(ErrItemOutOfRange, b.file, line, "item id %d > %d, too large to keep as an index (use IDRemap)", id, MaxKeptItemID)
 		}
 		if id > b.maxItem {
 			b.maxItem = id
@@ -92,7 +92,7 @@ func (b *builder) item(raw string, line int) (int, error) {
 		return id, nil
 	}
 	if b.fixed {
-		return 0, perr(b.file, line, "item %q is not in the item list (%d items)", clip(raw), len(b.itemRaw)-1)
+		return 0, perrOf(ErrItemOutOfRange, b.file, line, "item %q is not in the item list (%d items)", clip(raw), len(b.itemRaw)-1)
 	}
 	if raw == "" {
 		return 0, perr(b.file, line, "empty item id")

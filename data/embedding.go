@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -10,6 +11,11 @@ import (
 	"github.com/llmrec/llmrec/tensor"
 	"github.com/llmrec/llmrec/tensor/safetensors"
 )
+
+// maxEmbeddingDim bounds the width of an embedding file (LLM embeddings are
+// at most a few thousand wide), so that a file of a few rows cannot make
+// AlignEmbeddings allocate NumItems x a huge width.
+const maxEmbeddingDim = 1 << 16
 
 // EmbeddingOptions configures AlignEmbeddings and LoadItemEmbeddings. It is
 // only read, so it is safe for concurrent use.
@@ -68,17 +74,20 @@ func NumericRowKeys(n int) []string {
 // the file row and column); all-zero rows are reported, not rejected.
 func AlignEmbeddings(m *tensor.Tensor, d *Dataset, name string, opts EmbeddingOptions) (*tensor.Tensor, *EmbeddingReport, error) {
 	if len(m.Shape) != 2 {
-		return nil, nil, fmt.Errorf("data: %s: embeddings have shape %v, want 2-D", name, m.Shape)
+		return nil, nil, fmt.Errorf("data: %s: embeddings have shape %v, want 2-D: %w", name, m.Shape, ErrBadInput)
 	}
 	rows, dim := m.Shape[0], m.Shape[1]
 	rep := &EmbeddingReport{FileRows: rows, Dim: dim}
-	if dim == 0 {
-		return nil, rep, fmt.Errorf("data: %s: embedding dimension is 0", name)
+	if dim == 0 || rows == 0 {
+		return nil, rep, fmt.Errorf("data: %s: embeddings have shape %v: no rows or no columns: %w", name, m.Shape, ErrBadInput)
+	}
+	if dim > maxEmbeddingDim {
+		return nil, rep, fmt.Errorf("data: %s: embedding dimension %d above %d: %w", name, dim, maxEmbeddingDim, ErrBadInput)
 	}
 	for r := 0; r < rows; r++ {
 		for c, v := range m.Data[r*dim : (r+1)*dim] {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, rep, fmt.Errorf("data: %s: row %d column %d is %v", name, r, c, v)
+				return nil, rep, fmt.Errorf("data: %s: row %d column %d is %v: %w", name, r, c, v, ErrNonFinite)
 			}
 		}
 	}
@@ -87,16 +96,16 @@ func AlignEmbeddings(m *tensor.Tensor, d *Dataset, name string, opts EmbeddingOp
 	if opts.RowKeys == nil {
 		switch {
 		case rows < n+1:
-			return nil, rep, fmt.Errorf("data: %s: %d rows, need NumItems+1 = %d (row i = item i, row 0 = padding)", name, rows, n+1)
+			return nil, rep, fmt.Errorf("data: %s: %d rows, need NumItems+1 = %d (row i = item i, row 0 = padding): %w", name, rows, n+1, ErrBadInput)
 		case rows > n+1 && !opts.AllowExtraRows:
-			return nil, rep, fmt.Errorf("data: %s: %d rows but only %d items (+1 padding); set AllowExtraRows to ignore the rest", name, rows, n)
+			return nil, rep, fmt.Errorf("data: %s: %d rows but only %d items (+1 padding); set AllowExtraRows to ignore the rest: %w", name, rows, n, ErrBadInput)
 		}
 		copy(out.Data[dim:], m.Data[dim:(n+1)*dim])
 		rep.UnusedRows = rows - (n + 1)
 		rep.Row0NonZero = !allZero(m.Data[:dim])
 	} else {
 		if len(opts.RowKeys) != rows {
-			return nil, rep, fmt.Errorf("data: %s: %d rows but %d row keys", name, rows, len(opts.RowKeys))
+			return nil, rep, fmt.Errorf("data: %s: %d rows but %d row keys: %w", name, rows, len(opts.RowKeys), ErrBadInput)
 		}
 		have := make([]bool, n+1)
 		for r, key := range opts.RowKeys {
@@ -107,13 +116,13 @@ func AlignEmbeddings(m *tensor.Tensor, d *Dataset, name string, opts EmbeddingOp
 					continue
 				}
 				if !opts.AllowExtraRows {
-					return nil, rep, fmt.Errorf("data: %s: row %d has key %q, which is not an item; set AllowExtraRows to ignore it", name, r, clip(key))
+					return nil, rep, fmt.Errorf("data: %s: row %d has key %q, which is not an item; set AllowExtraRows to ignore it: %w", name, r, clip(key), ErrBadInput)
 				}
 				rep.UnusedRows++
 				continue
 			}
 			if have[id] {
-				return nil, rep, fmt.Errorf("data: %s: row %d repeats key %q", name, r, clip(key))
+				return nil, rep, fmt.Errorf("data: %s: row %d repeats key %q: %w", name, r, clip(key), ErrBadInput)
 			}
 			have[id] = true
 			copy(out.Row(id), m.Data[r*dim:(r+1)*dim])
@@ -125,8 +134,8 @@ func AlignEmbeddings(m *tensor.Tensor, d *Dataset, name string, opts EmbeddingOp
 		}
 		if len(rep.MissingItems) > 0 && !opts.AllowMissing {
 			first := rep.MissingItems[0]
-			return nil, rep, fmt.Errorf("data: %s: %d items have no row (first: item %d, raw id %q); set AllowMissing to keep them zero",
-				name, len(rep.MissingItems), first, clip(d.ItemRaw[first]))
+			return nil, rep, fmt.Errorf("data: %s: %w: %d items have no row (first: item %d, raw id %q); set AllowMissing to keep them zero",
+				name, ErrBadInput, len(rep.MissingItems), first, clip(d.ItemRaw[first]))
 		}
 	}
 	for i := 1; i <= n; i++ {
@@ -158,7 +167,7 @@ func LoadItemEmbeddings(path string, d *Dataset, opts EmbeddingOptions) (*tensor
 	case ".safetensors":
 		m, err = loadSafetensor(path, opts.Key)
 	default:
-		return nil, nil, fmt.Errorf("data: %s: unknown embedding file type (want .npy or .safetensors)", name)
+		return nil, nil, fmt.Errorf("data: %s: %w: unknown embedding file type (want .npy or .safetensors)", name, ErrBadInput)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -170,22 +179,28 @@ func loadSafetensor(path, key string) (*tensor.Tensor, error) {
 	name := filepath.Base(path)
 	f, err := safetensors.Open(path)
 	if err != nil {
+		if errors.Is(err, safetensors.ErrFormat) {
+			return nil, fmt.Errorf("data: %s: %w: %w", name, err, ErrBadInput)
+		}
 		return nil, fmt.Errorf("data: %s: %w", name, err)
 	}
 	defer f.Close()
 	if key == "" {
 		names := f.Names()
 		if len(names) != 1 {
-			return nil, fmt.Errorf("data: %s: %d tensors %q; set EmbeddingOptions.Key", name, len(names), names)
+			return nil, fmt.Errorf("data: %s: %d tensors %q; set EmbeddingOptions.Key: %w", name, len(names), names, ErrBadInput)
 		}
 		key = names[0]
 	}
 	if _, ok := f.Info(key); !ok {
-		return nil, fmt.Errorf("data: %s: no tensor named %q (have %q)", name, key, f.Names())
+		return nil, fmt.Errorf("data: %s: no tensor named %q (have %q): %w", name, key, f.Names(), ErrBadInput)
+	}
+	if in, _ := f.Info(key); len(in.Shape) != 2 {
+		return nil, fmt.Errorf("data: %s: tensor %q has shape %v, want 2-D: %w", name, key, in.Shape, ErrBadInput)
 	}
 	t, err := f.Tensor(key)
 	if err != nil {
-		return nil, fmt.Errorf("data: %s: %w", name, err)
+		return nil, fmt.Errorf("data: %s: %w: %w", name, err, ErrBadInput)
 	}
 	return t, nil
 }

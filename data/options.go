@@ -133,11 +133,24 @@ func (o *Options) csvCols() CSVColumns {
 
 // ParseError is the error the readers return for bad input: it names the
 // file (base name) and the 1-based line, or line 0 when the problem is not
-// tied to a line. It is immutable once returned and safe for concurrent use.
+// tied to a line. It wraps ErrBadInput, and Err when set (ErrItemOutOfRange,
+// ErrNonFinite), so errors.Is tells the kinds of problem apart. It is
+// immutable once returned and safe for concurrent use.
 type ParseError struct {
 	File string
 	Line int
 	Msg  string
+	// Err is the sentinel of the problem's kind beyond ErrBadInput, or nil.
+	Err error
+}
+
+// Unwrap returns ErrBadInput and Err (when set), for errors.Is and
+// errors.As.
+func (e *ParseError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrBadInput, e.Err}
+	}
+	return []error{ErrBadInput}
 }
 
 // Error formats the error as "data: FILE:LINE: what".
@@ -150,6 +163,11 @@ func (e *ParseError) Error() string {
 
 func perr(file string, line int, format string, args ...any) error {
 	return &ParseError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// perrOf is perr for a problem of kind (ErrItemOutOfRange, ErrNonFinite).
+func perrOf(kind error, file string, line int, format string, args ...any) error {
+	return &ParseError{File: file, Line: line, Msg: fmt.Sprintf(format, args...), Err: kind}
 }
 
 func formatOf(path string, f Format) (Format, error) {

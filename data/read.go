@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,10 @@ import (
 
 // maxLine bounds one line of a line-based file (64 MiB).
 const maxLine = 64 << 20
+
+// minTimestamp is the smallest timestamp accepted: -2^63, so that every
+// accepted timestamp converts to an int64 exactly (up to float64 precision).
+const minTimestamp = -(1 << 63)
 
 // Load reads the interaction file at path with the reader chosen by
 // opts.Format (or by the extension) and returns a Dataset with contiguous
@@ -53,7 +58,7 @@ type lines struct {
 }
 
 func newLines(r io.Reader, file string, skip bool) *lines {
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(stripBOM(r))
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	return &lines{sc: sc, file: file, skip: skip}
 }
@@ -153,7 +158,7 @@ func col(f []string, i int) string {
 func addRow(b *builder, line int, user, item, ts, rating string, hasTime, hasRating bool) error {
 	if hasRating && b.opts.MinRating != 0 {
 		v, err := strconv.ParseFloat(strings.TrimSpace(rating), 64)
-		if err != nil {
+		if err != nil || math.IsNaN(v) {
 			return perr(b.file, line, "rating %q is not a number", clip(rating))
 		}
 		if v < b.opts.MinRating {
@@ -163,8 +168,15 @@ func addRow(b *builder, line int, user, item, ts, rating string, hasTime, hasRat
 	var t float64
 	if hasTime {
 		v, err := strconv.ParseFloat(strings.TrimSpace(ts), 64)
-		if err != nil || v != v {
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			return perrOf(ErrNonFinite, b.file, line, "timestamp %q is not finite", clip(ts))
+		case err != nil:
 			return perr(b.file, line, "timestamp %q is not a number", clip(ts))
+		case v < minTimestamp || v >= -minTimestamp:
+			// int64(v) would be undefined; sorting by it would move the
+			// latest item first
+			return perr(b.file, line, "timestamp %q is outside the int64 range", clip(ts))
 		}
 		t = v
 	}
@@ -184,7 +196,7 @@ func addRow(b *builder, line int, user, item, ts, rating string, hasTime, hasRat
 // item ids in the History column (PAD's layout). Quoted fields follow RFC
 // 4180; opts.Comma sets the delimiter (default ',').
 func ReadCSV(r io.Reader, name string, opts Options) (*Dataset, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(stripBOM(r))
 	if opts.Comma != 0 {
 		cr.Comma = opts.Comma
 	}
@@ -433,7 +445,7 @@ func LoadItemOrder(path, column string) ([]string, error) {
 	}
 	defer fh.Close()
 	name := filepath.Base(path)
-	cr := csv.NewReader(fh)
+	cr := csv.NewReader(stripBOM(fh))
 	if strings.EqualFold(filepath.Ext(path), ".tsv") {
 		cr.Comma = '\t'
 	}

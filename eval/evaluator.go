@@ -85,11 +85,11 @@ func ParseProtocol(name string) (Protocol, int, error) {
 	case strings.HasPrefix(name, "sampled"):
 		n, err := strconv.Atoi(name[len("sampled"):])
 		if err != nil || n < 1 {
-			return 0, 0, fmt.Errorf("eval: protocol %q: want full, sampled or sampledN with N ≥ 1", name)
+			return 0, 0, fmt.Errorf("eval: protocol %q: want full, sampled or sampledN with N ≥ 1: %w", name, ErrBadConfig)
 		}
 		return Sampled, n, nil
 	}
-	return 0, 0, fmt.Errorf("eval: unknown protocol %q (want full, sampled or sampledN)", name)
+	return 0, 0, fmt.Errorf("eval: unknown protocol %q (want full, sampled or sampledN): %w", name, ErrBadConfig)
 }
 
 // Config sets up an Evaluator. The zero value is full ranking with the
@@ -149,16 +149,16 @@ func NewEvaluator(split *data.Split, cfg Config) (*Evaluator, error) {
 		return nil, errors.New("eval: nil split")
 	}
 	if split.NumItems < 1 {
-		return nil, fmt.Errorf("eval: split has NumItems = %d", split.NumItems)
+		return nil, fmt.Errorf("eval: split has NumItems = %d: %w", split.NumItems, ErrBadConfig)
 	}
 	if len(split.Valid) != len(split.Train) || len(split.Test) != len(split.Train) {
-		return nil, fmt.Errorf("eval: split has %d train, %d valid and %d test rows", len(split.Train), len(split.Valid), len(split.Test))
+		return nil, fmt.Errorf("eval: split has %d train, %d valid and %d test rows: %w", len(split.Train), len(split.Valid), len(split.Test), ErrBadConfig)
 	}
 	if cfg.Protocol != Full && cfg.Protocol != Sampled {
-		return nil, fmt.Errorf("eval: unknown protocol %d", cfg.Protocol)
+		return nil, fmt.Errorf("eval: unknown protocol %d: %w", cfg.Protocol, ErrBadConfig)
 	}
 	if cfg.Negatives < 0 {
-		return nil, fmt.Errorf("eval: Negatives = %d < 0", cfg.Negatives)
+		return nil, fmt.Errorf("eval: Negatives = %d < 0: %w", cfg.Negatives, ErrBadConfig)
 	}
 	if cfg.Negatives == 0 {
 		cfg.Negatives = DefaultNegatives
@@ -169,16 +169,16 @@ func NewEvaluator(split *data.Split, cfg Config) (*Evaluator, error) {
 	cfg.Ks = slices.Clone(cfg.Ks)
 	for _, k := range cfg.Ks {
 		if k < 1 {
-			return nil, fmt.Errorf("eval: cut-off K = %d < 1", k)
+			return nil, fmt.Errorf("eval: cut-off K = %d < 1: %w", k, ErrBadConfig)
 		}
 	}
 	if cfg.Batch < 0 || cfg.Workers < 0 || cfg.Users < 0 {
-		return nil, fmt.Errorf("eval: negative Batch (%d), Workers (%d) or Users (%d)", cfg.Batch, cfg.Workers, cfg.Users)
+		return nil, fmt.Errorf("eval: negative Batch (%d), Workers (%d) or Users (%d): %w", cfg.Batch, cfg.Workers, cfg.Users, ErrBadConfig)
 	}
 	cfg.Groups = slices.Clone(cfg.Groups)
 	for _, g := range cfg.Groups {
 		if g.Assign == nil {
-			return nil, fmt.Errorf("eval: grouping %q has no Assign function", g.Name)
+			return nil, fmt.Errorf("eval: grouping %q has no Assign function: %w", g.Name, ErrBadConfig)
 		}
 	}
 	n := split.NumItems
@@ -189,14 +189,14 @@ func NewEvaluator(split *data.Split, cfg Config) (*Evaluator, error) {
 			continue
 		}
 		if v < 1 || v > n {
-			return nil, fmt.Errorf("eval: user %d: valid item %d outside 1..%d", u, v, n)
+			return nil, fmt.Errorf("eval: user %d: valid item %d outside 1..%d: %w", u, v, n, ErrItemOutOfRange)
 		}
 		if t < 1 || t > n {
-			return nil, fmt.Errorf("eval: user %d: test item %d outside 1..%d", u, t, n)
+			return nil, fmt.Errorf("eval: user %d: test item %d outside 1..%d: %w", u, t, n, ErrItemOutOfRange)
 		}
 		for j, it := range split.Train[u] {
 			if it < 1 || it > n {
-				return nil, fmt.Errorf("eval: user %d: train item %d (position %d) outside 1..%d", u, it, j, n)
+				return nil, fmt.Errorf("eval: user %d: train item %d (position %d) outside 1..%d: %w", u, it, j, n, ErrItemOutOfRange)
 			}
 		}
 		users = append(users, u)
@@ -449,7 +449,7 @@ func (e *Evaluator) batch(s Scorer, stage Stage, w *worker, users []int, ranks [
 		above, nan := countAbove(sc[1:], ts, pess)
 		if nan {
 			j := slices.IndexFunc(sc[1:], func(v float32) bool { return v != v }) + 1
-			return fmt.Errorf("eval: user %d (%s): score of item %d is NaN", u, stage, j)
+			return fmt.Errorf("eval: user %d (%s): score of item %d is NaN: %w", u, stage, j, ErrNonFinite)
 		}
 		if pess {
 			above-- // the target itself
@@ -569,7 +569,7 @@ func (e *Evaluator) sampledBatch(s Scorer, stage Stage, w *worker, users []int, 
 		sc := cs[i*c : (i+1)*c]
 		for j, v := range sc {
 			if math.IsNaN(float64(v)) {
-				return fmt.Errorf("eval: user %d (%s): score of candidate item %d is NaN", u, stage, w.cands[i][j])
+				return fmt.Errorf("eval: user %d (%s): score of candidate item %d is NaN: %w", u, stage, w.cands[i][j], ErrNonFinite)
 			}
 		}
 		ranks[i] = Rank(sc, 0, e.cfg.Ties)
