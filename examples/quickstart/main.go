@@ -309,13 +309,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			res.Params += p.Value.Data.Len()
 		}
 		hist, err := backbone.Train(ctx, m, split.Train, tcfg, backbone.TrainOptions{
-			Validate: func(ctx context.Context, epoch int) (map[string]float64, error) {
-				r, err := ev.Evaluate(ctx, backbone.NewRecommender(m), eval.Valid)
-				if err != nil {
-					return nil, err
-				}
-				return pick(r, false), nil
-			},
+			Validate: ev.Validator(eval.Valid, func() (eval.Scorer, error) { return backbone.NewRecommender(m), nil }),
 			OnEpoch: func(e backbone.EpochStats) {
 				mark := ""
 				if e.Improved {
