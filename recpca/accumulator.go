@@ -30,7 +30,7 @@ type AccumulatorOptions struct {
 	Laplacian LaplacianKind
 }
 
-// Accumulator holds sufficient statistics of Rec-PCA (methods.md §1) that
+// Accumulator holds sufficient statistics of Rec-PCA (see the package doc) that
 // can be computed in pieces and merged: the item count, the item mean and
 // the centred Gram matrix X̄ᵀX̄ (item part), and the graph-weighted Gram
 // matrix X̄ᵀLX̄ (edge part). FitStats turns them into the Projection that Fit

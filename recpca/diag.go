@@ -169,7 +169,8 @@ type CurvatureStats struct {
 // cross-entropy −log p_t with respect to the sequence representation h. With
 // logits z_i = ⟨h, e_i⟩ over the real items i = 1..NumItems and p =
 // softmax(z), that Hessian is Cov_{i~p}(e_i) = Σ_i p_i (e_i − μ)(e_i − μ)ᵀ
-// with μ = Σ_i p_i e_i (methods.md §1.2); it does not depend on the target.
+// with μ = Σ_i p_i e_i (the package doc says why it matters); it does not
+// depend on the target.
 // h is [B, d], e is the item table [NumItems+1, d] the model scores with
 // (row 0, padding, excluded). Covariances are accumulated in float64 for the
 // batch average and in float32 (through tensor.Gemm) per sequence. It returns

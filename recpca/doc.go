@@ -1,5 +1,7 @@
 // Package recpca reshapes LLM item embeddings before a sequential
-// recommender uses them: the geometry half of TF-LLMER (methods.md §1).
+// recommender uses them: the geometry half of TF-LLMER (Zhu and Zhang,
+// arXiv:2604.20490). Parts of that method are not public; the objective
+// below is llmrec's reconstruction, every choice an option.
 //
 // Why: LLM item vectors make the backbone hard to optimize. The Hessian of
 // the softmax cross-entropy with respect to a sequence representation is the

@@ -103,7 +103,8 @@ const (
 // The strength of the graph penalty is given by exactly one handle, checked
 // in this order: TargetVariance (when > 0), Beta (when > 0), Lambda. Lambda
 // is the default handle because it is the objective's own parameter, costs a
-// single eigen-solve and reproduces methods.md §1.4; but the useful λ band is
+// single eigen-solve and matches the λ sweep of the TF-LLMER reconstruction
+// (TestBeautyLambdaSweep logs it); but the useful λ band is
 // narrow and data-dependent (about 0.8–1.1 on Beauty), so TargetVariance is
 // the recommended handle for new data: it bisects λ until the retained
 // variance is the requested fraction of PCA's, which means the same thing on

@@ -15,8 +15,8 @@ import (
 // Any negative window means the same.
 const UserLevel = -1
 
-// GraphOptions configures BuildGraph. The zero value is the default of
-// methods.md §7: window 1 (consecutive items), unit weights, no sparsification.
+// GraphOptions configures BuildGraph. The zero value is the default: window
+// 1 (consecutive items), unit weights, no sparsification.
 type GraphOptions struct {
 	// Window is the largest distance |t−s| between positions of one sequence
 	// whose items are linked. 0 means the default, 1. UserLevel (any negative
