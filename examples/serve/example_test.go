@@ -58,7 +58,7 @@ func Example() {
 	}
 	fmt.Println(resp.StatusCode, len(got.Items), "items,", len(got.Scores), "scores")
 	// Output:
-	// 200 {"status":"ok","items":30,"dim":8,"max_k":20,"max_history":1000,"max_body":65536}
+	// 200 {"status":"ok","items":30,"dim":8,"max_k":20,"max_history":1000,"max_body":65536,"kind":"backbone","embedding_dim":8,"from_text":false,"reloads":0}
 	// 400 {"error":"recommend: backbone: input 0: item id 0 outside 1..30: item id out of range"}
 	// 400 {"error":"\"k\" is 50, want 1..20"}
 	// 400 {"error":"invalid request: unknown field \"top\" (known: history, k, exclude_history)"}

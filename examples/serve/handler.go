@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"mime"
 	"net/http"
@@ -22,11 +23,15 @@ type limits struct {
 	MaxBody int64
 	// MaxHistory is the longest history a request may send.
 	MaxHistory int
+	// MaxItemsBody is the largest POST /items body in bytes.
+	MaxItemsBody int64
+	// MaxAddRows is the largest number of items one POST /items may add.
+	MaxAddRows int
 }
 
 // defaultLimits are the command's flag defaults.
 func defaultLimits() limits {
-	return limits{MaxK: 100, MaxBody: 64 << 10, MaxHistory: 1000}
+	return limits{MaxK: 100, MaxBody: 64 << 10, MaxHistory: 1000, MaxItemsBody: 16 << 20, MaxAddRows: 1000}
 }
 
 // defaultK is the k used when a request does not send one (capped at
@@ -62,6 +67,15 @@ type healthResponse struct {
 	MaxK       int   `json:"max_k"`
 	MaxHistory int   `json:"max_history"`
 	MaxBody    int64 `json:"max_body"`
+	// Kind is "backbone" or "moe".
+	Kind string `json:"kind,omitempty"`
+	// EmbeddingDim is the width of a POST /items row (0: no additions).
+	EmbeddingDim int `json:"embedding_dim"`
+	// FromText tells whether POST /items takes raw LLM embeddings (else
+	// item vectors).
+	FromText bool `json:"from_text"`
+	// Reloads is the number of times the model file was reloaded.
+	Reloads int64 `json:"reloads"`
 }
 
 // errorResponse is the body of every 4xx/5xx answer.
@@ -69,19 +83,26 @@ type errorResponse struct {
 	Error string `json:"error"`
 }
 
-// handler serves /recommend and /healthz for one Recommender, whatever
-// model it serves (a SeqModel or a moe.Mixture). It is safe
-// for concurrent use (the Recommender is, and the handler keeps no state
-// of its own besides its read-only configuration).
+// handler serves /recommend, /items, /healthz and /metrics for the
+// service's current model, whatever it is (a SeqModel or a moe.Mixture).
+// It is safe for concurrent use: every request reads the model once (a
+// reload swaps it atomically) and the Recommender is safe for concurrent
+// use.
 type handler struct {
-	rec    *backbone.Recommender
-	lim    limits
-	health []byte
+	svc     *service
+	lim     limits
+	metrics http.Handler // nil: no /metrics
 }
 
-// newHandler returns the service's HTTP handler for rec. Limits that are
-// not positive take their defaults.
+// newHandler returns the service's HTTP handler for a fixed rec (no
+// reload, additions in memory only). Limits that are not positive take
+// their defaults.
 func newHandler(rec *backbone.Recommender, lim limits) http.Handler {
+	return newServiceHandler(newFixedService(rec, slog.New(slog.DiscardHandler)), lim)
+}
+
+// newServiceHandler returns the HTTP handler of svc.
+func newServiceHandler(svc *service, lim limits) *handler {
 	def := defaultLimits()
 	if lim.MaxK <= 0 {
 		lim.MaxK = def.MaxK
@@ -92,12 +113,13 @@ func newHandler(rec *backbone.Recommender, lim limits) http.Handler {
 	if lim.MaxHistory <= 0 {
 		lim.MaxHistory = def.MaxHistory
 	}
-	health, err := json.Marshal(healthResponse{Status: "ok", Items: rec.NumItems(), Dim: itemDim(rec),
-		MaxK: lim.MaxK, MaxHistory: lim.MaxHistory, MaxBody: lim.MaxBody})
-	if err != nil { // a struct of ints and strings always marshals
-		panic(err)
+	if lim.MaxItemsBody <= 0 {
+		lim.MaxItemsBody = def.MaxItemsBody
 	}
-	return &handler{rec: rec, lim: lim, health: append(health, '\n')}
+	if lim.MaxAddRows <= 0 {
+		lim.MaxAddRows = def.MaxAddRows
+	}
+	return &handler{svc: svc, lim: lim}
 }
 
 // itemDim returns the width of the item vectors rec scores with, or 0 when
@@ -116,8 +138,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.recommend(w, r)
 	case "/healthz":
 		h.healthz(w, r)
+	case "/items":
+		h.addItems(w, r)
+	case "/metrics":
+		if h.metrics != nil {
+			h.metrics.ServeHTTP(w, r)
+			return
+		}
+		fallthrough
 	default:
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no such path %q (use POST /recommend or GET /healthz)", r.URL.Path))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such path %q (use POST /recommend, POST /items, GET /healthz or GET /metrics)", r.URL.Path))
 	}
 }
 
@@ -127,10 +157,18 @@ func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on /healthz (use GET)", r.Method))
 		return
 	}
+	sv := h.svc.cur.Load()
+	health, err := json.Marshal(healthResponse{Status: "ok", Items: sv.rec.NumItems(), Dim: itemDim(sv.rec),
+		MaxK: h.lim.MaxK, MaxHistory: h.lim.MaxHistory, MaxBody: h.lim.MaxBody, Kind: sv.kind,
+		EmbeddingDim: sv.embDim, FromText: sv.fromText, Reloads: sv.generation})
+	if err != nil { // a struct of ints and strings always marshals
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		_, _ = w.Write(h.health)
+		_, _ = w.Write(append(health, '\n'))
 	}
 }
 
@@ -165,7 +203,7 @@ func (h *handler) recommend(w http.ResponseWriter, r *http.Request) {
 	if req.ExcludeHistory == nil || *req.ExcludeHistory {
 		exclude = req.History
 	}
-	top, err := h.rec.TopK(req.History, k, exclude)
+	top, err := h.svc.cur.Load().rec.TopK(req.History, k, exclude)
 	if err != nil {
 		writeError(w, statusOf(err), "recommend: "+err.Error())
 		return
@@ -183,25 +221,9 @@ func (h *handler) recommend(w http.ResponseWriter, r *http.Request) {
 
 // parse reads and validates the body of a POST /recommend.
 func (h *handler) parse(w http.ResponseWriter, r *http.Request) (*recommendRequest, *requestError) {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return nil, &requestError{http.StatusUnsupportedMediaType, "missing Content-Type (send application/json)"}
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || mt != "application/json" {
-		return nil, &requestError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q not supported (send application/json)", ct)}
-	}
-	if r.ContentLength > h.lim.MaxBody {
-		return nil, &requestError{http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("body of %d bytes exceeds the limit of %d bytes", r.ContentLength, h.lim.MaxBody)}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.lim.MaxBody))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, &requestError{http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("body exceeds the limit of %d bytes", h.lim.MaxBody)}
-		}
-		return nil, badRequest("reading body: %v", err)
+	body, rerr := h.readBody(w, r, h.lim.MaxBody)
+	if rerr != nil {
+		return nil, rerr
 	}
 	req, rerr := decodeRequest(body)
 	if rerr != nil {
@@ -211,6 +233,31 @@ func (h *handler) parse(w http.ResponseWriter, r *http.Request) (*recommendReque
 		return nil, err
 	}
 	return req, nil
+}
+
+// readBody checks the Content-Type and reads a body of at most limit bytes.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *requestError) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil, &requestError{http.StatusUnsupportedMediaType, "missing Content-Type (send application/json)"}
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return nil, &requestError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q not supported (send application/json)", ct)}
+	}
+	if r.ContentLength > limit {
+		return nil, &requestError{http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, &requestError{http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("body exceeds the limit of %d bytes", limit)}
+		}
+		return nil, badRequest("reading body: %v", err)
+	}
+	return body, nil
 }
 
 // decodeRequest decodes one JSON object, strictly: no unknown fields, no

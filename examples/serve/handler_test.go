@@ -149,7 +149,7 @@ func TestHealthz(t *testing.T) {
 	assert.Equal(t, "application/json", rr.Header().Get("Content-Type"))
 	var got healthResponse
 	decodeStrict(t, rr.Body.Bytes(), &got)
-	assert.Equal(t, healthResponse{Status: "ok", Items: 20, Dim: 16, MaxK: 5, MaxHistory: 8, MaxBody: 256}, got)
+	assert.Equal(t, healthResponse{Status: "ok", Items: 20, Dim: 16, MaxK: 5, MaxHistory: 8, MaxBody: 256, Kind: "backbone", EmbeddingDim: 16}, got)
 
 	rr = httptest.NewRecorder()
 	h.ServeHTTP(rr, httptest.NewRequest(http.MethodHead, "/healthz", nil))

@@ -44,7 +44,7 @@ func TestParseFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "m.safetensors", o.model)
 	assert.Equal(t, ":0", o.addr)
-	assert.Equal(t, limits{MaxK: 7, MaxBody: 1 << 20, MaxHistory: 30}, o.lim)
+	assert.Equal(t, limits{MaxK: 7, MaxBody: 1 << 20, MaxHistory: 30, MaxItemsBody: 16 << 20, MaxAddRows: 1000}, o.lim)
 
 	o, err = parse([]string{"-model", "m.safetensors"}, io.Discard)
 	require.NoError(t, err)
@@ -58,6 +58,8 @@ func TestParseFlags(t *testing.T) {
 		{"-model", "m", "-max-body", "0"},
 		{"-model", "m", "-max-body", "lots"},
 		{"-model", "m", "-shutdown-timeout", "0s"},
+		{"-model", "m", "-watch", "-1s"},
+		{"-model", "m", "-max-add-rows", "0"},
 		{"-model", "m", "extra"},
 		{"-nope"},
 	} {

@@ -99,7 +99,7 @@ func TestHandlerServesMixture(t *testing.T) {
 	rr := httptest.NewRecorder()
 	h.ServeHTTP(rr, req)
 	require.Equal(t, http.StatusOK, rr.Code)
-	assert.JSONEq(t, `{"status":"ok","items":20,"max_k":20,"max_history":1000,"max_body":65536}`, rr.Body.String())
+	assert.JSONEq(t, `{"status":"ok","items":20,"max_k":20,"max_history":1000,"max_body":65536,"kind":"moe","embedding_dim":0,"from_text":false,"reloads":0}`, rr.Body.String())
 
 	for _, c := range []struct {
 		body    string

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/llmrec/llmrec/backbone"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// copyModel copies the tiny model and its config into a fresh folder (so
+// that its added-items file is the test's own) and returns the new path.
+func copyModel(t *testing.T) string {
+	src, _ := tinyModel(t)
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "m.safetensors")
+	for _, p := range [][2]string{{src, dst}, {backbone.JSONPath(src), backbone.JSONPath(dst)}} {
+		b, err := os.ReadFile(p[0])
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(p[1], b, 0o644))
+	}
+	return dst
+}
+
+// startServer runs the command on loopback and returns its URL and a
+// function that stops it and returns run's error.
+func startServer(t *testing.T, args ...string) (string, func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh := make(chan string, 1)
+	errCh := make(chan error, 1)
+	go func() {
+		errCh <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, func(a string) { addrCh <- a })
+	}()
+	select {
+	case addr := <-addrCh:
+		return "http://" + addr, func() error { cancel(); return <-errCh }
+	case err := <-errCh:
+		cancel()
+		t.Fatalf("run returned before listening: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("server did not start within 60 s")
+	}
+	return "", nil
+}
+
+func postJSON(t *testing.T, c *http.Client, url, body string) (int, string) {
+	resp, err := c.Post(url, "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func health(t *testing.T, c *http.Client, url string) healthResponse {
+	resp, err := c.Get(url + "/healthz")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var h healthResponse
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&h))
+	return h
+}
+
+// rows returns a JSON "embeddings" body of n rows of width d.
+func rows(n, d int, v float64) string {
+	var b strings.Builder
+	b.WriteString(`{"embeddings":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('[')
+		for j := range d {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%g", v*float64(1+(i+j)%3))
+		}
+		b.WriteByte(']')
+	}
+	b.WriteString(`]}`)
+	return b.String()
+}
+
+// POST /items end to end on loopback: new items get the next ids, are
+// recommended, are saved beside the model and served again after a
+// restart; bad bodies get 400 and change nothing (neither the items served
+// nor the saved file).
+func TestItemsEndToEnd(t *testing.T) {
+	path := copyModel(t)
+	url, stop := startServer(t, "-model", path, "-max-add-rows", "3")
+	c := &http.Client{Timeout: 30 * time.Second}
+	h := health(t, c, url)
+	require.Equal(t, 20, h.Items)
+	require.Equal(t, 16, h.EmbeddingDim)
+	require.False(t, h.FromText)
+
+	code, body := postJSON(t, c, url+"/items", rows(2, 16, 0.5))
+	require.Equal(t, http.StatusOK, code, body)
+	var got itemsResponse
+	require.NoError(t, json.Unmarshal([]byte(body), &got))
+	require.Equal(t, itemsResponse{IDs: []int{21, 22}, Items: 22, Persisted: true}, got)
+	require.FileExists(t, itemsPath(path))
+	saved, err := os.ReadFile(itemsPath(path))
+	require.NoError(t, err)
+	// the new ids are valid in histories and as answers
+	code, body = postJSON(t, c, url+"/recommend", `{"history":[21,3,22],"k":22,"exclude_history":false}`)
+	require.Equal(t, http.StatusOK, code, body)
+	var rec recommendResponse
+	require.NoError(t, json.Unmarshal([]byte(body), &rec))
+	require.Len(t, rec.Items, 22)
+	require.Contains(t, rec.Items, 22)
+
+	for name, bad := range map[string]string{
+		"wrong dimension":  rows(1, 15, 0.5),
+		"ragged":           `{"embeddings":[[` + strings.Repeat("1,", 15) + `1],[1]]}`,
+		"NaN literal":      `{"embeddings":[[NaN` + strings.Repeat(",1", 15) + `]]}`,
+		"NaN string":       `{"embeddings":[["NaN"` + strings.Repeat(",1", 15) + `]]}`,
+		"float32 overflow": `{"embeddings":[[1e39` + strings.Repeat(",1", 15) + `]]}`,
+		"too many rows":    rows(4, 16, 0.5),
+		"no rows":          `{"embeddings":[]}`,
+		"missing field":    `{}`,
+		"unknown field":    `{"embeddings":[],"vectors":[]}`,
+		"trailing data":    rows(1, 16, 0.5) + `{}`,
+	} {
+		code, body := postJSON(t, c, url+"/items", bad)
+		assert.Equal(t, http.StatusBadRequest, code, "%s: %s", name, body)
+		assert.Contains(t, body, `"error"`, name)
+	}
+	assert.Equal(t, 22, health(t, c, url).Items)
+	after, err := os.ReadFile(itemsPath(path))
+	require.NoError(t, err)
+	assert.Equal(t, saved, after, "a bad body changed the saved items")
+	resp, err := c.Get(url + "/items")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	require.NoError(t, stop())
+
+	// a restart serves the saved additions with the same ids and scores
+	url, stop = startServer(t, "-model", path)
+	require.Equal(t, 22, health(t, c, url).Items)
+	code, body2 := postJSON(t, c, url+"/recommend", `{"history":[21,3,22],"k":22,"exclude_history":false}`)
+	require.Equal(t, http.StatusOK, code)
+	require.JSONEq(t, body, body2)
+	require.NoError(t, stop())
+}
+
+// saveOther writes a different model (numItems items, fresh weights) over
+// path, atomically, as a training job publishing a new model would.
+func saveOther(t *testing.T, path string, numItems int) {
+	rng := rand.New(rand.NewPCG(uint64(numItems), 2))
+	cfg, err := backbone.DefaultEncoderConfig("sasrec")
+	require.NoError(t, err)
+	cfg.Dim, cfg.MaxLen = 16, 8
+	enc, err := backbone.NewSASRec(rng, cfg)
+	require.NoError(t, err)
+	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(rng, numItems, 16), backbone.ModelConfig{})
+	require.NoError(t, err)
+	require.NoError(t, m.Save(path))
+}
+
+// Hot reload under load: 8 clients send requests without pause while the
+// model file is replaced twice by models of other sizes (-watch picks each
+// up); every request is answered 200, and the service ends up serving the
+// last model. A corrupt file does not replace the model being served.
+func TestHotReloadUnderLoad(t *testing.T) {
+	path := copyModel(t)
+	url, stop := startServer(t, "-model", path, "-watch", "20ms")
+	c := &http.Client{Timeout: 30 * time.Second}
+	var (
+		wg      sync.WaitGroup
+		ok, bad atomic.Int64
+		done    = make(chan struct{})
+		firstEr atomic.Value
+	)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"history":[%d,%d],"k":5}`, 1+(g+i)%20, 1+(g*3+i)%20)
+				resp, err := c.Post(url+"/recommend", "application/json", strings.NewReader(body))
+				if err != nil {
+					bad.Add(1)
+					firstEr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					bad.Add(1)
+					firstEr.CompareAndSwap(nil, fmt.Sprintf("%d %s", resp.StatusCode, b))
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	waitItems := func(n int) {
+		deadline := time.Now().Add(60 * time.Second)
+		for health(t, c, url).Items != n {
+			require.True(t, time.Now().Before(deadline), "the service did not reload to %d items", n)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	saveOther(t, path, 25)
+	waitItems(25)
+	time.Sleep(200 * time.Millisecond)
+	saveOther(t, path, 30)
+	waitItems(30)
+	// a corrupt model file: the reload fails, the last model keeps serving
+	require.NoError(t, os.WriteFile(path, []byte("not a model"), 0o644))
+	time.Sleep(300 * time.Millisecond)
+	close(done)
+	wg.Wait()
+	h := health(t, c, url)
+	assert.Equal(t, 30, h.Items)
+	assert.EqualValues(t, 2, h.Reloads)
+	t.Logf("%d requests answered 200 during two reloads and a failed one", ok.Load())
+	require.Zero(t, bad.Load(), "first failure: %v", firstEr.Load())
+	require.Positive(t, ok.Load())
+
+	resp, err := c.Get(url + "/metrics")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(b), `llmrec_model_reloads_total{result="ok"} 2`)
+	assert.Contains(t, string(b), `llmrec_model_reloads_total{result="error"}`)
+	require.NoError(t, stop())
+}
+
+// GET /metrics is Prometheus text: requests by path and status, a latency
+// histogram, the items served and the items added.
+func TestMetricsEndToEnd(t *testing.T) {
+	path := copyModel(t)
+	url, stop := startServer(t, "-model", path)
+	defer func() { require.NoError(t, stop()) }()
+	c := &http.Client{Timeout: 30 * time.Second}
+	for range 3 {
+		code, _ := postJSON(t, c, url+"/recommend", `{"history":[1,2]}`)
+		require.Equal(t, http.StatusOK, code)
+	}
+	code, _ := postJSON(t, c, url+"/recommend", `{"history":[0]}`)
+	require.Equal(t, http.StatusBadRequest, code)
+	code, _ = postJSON(t, c, url+"/items", rows(1, 16, 0.1))
+	require.Equal(t, http.StatusOK, code)
+
+	resp, err := c.Get(url + "/metrics")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	text := string(b)
+	for _, want := range []string{
+		`llmrec_http_requests_total{code="200",path="/recommend"} 3`,
+		`llmrec_http_requests_total{code="400",path="/recommend"} 1`,
+		`llmrec_http_requests_total{code="200",path="/items"} 1`,
+		`llmrec_http_request_duration_seconds_count{path="/recommend"} 4`,
+		`llmrec_http_request_duration_seconds_bucket{path="/recommend",le="+Inf"} 4`,
+		"llmrec_items_served 21",
+		"llmrec_items_added_total 1",
+	} {
+		assert.Contains(t, text, want)
+	}
+	assert.True(t, bytes.Contains(b, []byte("# TYPE llmrec_http_request_duration_seconds histogram")))
+}
