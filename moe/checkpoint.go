@@ -237,11 +237,12 @@ func LoadScorer(path string) (*Scorer, error) {
 // than, say, a backbone.SeqModel): its .safetensors metadata has the key
 // "llmrec.moe" or, when the file has no llmrec metadata, the config beside
 // it (backbone.JSONPath) has the format SavedFormat. Only the file's header
-// is read. The error is about path not being a readable .safetensors file.
+// is read. The error is about path not being a readable .safetensors file
+// (wrapping ErrBadCheckpoint when it is not one at all).
 func IsCheckpoint(path string) (bool, error) {
-	f, err := safetensors.Open(path)
+	f, err := backbone.OpenCheckpoint(path)
 	if err != nil {
-		return false, fmt.Errorf("moe: %w", err)
+		return false, fmt.Errorf("moe: IsCheckpoint: %w", err)
 	}
 	defer f.Close()
 	if _, ok := f.Metadata[metaKey]; ok {
