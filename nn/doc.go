@@ -21,6 +21,15 @@
 // needs one, so there is no global training mode or RNG. Losses are tape ops
 // that return a scalar Value for Backward.
 //
+// One implementation per layer: Linear and LayerNorm also have a fast path
+// outside the tape (Apply and Backprop, destination style, no allocation
+// once warmed up) that runs the same tensor kernels as their tape ops. The
+// hand-differentiated encoders and item tables of package backbone are built
+// from these same layer structs, so a stack of TransformerBlocks given
+// backbone.SASRec's parameters computes its hidden states (tested there).
+// Activation and BlockStyle marshal as their names ("relu", "tf"); an
+// unknown name is an error wrapping ErrBadConfig.
+//
 // # Initializers
 //
 // XavierNormal, XavierUniform, KaimingUniform, KaimingNormal, Normal,
