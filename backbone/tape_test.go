@@ -261,3 +261,46 @@ func TestTapeEncoderBadConfig(t *testing.T) {
 	_, err := NewTapeEncoder(nil, EncoderConfig{Kind: "x", Dim: 4, MaxLen: 4})
 	require.ErrorIs(t, err, ErrBadConfig)
 }
+
+// A Recommender over a TapeEncoder serves from many goroutines (each with
+// its own tape) with the serial results (run with -race).
+func TestTapeEncoderConcurrentTopK(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	cfg := EncoderConfig{Kind: "test-nn-sasrec", Dim: 8, MaxLen: 6, Blocks: 1, Heads: 1, LNEps: 1e-8}
+	enc, err := newTestTapeEncoder(rng, cfg)
+	require.NoError(t, err)
+	m, err := NewSeqModel(enc, NewIDTable(rng, 30, 8), ModelConfig{})
+	require.NoError(t, err)
+	r := NewRecommender(m)
+	hists := [][]int{{1, 2, 3}, {4}, {5, 6, 7, 8, 9, 10, 11}, {12, 13}}
+	want := make([][]Scored, len(hists))
+	for i, h := range hists {
+		want[i], err = r.TopK(h, 5, nil)
+		require.NoError(t, err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Go(func() {
+			for i := 0; i < 20; i++ {
+				k := (g + i) % len(hists)
+				got, err := r.TopK(hists[k], 5, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for j := range got {
+					if got[j] != want[k][j] {
+						errs <- &mismatchError{}
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
