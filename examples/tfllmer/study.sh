@@ -51,11 +51,11 @@ pair() { # ds setting sigma variant...: cells of one σ
 # Most important first; whole cells (3 seeds) at a time, so that what the
 # clock cuts is whole cells, never one seed of a cell: Beauty's σ-invariant
 # cells and σ = 1 (where a first probe saw the effect), the validation runs
-# that choose TF-LLMER's init on ML-100K and Beauty, Beauty σ = 0.5, then
-# Pantry. σ = 0 of the LLMInit pair comes late: the README has it with the
-# same flags. On 2 cores shared with other jobs (load ~20) a Beauty run took
-# ~8 min single-threaded, so the tail of this list is not expected to run
-# in a 2-hour session.
+# that choose TF-LLMER's init on ML-100K, Beauty and Pantry, Beauty σ = 0.5,
+# then the rest of Pantry. σ = 0 of the LLMInit pair comes late: the README
+# has it with the same flags. On 2 cores shared with other jobs (load 20-35)
+# a Beauty run took 8-20 min single-threaded, so the tail of this list is
+# not expected to run in a 2-hour session.
 if [[ ! -s "$out/jobs.txt" ]]; then
 	{
 		b=amazon-beauty p=amazon-pantry m=ml-100k
@@ -64,9 +64,9 @@ if [[ ! -s "$out/jobs.txt" ]]; then
 		pair $m fixed 0 tfllmer
 		pair $m unit 0 tfllmer
 		pair $b unit 0 tfllmer
-		pair $b fixed 0.5 llminit_pca llminit_pca_norm
 		pair $p fixed 0 tfllmer
 		pair $p unit 0 tfllmer
+		pair $b fixed 0.5 llminit_pca llminit_pca_norm
 		echo "$b es llminit_pca 1.0 1"
 		echo "$b es tfllmer 0 1"
 		pair $p fixed 0 id tfllmer_lambda0
