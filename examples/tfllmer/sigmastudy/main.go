@@ -14,6 +14,9 @@
 // ID-only are unaffected by the skew and run at σ = 0 only; their row is
 // repeated under every σ, marked "(σ-invariant)".
 //
+// Every run of seed k validates and tests on the users and sampled negatives
+// of evaluator seed k, so comparisons at the same seed are paired.
+//
 // Claim 1 at a σ holds when llminit_pca_norm's mean final training loss and
 // mean condition number are both below llminit_pca's, each by more than the
 // larger of the two seeds' std (likewise for the adapter pair). Claim 2
@@ -331,16 +334,33 @@ func claims(say func(string, ...any), c cells, ds string, sigma float64) {
 func validation(say func(string, ...any), c cells, ds string) {
 	say("Validation NDCG@10 (σ = 0) for TF-LLMER's defaults, %s:", ds)
 	say("")
-	say("| setting | n | valid NDCG@10 | test NDCG@10 | final loss |")
-	say("|---|---|---|---|---|")
+	say("| setting | n | valid NDCG@10 | paired Δ valid vs tfllmer | test NDCG@10 | final loss |")
+	say("|---|---|---|---|---|---|")
+	ref := key{ds, "fixed", "tfllmer", 0}
 	for _, sv := range rowOrder {
 		k := key{ds, sv[0], sv[1], 0}
 		if len(c[k]) == 0 || sv[0] == "es" {
 			continue
 		}
-		say("| %s | %d | %s | %s | %s |", label(sv[0], sv[1]), len(c[k]), c.get(k, validF).fmt(4), c.get(k, ndcgF).fmt(4), c.get(k, lossF).fmt(4))
+		say("| %s | %d | %s | %s | %s | %s |", label(sv[0], sv[1]), len(c[k]), c.get(k, validF).fmt(4),
+			paired(c[k], c[ref]).fmt(4), c.get(k, ndcgF).fmt(4), c.get(k, lossF).fmt(4))
 	}
 	say("")
+}
+
+// paired is the mean ± std over the seeds both cells have of a's minus b's
+// validation NDCG@10: the same seed has the same validation users and
+// negatives, so the difference removes that part of the spread.
+func paired(a, b []run) stat {
+	var d []float64
+	for _, x := range a {
+		for _, y := range b {
+			if x.Seed == y.Seed {
+				d = append(d, x.Valid-y.Valid)
+			}
+		}
+	}
+	return statOf(d)
 }
 
 func sigmaPlots(dir string, c cells, ds string, sg []float64) error {

@@ -58,7 +58,7 @@ func TestReport(t *testing.T) {
 	assert.Regexp(t, `Claim 2 \(tfllmer \(unit-row init\) 0\.3200±0\.0100\)[^\n]*claim 2 \(above LLMInit-PCA and the λ = 0 ablation\) not measured`, sec0,
 		"no unit-init λ = 0 cell")
 	assert.Contains(t, sec1, "input p99/p1 norm ratio 101")
-	assert.Contains(t, text, "| tfllmer (unit-row init) (σ-invariant) | 3 | 0.3400±0.0100 | 0.3200±0.0100 |")
+	assert.Contains(t, text, "| tfllmer (unit-row init) (σ-invariant) | 3 | 0.3400±0.0100 | -0.0100±0.0000 | 0.3200±0.0100 |")
 	for _, f := range []string{"toy_ndcg_vs_sigma.png", "toy_cond_vs_sigma.png"} {
 		st, err := os.Stat(filepath.Join(plots, f))
 		require.NoError(t, err)
