@@ -180,6 +180,18 @@
 // and 0.3376±0.0026. Not tried for lack of time: -decay, the combinatorial
 // Laplacian, pre-trained LLM embeddings with a real norm disparity.
 //
+// # Under the synthetic norm skew (study.sh, sigmastudy)
+//
+// Beauty, flags as above plus -unit-init=false, 3 seeds, evaluator seed =
+// model seed. At σ = 1 (p99/p1 norm ratio 100): llminit_pca NDCG@10
+// 0.2621±0.0019 (full 0.0045), final loss 0.9375, cond 2.2e4: below ID-only
+// (0.2709±0.0013, loss 0.8167, cond 94); llminit_pca_norm 0.3031±0.0027,
+// loss 0.8335, cond 245 (claim 1 holds); tfllmer 0.3318±0.0030 and
+// tfllmer_lambda0 0.3297±0.0012, both σ-invariant (claim 2 holds against
+// LLMInit-PCA, +0.070, but not against the λ = 0 ablation: input
+// normalization, not the graph penalty, does the work). The README has the
+// tables and what the clock cut.
+//
 // # Wiring
 //
 // The three plug-in points are compositions of library tables over a

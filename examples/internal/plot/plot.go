@@ -51,7 +51,7 @@ type XY struct{ X, Y float64 }
 // XYCurves writes to path a PNG of one curve per series (name -> points,
 // drawn in the given order) against an x axis labelled xlabel, e.g. a
 // metric against a stress parameter. Errors are those of LossCurves (a bad
-// value is named by its point's index, from 1).
+// value is named by its point's index, from 1). The legend goes top left.
 func XYCurves(path, title, xlabel, ylabel string, series map[string][]XY) error {
 	xy := make(map[string]plotter.XYs, len(series))
 	for name, pts := range series {
@@ -61,7 +61,7 @@ func XYCurves(path, title, xlabel, ylabel string, series map[string][]XY) error 
 		}
 		xy[name] = p
 	}
-	return curves(path, title, xlabel, ylabel, false, xy)
+	return curves(path, title, xlabel, ylabel, true, xy)
 }
 
 // byEpoch puts epoch numbers 1, 2, ... on the x axis of one-value-per-epoch
@@ -95,7 +95,11 @@ func curves(path, title, xlabel, ylabel string, legendTop bool, series map[strin
 	p.Y.Label.Text = ylabel
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = legendTop
+	p.Legend.Left = xlabel != "epoch"
 	p.Legend.XOffs = -vg.Millimeter * 3
+	if p.Legend.Left {
+		p.Legend.XOffs = vg.Millimeter * 3
+	}
 	p.Legend.YOffs = vg.Millimeter * 2
 	if legendTop {
 		p.Legend.YOffs = -p.Legend.YOffs
