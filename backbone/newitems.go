@@ -68,6 +68,14 @@ type ItemEncoderOptions struct {
 	// FitItems, when non-nil, lists the item ids the ridge maps are fit on
 	// (e.g. the items seen in training); nil means 1..NumItems.
 	FitItems []int
+	// MatchDispersion rescales the ridge maps' predicted deviations from
+	// the mean row, (x − x̄)W, by one factor per map so that their mean
+	// squared norm over the fit items equals that of the trained rows'
+	// deviations. A ridge (any regression) pulls predictions toward the
+	// mean row: when the text explains little of the trained rows, every
+	// new item gets nearly the mean row, and in a normalized table nearly
+	// the same vector. Off by default.
+	MatchDispersion bool
 }
 
 // NewItemEncoder returns the ItemEncoder of table (see the kinds above).
@@ -176,7 +184,7 @@ func (b *encoderBuilder) build(table ItemTable) (itemMap, error) {
 		return nil, err
 	}
 	rows := table.Materialize(&tensor.Tensor{})
-	return fitRidge(x, rows, b.opt.FitItems, b.opt.Ridge, b.opt.Reduce)
+	return fitRidge(x, rows, b.opt.FitItems, b.opt.Ridge, b.opt.Reduce, b.opt.MatchDispersion)
 }
 
 // itemMap maps raw LLM rows to (part of) item vectors.
@@ -324,7 +332,7 @@ var errSingular = errors.New("ridge system is not positive definite")
 
 // fitRidge fits the ridge map from the rows fit of x (features) to the same
 // rows of y (item vectors).
-func fitRidge(x, y *tensor.Tensor, fit []int, ridge float64, reduce func(*tensor.Tensor) (*tensor.Tensor, error)) (*ridgeMap, error) {
+func fitRidge(x, y *tensor.Tensor, fit []int, ridge float64, reduce func(*tensor.Tensor) (*tensor.Tensor, error), match bool) (*ridgeMap, error) {
 	p, d, n := x.Cols(), y.Cols(), len(fit)
 	if n < 2 {
 		return nil, fmt.Errorf("backbone: NewItemEncoder: %d items to fit a ridge map on, need 2: %w", n, ErrBadConfig)
@@ -373,9 +381,19 @@ func fitRidge(x, y *tensor.Tensor, fit []int, ridge float64, reduce func(*tensor
 	if err := ch.SolveTo(&w, &xty); err != nil {
 		return nil, fmt.Errorf("backbone: NewItemEncoder: ridge solve: %w", err)
 	}
+	c := 1.0
+	if match {
+		// mean squared norms of the trained and predicted deviations
+		var pred mat.Dense
+		pred.Mul(xc, &w)
+		ty, py := mat.Norm(yc, 2), mat.Norm(&pred, 2) // Frobenius
+		if py > 0 {
+			c = ty / py
+		}
+	}
 	for i := range p {
 		for j := range d {
-			m.w[i*d+j] = w.At(i, j)
+			m.w[i*d+j] = c * w.At(i, j)
 		}
 	}
 	return m, nil

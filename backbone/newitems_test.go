@@ -307,3 +307,47 @@ func TestRecommenderAddWhileServing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want[40+adds], got)
 }
+
+// MatchDispersion: with targets that the features explain only in part,
+// the plain ridge predictions are less dispersed than the targets, and the
+// matched ones are exactly as dispersed (mean squared deviation norm).
+func TestItemEncoderMatchDispersion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n, p, d = 400, 8, 4
+	llm := randLLM(rng, n+1, p)
+	init := tensor.New(n+1, d)
+	for it := 1; it <= n; it++ {
+		for j := range d {
+			init.Row(it)[j] = llm.Row(it)[j] + 3*float32(rng.NormFloat64()) // mostly noise
+		}
+	}
+	id, err := NewIDTableFrom(init)
+	require.NoError(t, err)
+	own := tensor.FromSlice(slices.Clone(llm.Data[p:]), n, p)
+	dispersion := func(v *tensor.Tensor) float64 {
+		var mean [d]float64
+		for r := range v.Rows() {
+			for j, x := range v.Row(r) {
+				mean[j] += float64(x) / float64(v.Rows())
+			}
+		}
+		var ss float64
+		for r := range v.Rows() {
+			for j, x := range v.Row(r) {
+				ss += (float64(x) - mean[j]) * (float64(x) - mean[j])
+			}
+		}
+		return ss / float64(v.Rows())
+	}
+	target := dispersion(tensor.FromSlice(init.Data[d:], n, d))
+	plain, err := NewItemEncoder(id, ItemEncoderOptions{LLM: llm})
+	require.NoError(t, err)
+	a, err := plain.Encode(own)
+	require.NoError(t, err)
+	matched, err := NewItemEncoder(id, ItemEncoderOptions{LLM: llm, MatchDispersion: true})
+	require.NoError(t, err)
+	b, err := matched.Encode(own)
+	require.NoError(t, err)
+	require.Less(t, dispersion(a), 0.5*target)
+	require.InDelta(t, target, dispersion(b), 1e-3*target)
+}

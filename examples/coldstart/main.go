@@ -30,7 +30,8 @@
 //
 // Usage:
 //
-//	go run ./examples/coldstart -data ../shared/data/amazon-beauty -seeds 3 -epochs 10
+//	go run ./examples/coldstart -data ../shared/data/amazon-beauty -seeds 3 -epochs 3 -kinds adapter,id_norm
+//	go run ./examples/coldstart -data ../shared/data/amazon-beauty -seeds 3 -epochs 3 -kinds id_norm,id,dual -no-random -no-upper
 //
 // The last line of output is one JSON object:
 // {"dataset":…,"cold_users":[…],"variants":{"<name>":{"cold_ndcg@10":[…],"cold_hr@10":[…],"warm_ndcg@10":[…]}}},
@@ -73,18 +74,18 @@ func main() {
 var allKinds = []string{"id", "id_norm", "adapter", "dual"}
 
 type options struct {
-	data        string
-	seeds       int
-	epochs      int
-	coldFrac    float64
-	kinds       []string
-	dim         int
-	ridge       float64
-	threads     int
-	batch       int
-	skipUpper   bool
-	skipRandom  bool
-	trainSeedUp uint64
+	data       string
+	seeds      int
+	epochs     int
+	coldFrac   float64
+	kinds      []string
+	dim        int
+	ridge      float64
+	threads    int
+	batch      int
+	skipUpper  bool
+	skipRandom bool
+	match      bool
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -103,6 +104,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.batch, "batch", 128, "training batch size")
 	fs.BoolVar(&o.skipUpper, "no-upper", false, "skip trained_with_items")
 	fs.BoolVar(&o.skipRandom, "no-random", false, "skip random")
+	fs.BoolVar(&o.match, "match-dispersion", true, "ridge maps keep the trained rows' dispersion (backbone.ItemEncoderOptions.MatchDispersion)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -259,7 +261,7 @@ type built struct {
 	opt   backbone.ItemEncoderOptions
 }
 
-func buildTable(kind string, x *tensor.Tensor, dim int, ridge float64, seed uint64) (*built, error) {
+func buildTable(kind string, x *tensor.Tensor, dim int, ridge float64, match bool, seed uint64) (*built, error) {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	pca := func(d int) (*recpca.Projection, *tensor.Tensor, error) {
 		p, err := recpca.Fit(x, nil, recpca.Options{Dim: d, NormalizeInput: true, Rand: rand.New(rand.NewPCG(seed, 3))})
@@ -277,7 +279,7 @@ func buildTable(kind string, x *tensor.Tensor, dim int, ridge float64, seed uint
 			return tensor.FromSlice(z.Data[z.Cols():], in.Rows(), z.Cols()), nil
 		}
 	}
-	opt := backbone.ItemEncoderOptions{LLM: x, Ridge: ridge}
+	opt := backbone.ItemEncoderOptions{LLM: x, Ridge: ridge, MatchDispersion: match}
 	switch kind {
 	case "id", "id_norm":
 		p, z, err := pca(dim)
@@ -324,7 +326,7 @@ func buildTable(kind string, x *tensor.Tensor, dim int, ridge float64, seed uint
 
 // train builds and trains a SASRec over a kind's table.
 func train(ctx context.Context, o *options, kind string, x *tensor.Tensor, seqs [][]int, seed uint64) (*backbone.SeqModel, *built, error) {
-	b, err := buildTable(kind, x, o.dim, o.ridge, seed)
+	b, err := buildTable(kind, x, o.dim, o.ridge, o.match, seed)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s table: %w", kind, err)
 	}
