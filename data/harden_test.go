@@ -83,6 +83,9 @@ func TestParseErrorUnwraps(t *testing.T) {
 	_, err = ReadSeq(strings.NewReader("1 x\n"), "s.txt", Options{})
 	require.ErrorIs(t, err, ErrBadInput)
 	assert.NotErrorIs(t, err, ErrItemOutOfRange)
+	_, err = ReadNPY(strings.NewReader("\x93NUMPX"), "e.npy")
+	require.ErrorIs(t, err, ErrBadNPY)
+	require.ErrorIs(t, err, ErrBadInput)
 }
 
 // Embeddings: a NaN is ErrNonFinite; a matrix with no rows or a huge width

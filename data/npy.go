@@ -43,7 +43,7 @@ func LoadNPY(path string) (*tensor.Tensor, error) {
 // over a short stream fails with "truncated" instead of exhausting memory.
 func ReadNPY(r io.Reader, name string) (*tensor.Tensor, error) {
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("data: %s: %s: %w", name, fmt.Sprintf(format, args...), ErrBadInput)
+		return fmt.Errorf("data: %s: %s: %w", name, fmt.Sprintf(format, args...), ErrBadNPY)
 	}
 	l, err := readNPYLayout(r, maxNPYElems, fail)
 	if err != nil {

@@ -3,7 +3,6 @@ package data
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -18,8 +17,9 @@ import (
 // readable 2-D float .npy array: bad magic or header, unsupported dtype or
 // shape, truncated data, trailing bytes. A NaN or infinite value wraps
 // tensor.ErrNonFinite instead, and a truncation also wraps
-// io.ErrUnexpectedEOF.
-var ErrBadNPY = errors.New("bad .npy file")
+// io.ErrUnexpectedEOF. It wraps ErrBadInput, as every data error about a
+// malformed file does; ReadNPY's errors wrap it too.
+var ErrBadNPY = fmt.Errorf("bad .npy file (%w)", ErrBadInput)
 
 // maxNPYStreamCols bounds the row length an NPYStream accepts (2^24
 // columns), so that one row always fits in memory.
