@@ -24,10 +24,21 @@ type design struct {
 	scale []float64 // per item row multiplier (row normalization), nil = 1
 	mean  []float64 // D, nil = no centring
 	full  []float64 // materialized X̄ (n x D) or nil
+	// c32 is full rounded to float32, kept for the exact solver, whose
+	// products with X̄ are float32 GEMMs: no conversion per product. Every
+	// float64 use (L·X̄, P, Z, traces) still reads full, so that rounding
+	// happens only where it did (the GEMM operands).
+	c32   []float32
 	chunk int
 }
 
 func newDesign(x []float32, n, dim int, normalize bool, eps float64, center bool) *design {
+	return newDesignMode(x, n, dim, normalize, eps, center, false)
+}
+
+// newDesignMode is newDesign; with f32 a float32 copy of the materialized
+// matrix is kept too (c32).
+func newDesignMode(x []float32, n, dim int, normalize bool, eps float64, center, f32 bool) *design {
 	m := &design{x: x, n: n, d: dim}
 	if normalize {
 		m.scale = make([]float64, n)
@@ -55,8 +66,15 @@ func newDesign(x []float32, n, dim int, normalize bool, eps float64, center bool
 	}
 	m.chunk = max(64, (1<<20)/max(dim, 1))
 	if n*dim <= maxMaterialize {
-		m.full = make([]float64, n*dim)
-		m.fill(0, n, m.full)
+		full := make([]float64, n*dim)
+		parallelRows(n, func(lo, hi int) { m.fill(lo, hi, full[lo*dim:hi*dim]) })
+		m.full = full
+		if f32 {
+			m.c32 = make([]float32, n*dim)
+			for i, v := range m.full {
+				m.c32[i] = float32(v)
+			}
+		}
 	}
 	return m
 }
@@ -201,6 +219,18 @@ func edgeQuad(g *Graph, kind LaplacianKind, cols int, get func(i int, buf []floa
 		s += v
 	}
 	return s
+}
+
+// parallelRows calls f on contiguous row ranges covering 0..n−1, one per
+// goroutine (up to GOMAXPROCS, at least 1024 rows each).
+func parallelRows(n int, f func(lo, hi int)) {
+	procs := max(1, min(runtime.GOMAXPROCS(0), n/1024))
+	var wg sync.WaitGroup
+	for p := range procs {
+		lo, hi := p*n/procs, (p+1)*n/procs
+		wg.Go(func() { f(lo, hi) })
+	}
+	wg.Wait()
 }
 
 func mirrorUpper(a []float64, n int) {
