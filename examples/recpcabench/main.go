@@ -91,7 +91,9 @@ func run(args []string, out io.Writer) error {
 			return fmt.Errorf("%s: shape %v, want [%d, D]", *emb, x.Shape, ds.Dataset.NumItems+1)
 		}
 		train := data.LeaveOneOut(ds.Dataset).Train
-		graph = func() (*recpca.Graph, error) { return recpca.BuildGraph(train, ds.Dataset.NumItems, recpca.GraphOptions{}) }
+		graph = func() (*recpca.Graph, error) {
+			return recpca.BuildGraph(train, ds.Dataset.NumItems, recpca.GraphOptions{})
+		}
 		if *lambda < 0 {
 			*lambda = 0.9
 		}
