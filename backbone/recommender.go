@@ -75,6 +75,15 @@ type ItemScorer interface {
 // interface requires): every call takes its working memory from a
 // sync.Pool, so steady-state calls of a SeqModel's Recommender allocate
 // only their result (nothing with AppendTopK).
+//
+// Cost (Amazon Beauty, 12,101 items, reference-sized SASRec d = 64, two
+// shared cores at load average 45-57): TopK p50 96-106 µs and 120-135 µs
+// of CPU per call, 0 allocations, against PyTorch's --bench-infer median
+// 1.29 ms in the same session (BenchmarkTopKLatency); TopKBatch for all
+// 22,363 users 1.66 s of CPU (about 0.85 s on two idle cores;
+// BenchmarkTopKBatchBeauty). The item vectors are packed in 16-item panels
+// and scored with AVX2 kernels on amd64 (portable Go elsewhere or with the
+// purego tag), the same arithmetic in every path.
 type Recommender struct {
 	state atomic.Pointer[recState]
 	pool  sync.Pool
