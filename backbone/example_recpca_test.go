@@ -37,30 +37,31 @@ func Example_recPCAWiring() {
 	if err != nil {
 		panic(err)
 	}
-	fit := func(dim int) *tensor.Tensor {
+	fit := func(dim int, unit bool) *tensor.Tensor {
 		p, err := recpca.Fit(x, g, recpca.Options{Dim: dim, NormalizeInput: true, Lambda: 0.5, Rand: rand.New(rand.NewPCG(1, 1))})
 		if err != nil {
 			panic(err)
 		}
-		return p.Transform(nil, x, true)
+		return p.Transform(nil, x, unit)
 	}
 
-	// init mode
-	id, err := backbone.NewIDTableFrom(fit(d))
+	// init mode: the raw reduced rows (normalized by the table on every
+	// forward pass; unit-row init validated lower in examples/tfllmer)
+	id, err := backbone.NewIDTableFrom(fit(d, false))
 	if err != nil {
 		panic(err)
 	}
 	initMode := backbone.NewNormalizedTable(id, 1, false)
 
 	// frozen mode
-	ad, err := backbone.NewAdapterTable(rng, fit(d), d, nil, "none")
+	ad, err := backbone.NewAdapterTable(rng, fit(d, true), d, nil, "none")
 	if err != nil {
 		panic(err)
 	}
 	frozenMode := backbone.NewNormalizedTable(ad, 1, false)
 
 	// dual view: ID view d/2 from Rec-PCA, LLM view d/2 adapted from raw x
-	idView, err := backbone.NewIDTableFrom(fit(d / 2))
+	idView, err := backbone.NewIDTableFrom(fit(d/2, true))
 	if err != nil {
 		panic(err)
 	}

@@ -72,5 +72,5 @@
 //	if err != nil { ... }
 //	p, err := recpca.Fit(llmEmb, g, recpca.Options{Dim: 64, NormalizeInput: true, TargetVariance: 0.9})
 //	if err != nil { ... }
-//	itemInit := p.Transform(nil, llmEmb, true) // [NumItems+1, 64], unit rows, row 0 zero
+//	itemInit := p.Transform(nil, llmEmb, false) // [NumItems+1, 64], row 0 zero; a NormalizedTable normalizes it
 package recpca
