@@ -85,9 +85,6 @@ func shardFiles(t *testing.T, dir, seqPath string, n int, x *tensor.Tensor, cuts
 // most 1e-5 rad, λ agrees, and the reduced item table is the pipeline's
 // projection applied to every row.
 func TestRecPCAMatchesSingleMachine(t *testing.T) {
-	if os.Getenv("LLMREC_LONG") == "" {
-		t.Skip("set LLMREC_LONG=1: not yet timed to fit the CI budget")
-	}
 	cases := []struct {
 		name, seqs, emb string
 		settings        FitSettings
@@ -182,9 +179,6 @@ func TestRecPCAMatchesSingleMachine(t *testing.T) {
 // TestRecPCABadInput: shards of different widths fail before the job
 // starts; an item id beyond the embedding rows fails the job with the user.
 func TestRecPCABadInput(t *testing.T) {
-	if os.Getenv("LLMREC_LONG") == "" {
-		t.Skip("set LLMREC_LONG=1: not yet verified on the local runner")
-	}
 	dir := t.TempDir()
 	a := tensor.FromSlice([]float32{0, 0, 0, 1, 2, 3}, 2, 3)
 	b := tensor.FromSlice([]float32{4, 5, 6, 7}, 2, 2)
