@@ -33,9 +33,9 @@ const (
 	// (dsytrd), its eigenvalues (dsterf), inverse iteration for the top d
 	// and a Rayleigh–Ritz check against M (dsyev when the check fails).
 	// C = X̄ᵀX̄ (PCA) is formed as its upper triangle only (half the GEMM
-	// work); L·X̄ is formed once per graph (float64, n x D) together with
-	// tr(X̄ᵀLX̄) and kept, so every further λ of a TargetVariance bisection
-	// costs one GEMM and one eigen-solve (the bisection compares
+	// work); with TargetVariance, L·X̄ is formed once (float64, n x D)
+	// together with tr(X̄ᵀLX̄) and kept, so every further λ of the
+	// bisection costs one GEMM and one eigen-solve (the bisection compares
 	// tr(WᵀCW)/trC; the reported retained variance is ||X̄W||²/trC).
 	// Cost O(n·D² + D³). On Beauty (12,101 x 512 -> 64) its subspace is
 	// within 2e-6 rad of a float64 dsyev of a float64 M at λ = 0.9 (the edge
@@ -321,7 +321,7 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 	}
 
 	p := &problem{
-		m: newDesignMode(x.Data, n, D, opt.NormalizeInput, normEps, !opt.NoCenter, solver == SolverExact && !paths.gram64),
+		m: newDesign(x.Data, n, D, opt.NormalizeInput, normEps, !opt.NoCenter),
 		n: n, D: D, d: d, kind: opt.Laplacian, opt: opt, solver: solver,
 		ctx: ctx, paths: paths,
 	}
@@ -613,7 +613,8 @@ type solution struct {
 func (p *problem) setGraph(g *Graph) error {
 	p.g = g
 	var tr float64
-	if p.solver == SolverExact && p.m.c32 != nil {
+	if p.solver == SolverExact && p.m.full != nil && p.opt.TargetVariance > 0 && !p.keepNorm {
+		// A bisection solves M for many λ: form L·X̄ once.
 		p.lx, tr = p.lapRows()
 	} else {
 		p.lx = nil
