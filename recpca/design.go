@@ -24,21 +24,10 @@ type design struct {
 	scale []float64 // per item row multiplier (row normalization), nil = 1
 	mean  []float64 // D, nil = no centring
 	full  []float64 // materialized X̄ (n x D) or nil
-	// c32 is full rounded to float32, kept for the exact solver, whose
-	// products with X̄ are float32 GEMMs: no conversion per product. Every
-	// float64 use (L·X̄, P, Z, traces) still reads full, so that rounding
-	// happens only where it did (the GEMM operands).
-	c32   []float32
 	chunk int
 }
 
 func newDesign(x []float32, n, dim int, normalize bool, eps float64, center bool) *design {
-	return newDesignMode(x, n, dim, normalize, eps, center, false)
-}
-
-// newDesignMode is newDesign; with f32 a float32 copy of the materialized
-// matrix is kept too (c32).
-func newDesignMode(x []float32, n, dim int, normalize bool, eps float64, center, f32 bool) *design {
 	m := &design{x: x, n: n, d: dim}
 	if normalize {
 		m.scale = make([]float64, n)
@@ -69,12 +58,6 @@ func newDesignMode(x []float32, n, dim int, normalize bool, eps float64, center,
 		full := make([]float64, n*dim)
 		parallelRows(n, func(lo, hi int) { m.fill(lo, hi, full[lo*dim:hi*dim]) })
 		m.full = full
-		if f32 {
-			m.c32 = make([]float32, n*dim)
-			for i, v := range m.full {
-				m.c32[i] = float32(v)
-			}
-		}
 	}
 	return m
 }

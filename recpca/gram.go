@@ -135,12 +135,6 @@ func gramParallel(D, n int, both bool, newWorker func(acc *gramAcc) func(lo, hi 
 func (m *design) gram32() []float64 {
 	D := m.d
 	return gramParallel(D, m.n, false, func(acc *gramAcc) func(lo, hi int) {
-		if m.c32 != nil {
-			return func(lo, hi int) {
-				rows := m.c32[lo*D : hi*D]
-				acc.add32(rows, rows, hi-lo)
-			}
-		}
 		var buf []float64
 		if m.full == nil {
 			buf = make([]float64, gramChunk*D)
@@ -215,15 +209,10 @@ func (p *problem) gramXP(a, b float64) []float64 {
 					out[k] = float32(a*v + b*pr[k])
 				}
 			}
-			x32 := acc.a
-			if p.m.c32 != nil {
-				x32 = p.m.c32[lo*D : hi*D]
-			} else {
-				for k, v := range xb[:c*D] {
-					x32[k] = float32(v)
-				}
+			for k, v := range xb[:c*D] {
+				acc.a[k] = float32(v)
 			}
-			acc.add32(x32, acc.b, c)
+			acc.add32(acc.a, acc.b, c)
 		}
 	})
 }
@@ -294,10 +283,6 @@ func (p *problem) lapRow(out []float64, i int, xi []float64, row func(int) []flo
 // applied inside the sum, x̄_i s_i − x̄_j s_j = r_i s_i x_i − r_j s_j x_j −
 // (s_i − s_j) μ, so that no row is converted or copied per edge.
 func (m *design) laplacianTrace(g *Graph, kind LaplacianKind) float64 {
-	if m.c32 != nil {
-		D := m.d
-		return edgeQuadRows(g, kind, func(i int) ([]float64, []float32) { return nil, m.c32[i*D : (i+1)*D] }, nil, nil)
-	}
 	if m.full != nil {
 		D := m.d
 		return edgeQuadRows(g, kind, func(i int) ([]float64, []float32) { return m.full[i*D : (i+1)*D], nil }, nil, nil)
