@@ -149,8 +149,9 @@
 // more than the std, level with LLMInit-PCA (0.3693±0.0030), and the
 // lowest final training loss of all variants there. The tables above used
 // -unit-init, then the default; the default is now the raw reduced rows,
-// chosen on validation NDCG@10 (ML-100K: 0.4358±0.0030 raw vs 0.4108 unit,
-// paired difference 0.025±0.004; Beauty in the README), so pass -unit-init
+// chosen on validation NDCG@10 (ML-100K: 0.4358±0.0030 raw vs 0.4129±0.0067
+// unit, paired difference 0.023±0.004; Beauty 0.3753 vs 0.3732, paired
+// 0.0021±0.0017; final loss 0.7434 vs 0.8054), so pass -unit-init
 // to reproduce those tables.
 //
 // More attempts, 3 seeds each, all with -unit-init=false:
