@@ -3,12 +3,12 @@
 // backbone.SeqModel, as written by examples/sasrec -out, or a PAD phase-3
 // moe.Mixture, as written by examples/pad -out:
 //
-//	go run ./examples/sasrec -data ../shared/data/amazon-beauty -epochs 5 -out /tmp/beauty.safetensors
-//	go run ./examples/serve -model /tmp/beauty.safetensors [-addr 127.0.0.1:8080] [-max-k 100] [-max-body 64KiB] [-max-history 1000]
+//	go run ./examples/sasrec -data ../shared/data/amazon-beauty -epochs 5 -out beauty.safetensors
+//	go run ./examples/serve -model beauty.safetensors [-addr 127.0.0.1:8080] [-max-k 100] [-max-body 64KiB] [-max-history 1000]
 //	    [-llm ../shared/data/amazon-beauty/item_emb_use_lite_512.npy] [-watch 2s] [-max-add-rows 1000] [-max-items-body 16MiB]
 //
-//	go run ./examples/pad -data ../shared/data/amazon-pantry -seeds 1 -out /tmp/pad.safetensors
-//	go run ./examples/serve -model /tmp/pad.safetensors
+//	go run ./examples/pad -data ../shared/data/amazon-pantry -seeds 1 -out pad.safetensors
+//	go run ./examples/serve -model pad.safetensors
 //
 // The kind of model is read from the checkpoint's metadata (moe.IsCheckpoint)
 // and both kinds are served by the same handler through a
@@ -89,7 +89,7 @@
 //
 // Reproduce with
 //
-//	LLMREC_SERVE_MODEL=/tmp/beauty.safetensors go test ./examples/serve/ -count=1 -run TestLoad -v
+//	LLMREC_SERVE_MODEL=beauty.safetensors go test ./examples/serve/ -count=1 -run TestLoad -v
 //
 // (without LLMREC_SERVE_MODEL the test trains a 1-epoch Beauty model
 // itself, which serves at the same cost; with -short it load-tests a tiny

@@ -7,10 +7,10 @@
 // names and shapes), runs it on left-padded windows and prints the largest
 // difference:
 //
-//	go run ./examples/sasrec -data ../shared/data/amazon-beauty -epochs 2 -out /tmp/m.safetensors
-//	go run ./examples/sasrec/torchcheck -model /tmp/m.safetensors -data ../shared/data/amazon-beauty/Beauty.txt > /tmp/go.json
-//	python3 examples/sasrec/torchcheck/torch_check.py --ref ../shared/reference --model /tmp/m.safetensors \
-//	    --data ../shared/data/amazon-beauty/Beauty.txt --go /tmp/go.json
+//	go run ./examples/sasrec -data ../shared/data/amazon-beauty -epochs 2 -out m.safetensors
+//	go run ./examples/sasrec/torchcheck -model m.safetensors -data ../shared/data/amazon-beauty/Beauty.txt > go.json
+//	python3 examples/sasrec/torchcheck/torch_check.py --ref ../shared/reference --model m.safetensors \
+//	    --data ../shared/data/amazon-beauty/Beauty.txt --go go.json
 package main
 
 import (
