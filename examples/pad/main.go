@@ -117,7 +117,7 @@
 // Earlier run with raw embeddings (-emb-standardize=false), epoch caps
 // 20/3/3, 2,000 validation users, all ablations (~45 min):
 //
-//	go run ./examples/pad -data ../shared/data/amazon-pantry -seeds 3 -epochs1 20 -epochs2 3 -epochs3 3 -eval-users 2000 -emb-standardize=false -out /tmp/pad.safetensors
+//	go run ./examples/pad -data ../shared/data/amazon-pantry -seeds 3 -epochs1 20 -epochs2 3 -epochs3 3 -eval-users 2000 -emb-standardize=false -out pad.safetensors
 //
 // test, full ranking, history masked incl. target, mean ± sample std of 3 seeds
 // (cold = bins 9-10, warm = bins 1-8, pooled over test cases):
