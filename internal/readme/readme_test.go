@@ -24,9 +24,9 @@ func Example_apiInTenLines() {
 	split := data.LeaveOneOut(dir.Dataset)                                                        // SASRec's leave-one-out
 	llm, _, _ := data.LoadItemEmbeddings(dir.EmbeddingFile, dir.Dataset, data.EmbeddingOptions{}) // [items+1, 512]
 	graph, _ := recpca.BuildGraph(split.Train, split.NumItems, recpca.GraphOptions{Window: 1})
-	proj, _ := recpca.Fit(llm, graph, recpca.Options{Dim: 64, NormalizeInput: true, TargetVariance: 0.8})
-	ids, _ := backbone.NewIDTableFrom(proj.Transform(&tensor.Tensor{}, llm, true)) // TF-LLMER init
-	ecfg, _ := backbone.DefaultEncoderConfig(backbone.KindSASRec)                  // an unknown kind is an error
+	proj, _ := recpca.Fit(llm, graph, recpca.Options{Dim: 64, NormalizeInput: true, TargetVariance: 0.9})
+	ids, _ := backbone.NewIDTableFrom(proj.Transform(&tensor.Tensor{}, llm, false)) // TF-LLMER init: raw reduced rows
+	ecfg, _ := backbone.DefaultEncoderConfig(backbone.KindSASRec)                   // an unknown kind is an error
 	enc, _ := backbone.NewSASRec(rand.New(rand.NewPCG(42, 0)), ecfg)
 	model, _ := backbone.NewSeqModel(enc, backbone.NewNormalizedTable(ids, 1, false), backbone.ModelConfig{})
 	_, _ = backbone.Train(ctx, model, split.Train, backbone.DefaultTrainConfig(), backbone.TrainOptions{})
