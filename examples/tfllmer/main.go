@@ -563,15 +563,7 @@ func trainOne(ctx context.Context, v string, seed uint64, build func(string, *ra
 	tcfg.Epochs, tcfg.BatchSize, tcfg.LR, tcfg.Seed, tcfg.Patience = o.epochs, o.batch, o.lr, seed, o.patience
 	var curvErr error
 	hist, err := backbone.Train(ctx, m, split.Train, tcfg, backbone.TrainOptions{
-		Validate: func(ctx context.Context, epoch int) (map[string]float64, error) {
-			res, err := validEv.Evaluate(ctx, backbone.NewRecommender(m), eval.Valid)
-			if err != nil {
-				return nil, err
-			}
-			nd, _ := res.Overall.Get("ndcg@10")
-			hr, _ := res.Overall.Get("hr@10")
-			return map[string]float64{"ndcg@10": nd, "hr@10": hr}, nil
-		},
+		Validate: validEv.Validator(eval.Valid, func() (eval.Scorer, error) { return backbone.NewRecommender(m), nil }),
 		OnEpoch: func(e backbone.EpochStats) {
 			sp, err := curvature(m, curvSeqs)
 			if err != nil && curvErr == nil {
