@@ -204,7 +204,7 @@ func (f *FusedTable) Lookup(dst *tensor.Tensor, ids []int) *tensor.Tensor {
 	f.concat(&f.cat, a, b, n)
 	m := resize(&f.mask, n, f.cat.Cols())
 	if f.Rng != nil && f.Dropout > 0 {
-		nn.DropoutMask(f.Rng, m.Data, f.Dropout)
+		tensor.DropoutMask(f.Rng, m.Data, f.Dropout)
 		tensor.Mul(&f.cat, &f.cat, m)
 	} else {
 		m.Fill(1)

@@ -796,14 +796,9 @@ func (t *Tape) Dropout(x *Value, p float32, train bool, rng *rand.Rand) *Value {
 	}
 	mask := t.newTensor(false, x.Data.Shape...)
 	out := t.newTensor(false, x.Data.Shape...)
-	keep := 1 / (1 - p)
+	tensor.DropoutMask(rng, mask.Data, float64(p))
 	for i, v := range x.Data.Data {
-		m := keep
-		if rng.Float32() < p {
-			m = 0
-		}
-		mask.Data[i] = m
-		out.Data[i] = v * m
+		out.Data[i] = v * mask.Data[i]
 	}
 	y := t.newValue(out, t.needs(x))
 	if y.requiresGrad {

@@ -89,7 +89,7 @@ func (g *GRU4Rec) Forward(s Scratch, b *Batch, x *tensor.Tensor, train bool, rng
 	st.m0 = nil
 	if train && g.cfg.Dropout > 0 {
 		st.m0b = growF(st.m0b, T*d)
-		dropoutMask(st.m0b, g.cfg.Dropout, rng)
+		tensor.DropoutMask(rng, st.m0b, g.cfg.Dropout)
 		st.m0 = st.m0b
 		applyMask(xin.Data, st.m0)
 	}

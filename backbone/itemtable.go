@@ -340,7 +340,7 @@ func (t *AdapterTable) run(dst, x *tensor.Tensor, st *adapterState, drop bool) *
 	for i, l := range t.layers {
 		if i > 0 && drop {
 			m := resize(&st.mask[i], in.Rows(), in.Cols())
-			nn.DropoutMask(t.Rng, m.Data, t.Dropout)
+			tensor.DropoutMask(t.Rng, m.Data, t.Dropout)
 			in = tensor.Mul(resize(&st.dropped[i], in.Rows(), in.Cols()), in, m)
 		}
 		st.in[i] = in

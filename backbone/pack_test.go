@@ -74,24 +74,6 @@ func TestBucketBatches(t *testing.T) {
 	}
 }
 
-func TestDropoutMaskRate(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 9))
-	for _, p := range []float64{0.5, 0.25, 0.2, 0.1, 0.6} {
-		m := make([]float32, 200003)
-		dropoutMask(m, p, rng)
-		zeros, keep := 0, float32(1/(1-p))
-		for _, v := range m {
-			if v == 0 {
-				zeros++
-			} else {
-				require.Equal(t, keep, v)
-			}
-		}
-		// binomial: sd = sqrt(n p (1-p)) < 224; allow 5 sd
-		require.InDelta(t, p*float64(len(m)), float64(zeros), 1200, "p=%g", p)
-	}
-}
-
 func TestAddNextItem(t *testing.T) {
 	var b Batch
 	b.Reset(2)

@@ -194,7 +194,7 @@ func (m *SASRec) dropout(buf *[]float32, n int, train bool, rng *rand.Rand) []fl
 		return nil
 	}
 	*buf = growF(*buf, n)
-	dropoutMask(*buf, m.cfg.Dropout, rng)
+	tensor.DropoutMask(rng, *buf, m.cfg.Dropout)
 	return *buf
 }
 
@@ -329,7 +329,7 @@ func (m *SASRec) attnForward(c *saBlockCache, b *Batch, train bool, rng *rand.Ra
 	c.A = growF(c.A, n)
 	if train && m.cfg.Dropout > 0 {
 		c.Am = growF(c.Am, n)
-		dropoutMask(c.Am, m.cfg.Dropout, rng)
+		tensor.DropoutMask(rng, c.Am, m.cfg.Dropout)
 	}
 	resize(&c.O, b.NumTokens(), d)
 	if !m.parallel(b) { // no closure: inference on one user allocates nothing

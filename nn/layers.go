@@ -238,21 +238,6 @@ func (d Dropout) Forward(t *autograd.Tape, x *autograd.Value, train bool, rng *r
 	return t.Dropout(x, d.P, train, rng)
 }
 
-// DropoutMask fills m with inverted-dropout multipliers: 0 with
-// probability p, else 1/(1−p), one rng.Float64 draw per element. It is the
-// mask of the hand-differentiated tables (backbone.AdapterTable, PAD's
-// tables), which multiply by it forward and backward.
-func DropoutMask(rng *rand.Rand, m []float32, p float64) {
-	keep := float32(1 / (1 - p))
-	for i := range m {
-		if rng.Float64() < p {
-			m[i] = 0
-		} else {
-			m[i] = keep
-		}
-	}
-}
-
 // Activation selects the nonlinearity of a FeedForward layer.
 type Activation int
 
