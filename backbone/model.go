@@ -41,9 +41,11 @@ const (
 	LossSampledSoftmax
 	// LossCrossEntropy is the cross-entropy of the positive over every item
 	// 1..NumItems (the loss RecBole trains SASRec with), logits divided by
-	// Temperature (nn.FullCrossEntropyLoss). The logits are computed in
-	// chunks of rows (ModelConfig.LogitsBudget), so memory stays bounded for
-	// large catalogs; every step costs a GEMM against the whole table.
+	// Temperature (the loss of nn.FullCrossEntropyLoss). The logits are
+	// computed in chunks of rows (ModelConfig.LogitsBudget), so memory stays
+	// bounded for large catalogs, and forward and backward are fused: every
+	// step costs three GEMMs against the whole table and one exponential per
+	// predicted position and item.
 	LossCrossEntropy
 )
 
@@ -105,8 +107,9 @@ type ModelConfig struct {
 	// MaskProb is the masking probability of the "masked" task.
 	MaskProb float64 `json:"mask_prob,omitempty"`
 	// LogitsBudget bounds the bytes of logits LossCrossEntropy holds at
-	// once (three float32 buffers of rows x NumItems per chunk; 0 means
-	// 48 MiB). It does not change the result.
+	// once (one float32 buffer of rows x NumItems per chunk of rows; 0
+	// means 48 MiB). It does not change the result beyond float32
+	// rounding.
 	LogitsBudget int `json:"-"`
 }
 
@@ -130,7 +133,6 @@ type SeqModel struct {
 	batch   Batch
 	ids     []int
 	rows    []int // token rows that predict something
-	targets []int
 	vecs    tensor.Tensor
 	x       tensor.Tensor
 	dvecs   tensor.Tensor
@@ -140,8 +142,8 @@ type SeqModel struct {
 	tape           *autograd.Tape
 	leafA, leafB   *autograd.Value
 	za, zb, ga, gb tensor.Tensor
-	wView, dwView  tensor.Tensor
-	hView, dhView  tensor.Tensor
+	// full cross-entropy's buffers
+	ce ceWork
 }
 
 // NewSeqModel joins an encoder and an item table; their widths must agree.
@@ -274,7 +276,7 @@ func (m *SeqModel) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 		err  error
 	)
 	if m.Cfg.Loss == LossCrossEntropy {
-		loss, err = m.fullCE(h, vecs, dh, dvecs)
+		loss = m.fullCE(h, vecs, dh, dvecs)
 	} else {
 		loss, err = m.sampledLoss(h, vecs, dh, dvecs)
 	}
@@ -357,65 +359,18 @@ func (m *SeqModel) sampledLoss(h, vecs, dh, dvecs *tensor.Tensor) (float64, erro
 // defaultLogitsBudget is LossCrossEntropy's default memory bound.
 const defaultLogitsBudget = 48 << 20
 
-// fullCE evaluates nn.FullCrossEntropyLoss of the predicted positions'
-// hidden states against every item vector (rows T..T+n-1 of vecs = items
-// 1..n), in chunks of rows so that the logits stay within the budget, and
-// adds the gradients into dh and dvecs. The mean over all rows is the
-// chunk means weighted by their share of the rows.
-func (m *SeqModel) fullCE(h, vecs, dh, dvecs *tensor.Tensor) (float64, error) {
-	T, d, n, R := m.batch.NumTokens(), m.Enc.Dim(), m.Items.NumItems(), len(m.rows)
-	inv := m.invTemp()
+// fullCE evaluates the full cross-entropy of the predicted positions' hidden
+// states against every item vector (rows T..T+n-1 of vecs = items 1..n),
+// fused and in chunks of rows so that the logits stay within the budget (see
+// ceWork.crossEntropy), and adds the gradients into dh and dvecs.
+func (m *SeqModel) fullCE(h, vecs, dh, dvecs *tensor.Tensor) float64 {
+	T, d, n := m.batch.NumTokens(), m.Enc.Dim(), m.Items.NumItems()
 	budget := m.Cfg.LogitsBudget
 	if budget == 0 {
 		budget = defaultLogitsBudget
 	}
-	chunk := max(1, budget/(3*4*n))
-	// the hidden states of the predicted rows, scaled by 1/temperature
-	hsel := resize(&m.za, R, d)
-	m.targets = m.targets[:0]
-	for r, t := range m.rows {
-		src, dst := h.Data[t*d:(t+1)*d], hsel.Data[r*d:(r+1)*d]
-		for j, v := range src {
-			dst[j] = v * inv
-		}
-		m.targets = append(m.targets, m.batch.Targets[t]-1) // item i is row i-1
-	}
-	dhsel := zeros(&m.ga, R, d)
-	w := m.leafB
-	w.Data = view(&m.wView, vecs.Data[T*d:(T+n)*d], n, d)
-	w.Grad = view(&m.dwView, dvecs.Data[T*d:(T+n)*d], n, d)
-	tp := m.tape
-	var loss float64
-	for lo := 0; lo < R; lo += chunk {
-		hi := min(lo+chunk, R)
-		hv := m.leafA
-		hv.Data = view(&m.hView, hsel.Data[lo*d:hi*d], hi-lo, d)
-		hv.Grad = view(&m.dhView, dhsel.Data[lo*d:hi*d], hi-lo, d)
-		tp.Reset()
-		l := nn.FullCrossEntropyLoss(tp, hv, w, m.targets[lo:hi], nil)
-		share := float64(hi-lo) / float64(R)
-		lc := float64(l.Data.Data[0])
-		loss += share * lc
-		if math.IsNaN(lc) || math.IsInf(lc, 0) {
-			return lc, nil
-		}
-		if err := tp.Backward(tp.Scale(l, float32(share))); err != nil {
-			return loss, fmt.Errorf("backbone: loss: %w", err)
-		}
-	}
-	for r, t := range m.rows {
-		tensor.Axpy(inv, dhsel.Data[r*d:(r+1)*d], dh.Data[t*d:(t+1)*d])
-	}
-	return loss, nil
+	return m.ce.crossEntropy(h.Data, d, m.batch.Targets, vecs.Data[T*d:(T+n)*d], n, m.invTemp(),
+		max(1, budget/(4*n)), dh.Data, dvecs.Data[T*d:(T+n)*d])
 }
 
-// view points t at data as a rows x cols matrix (no copy).
-func view(t *tensor.Tensor, data []float32, rows, cols int) *tensor.Tensor {
-	t.Data = data
-	if len(t.Shape) != 2 {
-		t.Shape = make([]int, 2)
-	}
-	t.Shape[0], t.Shape[1] = rows, cols
-	return t
-}
 func sigmoid(z float32) float32 { return float32(1 / (1 + math.Exp(-float64(z)))) }
