@@ -15,6 +15,7 @@ type ceWork struct {
 	logits      []float32 // one chunk of logits, overwritten by exp(z − max)
 	scale       []float32 // per row of a chunk: 1/(R·Σ exp)
 	hs          []float32 // a chunk's hidden states scaled by scale
+	dwT         []float32 // the gradient of the exponentials' part in w, transposed (d x n)
 }
 
 // crossEntropy is the full-softmax cross-entropy of LossCrossEntropy, fused
@@ -32,11 +33,12 @@ type ceWork struct {
 // logits Z = inv·H·wᵀ; each row is shifted by its maximum and exponentiated
 // in place (tensor.ExpSum, which also gives the normaliser s_r), and the
 // loss is log s_r + max_r − z_r,target. The gradient of the logits is
-// G = E·diag-scaled − onehot with E the exponentials and scale 1/(R·s_r), so
-// instead of a pass that scales E, the scale goes onto the thin sides:
-// dw += Eᵀ·(scale ⊙ inv·H) and dH = scale ⊙ (E·w), two more GEMMs, and the
-// one-hot part is a row update per target. With inv the inverse
-// temperature, dh = inv·dH.
+// G = diag(scale)·E − onehot/R with E the exponentials and scale_r =
+// 1/(R·s_r), so instead of a pass that scales E, the scale goes onto the
+// thin sides: dwᵀ += (scale ⊙ inv·H)ᵀ·E and dH = scale ⊙ (E·w), two more
+// GEMMs (dw is accumulated transposed so that E is never packed
+// transposed), and the one-hot part is a row update per target. With inv
+// the inverse temperature, dh = inv·dH.
 func (c *ceWork) crossEntropy(h []float32, d int, target []int, w []float32, n int, inv float32, chunk int, dh, dw []float32) float64 {
 	c.rows, c.targets = c.rows[:0], c.targets[:0]
 	for t, tg := range target {
@@ -61,6 +63,7 @@ func (c *ceWork) crossEntropy(h []float32, d int, target []int, w []float32, n i
 	c.logits = growF(c.logits, chunk*n)
 	c.scale = growF(c.scale, chunk)
 	c.hs = growF(c.hs, chunk*d)
+	c.dwT = growF(c.dwT, d*n)
 	invR := 1 / float32(R)
 	var loss float64
 	for lo := 0; lo < R; lo += chunk {
@@ -82,7 +85,12 @@ func (c *ceWork) crossEntropy(h []float32, d int, target []int, w []float32, n i
 				hsr[j] = v * sc
 			}
 		}
-		tensor.Gemm(true, false, n, d, m, 1, z, n, c.hs[:m*d], d, 1, dw, d)
+		// dwᵀ += (scale ⊙ H)ᵀ·E: E enters untransposed, as the cheap operand to pack
+		beta := float32(1)
+		if lo == 0 {
+			beta = 0
+		}
+		tensor.Gemm(true, false, d, n, m, 1, c.hs[:m*d], d, z, n, beta, c.dwT, n)
 		tensor.Gemm(false, false, m, d, n, 1, z, n, w, d, 0, dhc, d)
 		for r := range m {
 			tg := c.targets[lo+r]
@@ -97,6 +105,12 @@ func (c *ceWork) crossEntropy(h []float32, d int, target []int, w []float32, n i
 	}
 	for r, t := range c.rows {
 		tensor.Axpy(inv, c.dhsel[r*d:(r+1)*d], dh[t*d:(t+1)*d])
+	}
+	for i := range n {
+		wr := dw[i*d : (i+1)*d]
+		for j := range wr {
+			wr[j] += c.dwT[j*n+i]
+		}
 	}
 	return loss / float64(R)
 }

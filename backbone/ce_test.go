@@ -1,6 +1,7 @@
 package backbone
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -66,6 +67,15 @@ func ceReference(h []float32, d int, target []int, w []float32, n int, inv float
 	return loss / float64(R), dh, dw
 }
 
+// normals returns n normal draws times sd.
+func normals(rng *rand.Rand, n int, sd float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * sd)
+	}
+	return x
+}
+
 // maxRelDiff returns max_i |got_i − base_i − want_i| / max_i |want_i|: the
 // difference between what was added to base and want, relative to want's
 // largest entry.
@@ -87,14 +97,7 @@ func maxRelDiff(got, base []float32, want []float64) float64 {
 func TestCrossEntropyFusedMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	const T, d, n = 17, 6, 37
-	h := make([]float32, T*d)
-	w := make([]float32, n*d)
-	for i := range h {
-		h[i] = float32(rng.NormFloat64())
-	}
-	for i := range w {
-		w[i] = float32(rng.NormFloat64() * 1.5)
-	}
+	h, w := normals(rng, T*d, 1), normals(rng, n*d, 1.5)
 	target := make([]int, T)
 	for i := range target {
 		if i%4 != 1 { // every fourth token is padding
@@ -109,13 +112,7 @@ func TestCrossEntropyFusedMatchesReference(t *testing.T) {
 		}
 	}
 	require.Equal(t, 13, R)
-	dh0, dw0 := make([]float32, T*d), make([]float32, n*d)
-	for i := range dh0 {
-		dh0[i] = float32(rng.NormFloat64())
-	}
-	for i := range dw0 {
-		dw0[i] = float32(rng.NormFloat64())
-	}
+	dh0, dw0 := normals(rng, T*d, 1), normals(rng, n*d, 1)
 	const inv = 1 / 0.7
 	wantL, wantDh, wantDw := ceReference(h, d, target, w, n, inv, 0)
 	var c ceWork
@@ -167,4 +164,29 @@ func TestCrossEntropyFusedAllocs(t *testing.T) {
 	var c ceWork
 	allocs := testing.AllocsPerRun(20, func() { c.crossEntropy(h, d, target, w, n, 1, 16, dh, dw) })
 	assert.Equal(t, 0.0, allocs)
+}
+
+// BenchmarkCrossEntropyFused times the fused loss alone at Beauty's shape
+// (730 predicted rows of a 128-user batch, 12,101 items, width 64) for a
+// few chunk sizes.
+func BenchmarkCrossEntropyFused(b *testing.B) {
+	const T, d, n = 730, 64, 12101
+	rng := rand.New(rand.NewPCG(1, 1))
+	h, w := normals(rng, T*d, 1), normals(rng, n*d, 0.1)
+	target := make([]int, T)
+	for i := range target {
+		target[i] = 1 + rng.IntN(n)
+	}
+	dh, dw := make([]float32, T*d), make([]float32, n*d)
+	for _, chunk := range []int{32, 64, 128, 256, 730} {
+		b.Run(fmt.Sprint(chunk), func(b *testing.B) {
+			var c ceWork
+			cpu0, k := cpuTime(), 0
+			for b.Loop() {
+				c.crossEntropy(h, d, target, w, n, 1, chunk, dh, dw)
+				k++
+			}
+			b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(k), "cpu-s/op")
+		})
+	}
 }
