@@ -15,6 +15,17 @@
 // histories) and after (all items, full histories): adding must not hurt
 // warm items.
 //
+// Training runs to convergence: every -eval-every epochs the model is
+// validated on the leave-one-out validation step (history = the training
+// part, target = the item before the test target) of the users whose
+// validation target is warm, full ranking with the history masked and cold
+// items dropped from the histories, and training stops after -patience
+// validations without a better NDCG@10, keeping the best epoch's weights
+// (trained_with_items validates on every user). Cold items play no part in
+// that choice. The validation step's cold-target NDCG@10 after adding from
+// text is reported (cold_valid_ndcg@10) as the figure to choose settings of
+// the text path on; the test figures are not used for any choice.
+//
 // Variants:
 //
 //	from_text_<kind>    the cold items added from text, one per table kind
@@ -24,19 +35,24 @@
 //	                    linear adapter: run it), dual (normalized ID view ⊕
 //	                    normalized adapter view: both parts)
 //	random              the first kind's model, cold items added as random
-//	                    vectors with the trained rows' mean norm
+//	                    vectors drawn from the trained rows' per-dimension
+//	                    mean and std (N(μ_j, σ_j²) per component): where the
+//	                    trained rows sit, without information about the item
 //	trained_with_items  the first kind trained with the cold items present
 //	                    (the upper bound)
 //
 // Usage:
 //
-//	go run ./examples/coldstart -data ../shared/data/amazon-beauty -seeds 3 -epochs 3 -kinds adapter,id_norm
-//	go run ./examples/coldstart -data ../shared/data/amazon-beauty -seeds 3 -epochs 3 -kinds id_norm,id,dual -no-random -no-upper
+//	go run ./examples/coldstart -data ../shared/data/amazon-beauty -seeds 3 -kinds adapter
+//	go run ./examples/coldstart -data ../shared/data/amazon-pantry -seeds 3 -kinds adapter,id_norm
 //
-// # Measured (2 shared cores, load average 45-57; epoch budget chosen to fit)
+// # Earlier rounds: fixed budgets far from convergence
 //
-// Round 1 (-kinds adapter,id_norm; Pantry -epochs 5, Beauty -epochs 3; 3
-// seeds, mean ± std over seeds; before MatchDispersion existed):
+// Before early stopping existed (now -patience 0 -epochs 3 or 5), with
+// random vectors then drawn isotropically at the trained rows' mean norm;
+// 2 shared cores at load average 45-57. Round 1 (-kinds adapter,id_norm;
+// Pantry -epochs 5, Beauty -epochs 3; 3 seeds, mean ± std over seeds;
+// before MatchDispersion existed):
 //
 //	                     cold NDCG@10      cold HR@10        warm NDCG@10 (before)
 //	Pantry from_text_adapter  0.0031 ± 0.0021   0.0052 ± 0.0026   0.0082 ± 0.0013 (0.0090 ± 0.0014)
@@ -122,6 +138,10 @@ type options struct {
 	skipUpper  bool
 	skipRandom bool
 	match      bool
+	patience   int
+	evalEvery  int
+	loss       string
+	negs       int
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -131,7 +151,11 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	var kinds string
 	fs.StringVar(&o.data, "data", "", "dataset folder (a sequence file and item_emb*.npy, as in ../shared/data)")
 	fs.IntVar(&o.seeds, "seeds", 3, "number of seeds (cold-item draws and training seeds)")
-	fs.IntVar(&o.epochs, "epochs", 10, "training epochs per model (no early stopping)")
+	fs.IntVar(&o.epochs, "epochs", 200, "maximum training epochs per model")
+	fs.IntVar(&o.patience, "patience", 10, "stop after this many validations without a better warm validation NDCG@10 and keep the best epoch's weights (0 = train -epochs and keep the last)")
+	fs.IntVar(&o.evalEvery, "eval-every", 1, "validate every k epochs")
+	fs.StringVar(&o.loss, "loss", "bce", "training loss: bce, sampled (with -negs) or ce")
+	fs.IntVar(&o.negs, "negs", 1, "negatives per position of the bce and sampled losses")
 	fs.Float64Var(&o.coldFrac, "cold", 0.1, "fraction of items held out as cold")
 	fs.StringVar(&kinds, "kinds", strings.Join(allKinds, ","), "table kinds (from_text_<kind> variants); the first also gives random and trained_with_items")
 	fs.IntVar(&o.dim, "dim", 64, "item vector width")
@@ -150,8 +174,11 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if o.data == "" {
 		return nil, fmt.Errorf("-data is required")
 	}
-	if o.seeds < 1 || o.epochs < 1 || o.dim < 2 || o.threads < 1 || o.batch < 1 {
-		return nil, fmt.Errorf("-seeds, -epochs, -threads, -batch must be >= 1 and -dim >= 2")
+	if o.seeds < 1 || o.epochs < 1 || o.dim < 2 || o.threads < 1 || o.batch < 1 || o.evalEvery < 1 || o.negs < 1 || o.patience < 0 {
+		return nil, fmt.Errorf("-seeds, -epochs, -threads, -batch, -eval-every, -negs must be >= 1, -patience >= 0 and -dim >= 2")
+	}
+	if _, err := backbone.ParseLoss(o.loss); err != nil {
+		return nil, fmt.Errorf("-loss: %w", err)
 	}
 	if !(o.coldFrac > 0 && o.coldFrac < 1) {
 		return nil, fmt.Errorf("-cold %v outside (0, 1)", o.coldFrac)
@@ -181,6 +208,9 @@ type fold struct {
 	trainAll          [][]int        // training sequences with every item
 	trainWarm         [][]int        // training sequences without cold items
 	cold, warm        []testUser     // by the test target's kind
+	// the validation step (history = training part, target = the item
+	// before the test target), by the validation target's kind
+	validCold, validWarm []testUser
 }
 
 func makeFold(ds *data.Dataset, x *tensor.Tensor, frac float64, rng *rand.Rand) *fold {
@@ -220,6 +250,12 @@ func makeFold(ds *data.Dataset, x *tensor.Tensor, frac float64, rng *rand.Rand) 
 		tr := seq[:len(seq)-2]
 		f.trainAll = append(f.trainAll, tr)
 		f.trainWarm = append(f.trainWarm, warmOnly(tr, f.numWarm))
+		v := testUser{hist: tr, target: seq[len(seq)-2]}
+		if v.target > f.numWarm {
+			f.validCold = append(f.validCold, v)
+		} else {
+			f.validWarm = append(f.validWarm, v)
+		}
 		u := testUser{hist: seq[:len(seq)-1], target: seq[len(seq)-1]}
 		if u.target > f.numWarm {
 			f.cold = append(f.cold, u)
@@ -360,31 +396,51 @@ func buildTable(kind string, x *tensor.Tensor, dim int, ridge float64, match boo
 	return nil, fmt.Errorf("unknown kind %q", kind)
 }
 
-// train builds and trains a SASRec over a kind's table.
-func train(ctx context.Context, o *options, kind string, x *tensor.Tensor, seqs [][]int, seed uint64) (*backbone.SeqModel, *built, error) {
+// train builds and trains a SASRec over a kind's table; with -patience it
+// validates every -eval-every epochs (full-ranking NDCG@10 of valid, with
+// cold-item ids dropped from the histories when warmOnly) and keeps the
+// best epoch's weights. It returns the best (or last) epoch.
+func train(ctx context.Context, o *options, kind string, x *tensor.Tensor, seqs [][]int, valid []testUser, warmOnly bool, seed uint64) (*backbone.SeqModel, *built, int, error) {
 	b, err := buildTable(kind, x, o.dim, o.ridge, o.match, seed)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s table: %w", kind, err)
+		return nil, nil, 0, fmt.Errorf("%s table: %w", kind, err)
 	}
 	cfg, err := backbone.DefaultEncoderConfig(backbone.KindSASRec)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	cfg.Dim = o.dim
 	enc, err := backbone.NewEncoder(rand.New(rand.NewPCG(seed, 5)), cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	m, err := backbone.NewSeqModel(enc, b.table, backbone.ModelConfig{})
+	loss, err := backbone.ParseLoss(o.loss)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
+	m, err := backbone.NewSeqModel(enc, b.table, backbone.ModelConfig{Loss: loss, NumNeg: o.negs})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	numWarm := x.Rows() - 1
 	tc := backbone.DefaultTrainConfig()
-	tc.Epochs, tc.BatchSize, tc.Seed = o.epochs, o.batch, seed
-	if _, err := backbone.Train(ctx, m, seqs, tc, backbone.TrainOptions{KeepLast: true}); err != nil {
-		return nil, nil, fmt.Errorf("train %s: %w", kind, err)
+	tc.Epochs, tc.BatchSize, tc.Seed, tc.Patience, tc.EvalEvery = o.epochs, o.batch, seed, o.patience, o.evalEvery
+	topt := backbone.TrainOptions{KeepLast: o.patience == 0}
+	if o.patience > 0 {
+		topt.Validate = func(context.Context, int) (map[string]float64, error) {
+			s, err := evaluate(backbone.NewRecommender(m), valid, numWarm, warmOnly)
+			return map[string]float64{"ndcg@10": s.ndcg}, err
+		}
 	}
-	return m, b, nil
+	hist, err := backbone.Train(ctx, m, seqs, tc, topt)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("train %s: %w", kind, err)
+	}
+	best := len(hist.Epochs)
+	if o.patience > 0 {
+		best = hist.BestEpoch
+	}
+	return m, b, best, nil
 }
 
 // variantResult collects one variant's per-seed metrics.
@@ -393,16 +449,27 @@ type variantResult struct {
 	ColdHR     []float64 `json:"cold_hr@10"`
 	WarmNDCG   []float64 `json:"warm_ndcg@10"`
 	WarmBefore []float64 `json:"warm_ndcg@10_before,omitempty"`
+	// ColdValid is the validation step's cold-target NDCG@10 (from_text
+	// variants): what settings of the text path are chosen on.
+	ColdValid []float64 `json:"cold_valid_ndcg@10,omitempty"`
+	// Epoch is the epoch whose weights were evaluated, per seed.
+	Epoch []int `json:"epoch,omitempty"`
 }
 
 type summary struct {
-	Dataset   string                    `json:"dataset"`
-	ColdUsers []int                     `json:"cold_users"`
-	WarmUsers []int                     `json:"warm_users"`
-	ColdItems []int                     `json:"cold_items"`
-	Epochs    int                       `json:"epochs"`
-	Variants  map[string]*variantResult `json:"variants"`
-	Seconds   float64                   `json:"seconds"`
+	Dataset   string `json:"dataset"`
+	ColdUsers []int  `json:"cold_users"`
+	// ColdRepeat counts the cold-target users whose target is also in
+	// their history (a repeat purchase).
+	ColdRepeat []int                     `json:"cold_repeat_users"`
+	ValidCold  []int                     `json:"valid_cold_users"`
+	WarmUsers  []int                     `json:"warm_users"`
+	ColdItems  []int                     `json:"cold_items"`
+	Epochs     int                       `json:"epochs"`
+	Patience   int                       `json:"patience"`
+	Loss       string                    `json:"loss"`
+	Variants   map[string]*variantResult `json:"variants"`
+	Seconds    float64                   `json:"seconds"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -425,9 +492,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	say("cold-item protocol on %s: %d users, %d items; %.0f%% of items held out per seed; %d epochs per model; kinds %s",
-		ds.Name, len(ds.Seqs), ds.NumItems, 100*o.coldFrac, o.epochs, strings.Join(o.kinds, ","))
-	sum := &summary{Dataset: ds.Name, Epochs: o.epochs, Variants: map[string]*variantResult{}}
+	say("cold-item protocol on %s: %d users, %d items; %.0f%% of items held out per seed; at most %d epochs per model, patience %d, loss %s; kinds %s",
+		ds.Name, len(ds.Seqs), ds.NumItems, 100*o.coldFrac, o.epochs, o.patience, o.loss, strings.Join(o.kinds, ","))
+	sum := &summary{Dataset: ds.Name, Epochs: o.epochs, Patience: o.patience, Loss: o.loss, Variants: map[string]*variantResult{}}
 	res := func(name string) *variantResult {
 		if sum.Variants[name] == nil {
 			sum.Variants[name] = &variantResult{}
@@ -440,12 +507,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sum.ColdUsers = append(sum.ColdUsers, len(f.cold))
 		sum.WarmUsers = append(sum.WarmUsers, len(f.warm))
 		sum.ColdItems = append(sum.ColdItems, f.numItems-f.numWarm)
-		say("seed %d: %d cold items, %d cold-target users, %d warm-target users", seed, f.numItems-f.numWarm, len(f.cold), len(f.warm))
+		rep := 0
+		for _, u := range f.cold {
+			if slices.Contains(u.hist, u.target) {
+				rep++
+			}
+		}
+		sum.ColdRepeat = append(sum.ColdRepeat, rep)
+		sum.ValidCold = append(sum.ValidCold, len(f.validCold))
+		say("seed %d: %d cold items, %d cold-target users (%d repeat a history item), %d warm-target users; validation: %d cold-target, %d warm-target users",
+			seed, f.numItems-f.numWarm, len(f.cold), rep, len(f.warm), len(f.validCold), len(f.validWarm))
 		xWarm := tensor.FromSlice(f.x.Data[:(f.numWarm+1)*f.x.Cols()], f.numWarm+1, f.x.Cols())
 		xCold := tensor.FromSlice(f.x.Data[(f.numWarm+1)*f.x.Cols():], f.numItems-f.numWarm, f.x.Cols())
 		for ki, kind := range o.kinds {
 			t0 := time.Now()
-			m, b, err := train(ctx, o, kind, xWarm, f.trainWarm, seed)
+			m, b, ep, err := train(ctx, o, kind, xWarm, f.trainWarm, f.validWarm, true, seed)
 			if err != nil {
 				return err
 			}
@@ -464,18 +540,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if _, err := rec.AddItems(xCold); err != nil {
 				return fmt.Errorf("%s: add cold items: %w", kind, err)
 			}
-			if err := record(res("from_text_"+kind), rec, f, before.ndcg); err != nil {
+			r := res("from_text_" + kind)
+			if err := record(r, rec, f, before.ndcg, ep); err != nil {
 				return err
 			}
-			r := res("from_text_" + kind)
-			say("  from_text_%-8s cold NDCG@10 %.4f HR@10 %.4f  warm NDCG@10 %.4f -> %.4f  (%.0fs)", kind,
-				last(r.ColdNDCG), last(r.ColdHR), before.ndcg, last(r.WarmNDCG), time.Since(t0).Seconds())
+			cv, err := evaluate(rec, f.validCold, f.numWarm, false)
+			if err != nil {
+				return err
+			}
+			r.ColdValid = append(r.ColdValid, cv.ndcg)
+			say("  from_text_%-8s epoch %d cold NDCG@10 %.4f HR@10 %.4f (valid %.4f)  warm NDCG@10 %.4f -> %.4f  (%.0fs)", kind, ep,
+				last(r.ColdNDCG), last(r.ColdHR), cv.ndcg, before.ndcg, last(r.WarmNDCG), time.Since(t0).Seconds())
 			if ki == 0 && !o.skipRandom {
 				rr := backbone.NewRecommender(m)
 				if _, err := rr.AddItemVectors(randomRows(rr.ItemVectors(), xCold.Rows(), rand.New(rand.NewPCG(seed, 9)))); err != nil {
 					return err
 				}
-				if err := record(res("random"), rr, f, math.NaN()); err != nil {
+				if err := record(res("random"), rr, f, math.NaN(), ep); err != nil {
 					return err
 				}
 				r := res("random")
@@ -484,15 +565,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if !o.skipUpper {
 			t0 := time.Now()
-			m, _, err := train(ctx, o, o.kinds[0], f.x, f.trainAll, seed)
+			valid := append(slices.Clip(f.validWarm), f.validCold...)
+			m, _, ep, err := train(ctx, o, o.kinds[0], f.x, f.trainAll, valid, false, seed)
 			if err != nil {
 				return err
 			}
-			if err := record(res("trained_with_items"), backbone.NewRecommender(m), f, math.NaN()); err != nil {
+			if err := record(res("trained_with_items"), backbone.NewRecommender(m), f, math.NaN(), ep); err != nil {
 				return err
 			}
 			r := res("trained_with_items")
-			say("  trained_with_items (%s) cold NDCG@10 %.4f HR@10 %.4f  warm NDCG@10 %.4f  (%.0fs)", o.kinds[0],
+			say("  trained_with_items (%s) epoch %d cold NDCG@10 %.4f HR@10 %.4f  warm NDCG@10 %.4f  (%.0fs)", o.kinds[0], ep,
 				last(r.ColdNDCG), last(r.ColdHR), last(r.WarmNDCG), time.Since(t0).Seconds())
 		}
 	}
@@ -522,7 +604,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // record evaluates rec on the fold's cold and warm users (all items, full
 // histories) into v; before is the warm NDCG@10 before adding (NaN: none).
-func record(v *variantResult, rec *backbone.Recommender, f *fold, before float64) error {
+func record(v *variantResult, rec *backbone.Recommender, f *fold, before float64, epoch int) error {
 	c, err := evaluate(rec, f.cold, f.numWarm, false)
 	if err != nil {
 		return err
@@ -534,32 +616,42 @@ func record(v *variantResult, rec *backbone.Recommender, f *fold, before float64
 	v.ColdNDCG = append(v.ColdNDCG, c.ndcg)
 	v.ColdHR = append(v.ColdHR, c.hr)
 	v.WarmNDCG = append(v.WarmNDCG, w.ndcg)
+	v.Epoch = append(v.Epoch, epoch)
 	if !math.IsNaN(before) {
 		v.WarmBefore = append(v.WarmBefore, before)
 	}
 	return nil
 }
 
-// randomRows returns n random vectors with the mean row norm of the items
-// of table (rows 1..).
+// randomRows returns n random vectors drawn from the trained item rows'
+// per-dimension moments: component j is N(μ_j, σ_j²), with μ_j and σ_j the
+// mean and standard deviation of column j over the items of table (rows
+// 1..). They sit where the trained rows sit (same mean row, same spread per
+// dimension) but carry no information about the item.
 func randomRows(table *tensor.Tensor, n int, rng *rand.Rand) *tensor.Tensor {
-	d := table.Cols()
-	var norm float64
-	for r := 1; r < table.Rows(); r++ {
-		norm += math.Sqrt(float64(tensor.Dot(table.Row(r), table.Row(r))))
+	d, items := table.Cols(), table.Rows()-1
+	mu, sd := make([]float64, d), make([]float64, d)
+	for r := 1; r <= items; r++ {
+		for j, v := range table.Row(r) {
+			mu[j] += float64(v)
+		}
 	}
-	norm /= float64(table.Rows() - 1)
+	for j := range mu {
+		mu[j] /= float64(items)
+	}
+	for r := 1; r <= items; r++ {
+		for j, v := range table.Row(r) {
+			sd[j] += (float64(v) - mu[j]) * (float64(v) - mu[j])
+		}
+	}
+	for j := range sd {
+		sd[j] = math.Sqrt(sd[j] / float64(max(items-1, 1)))
+	}
 	out := tensor.New(n, d)
 	for r := range n {
 		row := out.Row(r)
-		var ss float64
 		for j := range row {
-			row[j] = float32(rng.NormFloat64())
-			ss += float64(row[j]) * float64(row[j])
-		}
-		s := float32(norm / math.Sqrt(ss))
-		for j := range row {
-			row[j] *= s
+			row[j] = float32(mu[j] + sd[j]*rng.NormFloat64())
 		}
 	}
 	return out

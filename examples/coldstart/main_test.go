@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -62,6 +63,21 @@ func TestMakeFold(t *testing.T) {
 	for _, u := range f.warm {
 		require.LessOrEqual(t, u.target, f.numWarm)
 	}
+	// the validation step: the training part predicts the item before the
+	// test target, split by that item's kind
+	require.Equal(t, 60, len(f.validCold)+len(f.validWarm))
+	for _, v := range f.validCold {
+		require.Greater(t, v.target, f.numWarm)
+	}
+	for _, v := range f.validWarm {
+		require.LessOrEqual(t, v.target, f.numWarm)
+	}
+	for u, s := range ds.Seqs[:60] {
+		v := orig[s[len(s)-2]]
+		require.True(t, slices.ContainsFunc(append(slices.Clip(f.validCold), f.validWarm...), func(tu testUser) bool {
+			return tu.target == v && slices.Equal(tu.hist, f.trainAll[u])
+		}), "user %d", u)
+	}
 	// the same seed draws the same cold items
 	g := makeFold(ds, x, 0.1, rand.New(rand.NewPCG(7, 1)))
 	require.True(t, slices.Equal(f.x.Data, g.x.Data))
@@ -74,6 +90,9 @@ func TestParseErrors(t *testing.T) {
 		{"-data", "d", "-cold", "1"},
 		{"-data", "d", "-kinds", "id,nope"},
 		{"-data", "d", "extra"},
+		{"-data", "d", "-patience", "-1"},
+		{"-data", "d", "-loss", "nope"},
+		{"-data", "d", "-eval-every", "0"},
 	} {
 		_, err := parse(args, io.Discard)
 		require.Error(t, err, "%q", args)
@@ -81,4 +100,35 @@ func TestParseErrors(t *testing.T) {
 	o, err := parse([]string{"-data", "d", "-kinds", "dual, id,dual"}, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, []string{"dual", "id"}, o.kinds)
+}
+
+// Random rows follow the table's per-dimension moments (row 0, the padding,
+// is ignored): columns with means 3 and -1 and standard deviations 0.5 and
+// 2 give samples with those moments.
+func TestRandomRowsMoments(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	const n = 4000
+	table := tensor.New(n+1, 2)
+	table.Row(0)[0], table.Row(0)[1] = 1e6, 1e6
+	for r := 1; r <= n; r++ {
+		table.Row(r)[0] = float32(3 + 0.5*rng.NormFloat64())
+		table.Row(r)[1] = float32(-1 + 2*rng.NormFloat64())
+	}
+	out := randomRows(table, n, rand.New(rand.NewPCG(3, 3)))
+	require.Equal(t, []int{n, 2}, out.Shape)
+	for j, want := range [][2]float64{{3, 0.5}, {-1, 2}} {
+		var m, ss float64
+		for r := range n {
+			m += float64(out.Row(r)[j])
+		}
+		m /= n
+		for r := range n {
+			d := float64(out.Row(r)[j]) - m
+			ss += d * d
+		}
+		sd := math.Sqrt(ss / (n - 1))
+		// 4000 draws: the sample mean is within ~4 standard errors, the std within 10%
+		require.InDelta(t, want[0], m, 4*want[1]/math.Sqrt(n), "column %d mean", j)
+		require.InDelta(t, want[1], sd, 0.1*want[1], "column %d std", j)
+	}
 }
