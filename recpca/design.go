@@ -24,6 +24,7 @@ type design struct {
 	scale []float64 // per item row multiplier (row normalization), nil = 1
 	mean  []float64 // D, nil = no centring
 	full  []float64 // materialized X̄ (n x D) or nil
+	tr    float64   // ||X̄||²_F when full is set (taken while materializing)
 	chunk int
 }
 
@@ -40,12 +41,23 @@ func newDesign(x []float32, n, dim int, normalize bool, eps float64, center bool
 		}
 	}
 	if center {
+		// Column sums by row ranges in parallel, added in a fixed order.
+		parts := make([][]float64, runtime.GOMAXPROCS(0))
+		parallelRowsIdx(n, func(p, lo, hi int) {
+			sum := make([]float64, dim)
+			for i := lo; i < hi; i++ {
+				r := x[(i+1)*dim : (i+2)*dim]
+				s := m.rowScale(i)
+				for j, v := range r {
+					sum[j] += float64(v) * s
+				}
+			}
+			parts[p] = sum
+		})
 		mean := make([]float64, dim)
-		for i := range n {
-			r := x[(i+1)*dim : (i+2)*dim]
-			s := m.rowScale(i)
-			for j, v := range r {
-				mean[j] += float64(v) * s
+		for _, sum := range parts {
+			for j, v := range sum {
+				mean[j] += v
 			}
 		}
 		for j := range mean {
@@ -55,9 +67,23 @@ func newDesign(x []float32, n, dim int, normalize bool, eps float64, center bool
 	}
 	m.chunk = max(64, (1<<20)/max(dim, 1))
 	if n*dim <= maxMaterialize {
+		// Materialize X̄ and take ||X̄||²_F on the way (partials per row
+		// range, added in a fixed order).
 		full := make([]float64, n*dim)
-		parallelRows(n, func(lo, hi int) { m.fill(lo, hi, full[lo*dim:hi*dim]) })
+		parts := make([]float64, runtime.GOMAXPROCS(0))
+		parallelRowsIdx(n, func(p, lo, hi int) {
+			rows := full[lo*dim : hi*dim]
+			m.fill(lo, hi, rows)
+			var s float64
+			for _, v := range rows {
+				s += v * v
+			}
+			parts[p] = s
+		})
 		m.full = full
+		for _, v := range parts {
+			m.tr += v
+		}
 	}
 	return m
 }
@@ -134,6 +160,9 @@ func (m *design) gram() []float64 {
 
 // traceC returns ||X̄||_F².
 func (m *design) traceC() float64 {
+	if m.full != nil {
+		return m.tr
+	}
 	var s float64
 	m.chunks(func(lo, hi int, a blas64.General) {
 		for _, v := range a.Data {
@@ -207,11 +236,17 @@ func edgeQuad(g *Graph, kind LaplacianKind, cols int, get func(i int, buf []floa
 // parallelRows calls f on contiguous row ranges covering 0..n−1, one per
 // goroutine (up to GOMAXPROCS, at least 1024 rows each).
 func parallelRows(n int, f func(lo, hi int)) {
+	parallelRowsIdx(n, func(_, lo, hi int) { f(lo, hi) })
+}
+
+// parallelRowsIdx is parallelRows passing also the range's index p
+// (0 ≤ p < GOMAXPROCS; ranges are in row order).
+func parallelRowsIdx(n int, f func(p, lo, hi int)) {
 	procs := max(1, min(runtime.GOMAXPROCS(0), n/1024))
 	var wg sync.WaitGroup
 	for p := range procs {
 		lo, hi := p*n/procs, (p+1)*n/procs
-		wg.Go(func() { f(lo, hi) })
+		wg.Go(func() { f(p, lo, hi) })
 	}
 	wg.Wait()
 }
