@@ -73,11 +73,16 @@ type Accumulator struct {
 	items     scatter
 	edges     scatter
 	numEdges  int64
+	// nbrs is the graph term added per item (AddNeighbors); halfEdges
+	// counts its neighbour entries (each undirected edge twice).
+	nbrs      crossScatter
+	halfEdges int64
 
 	// Pending rows (float64, already normalized/combined) and, for edges,
 	// their c and w.
 	pi         []float64
 	pe, pc, pw []float64
+	pu, pv, pn []float64
 }
 
 // scatter is Q(r) = Σ w (u − c·r)(u − c·r)ᵀ kept about its minimizer ref
@@ -96,16 +101,43 @@ const accBatch = 256
 // returns an error (wrapping ErrBadAccumulator) when dim < 1 or the
 // Laplacian kind is unknown.
 func NewAccumulator(dim int, opt AccumulatorOptions) (*Accumulator, error) {
-	if dim < 1 || dim > 1<<16 {
-		return nil, fmt.Errorf("%w: dimension %d outside 1..65536", ErrBadAccumulator, dim)
-	}
-	if opt.Laplacian != SymNormalized && opt.Laplacian != Combinatorial {
-		return nil, fmt.Errorf("%w: unknown Laplacian kind %v", ErrBadAccumulator, opt.Laplacian)
+	if err := checkAccumulator(dim, opt); err != nil {
+		return nil, err
 	}
 	a := &Accumulator{dim: dim, normalize: opt.NormalizeInput, kind: opt.Laplacian}
 	a.items = newScatter(dim)
 	a.edges = newScatter(dim)
+	a.nbrs = newCrossScatter(dim)
 	return a, nil
+}
+
+// checkWeight returns an error unless the edge weight w is finite and
+// non-negative.
+func checkWeight(what string, w float64) error {
+	if w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
+		return fmt.Errorf("recpca: %s weight %v is not a finite non-negative number", what, w)
+	}
+	return nil
+}
+
+// checkDegree returns an error unless the degree dg is finite and at least
+// w (the normalized Laplacian divides by √dg).
+func checkDegree(what string, dg, w float64) error {
+	if !(dg >= w) || math.IsInf(dg, 0) {
+		return fmt.Errorf("recpca: %s degree %v must be finite and at least the weight %v", what, dg, w)
+	}
+	return nil
+}
+
+// checkAccumulator validates NewAccumulator's arguments.
+func checkAccumulator(dim int, opt AccumulatorOptions) error {
+	if dim < 1 || dim > 1<<16 {
+		return fmt.Errorf("%w: dimension %d outside 1..65536", ErrBadAccumulator, dim)
+	}
+	if opt.Laplacian != SymNormalized && opt.Laplacian != Combinatorial {
+		return fmt.Errorf("%w: unknown Laplacian kind %v", ErrBadAccumulator, opt.Laplacian)
+	}
+	return nil
 }
 
 func newScatter(d int) scatter {
@@ -123,8 +155,13 @@ func (a *Accumulator) Options() AccumulatorOptions {
 // NumItems returns the number of items added (over all merged parts).
 func (a *Accumulator) NumItems() int { return int(a.items.s) + len(a.pi)/a.dim }
 
-// NumEdges returns the number of edges added (over all merged parts).
-func (a *Accumulator) NumEdges() int { return int(a.numEdges) }
+// NumEdges returns the number of edges added (over all merged parts): by
+// AddEdge, plus half the neighbours given to AddNeighbors (every edge is in
+// the neighbour sums of both of its ends).
+func (a *Accumulator) NumEdges() int { return int(a.numEdges + a.halfEdges/2) }
+
+// hasGraph reports whether any graph term was added.
+func (a *Accumulator) hasGraph() bool { return a.numEdges > 0 || a.halfEdges > 0 }
 
 // Mean returns the mean of the item rows added so far (after row
 // normalization when set), a fresh slice of length D.
@@ -137,18 +174,28 @@ func (a *Accumulator) Mean() []float64 {
 // NormalizeInput; 0 for a zero row), or an error for a wrong length or a
 // non-finite entry.
 func (a *Accumulator) rowScale(what string, x []float32) (float64, error) {
-	if len(x) != a.dim {
-		return 0, fmt.Errorf("recpca: accumulator: %s has %d columns, want %d", what, len(x), a.dim)
+	return rowScaleOf(a.dim, a.normalize, what, x)
+}
+
+// rowScaleOf is Accumulator.rowScale for a width and a normalization flag.
+func rowScaleOf(dim int, normalize bool, what string, x []float32) (float64, error) {
+	if len(x) != dim {
+		return 0, fmt.Errorf("recpca: accumulator: %s has %d columns, want %d", what, len(x), dim)
 	}
-	for c, v := range x {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return 0, fmt.Errorf("recpca: accumulator: %s column %d is %v", what, c, v)
+	// One pass: a float32 squared cannot overflow float64, so the sum of
+	// squares is finite exactly when every entry is.
+	sq := sumSq32(x)
+	if math.IsNaN(sq) || math.IsInf(sq, 0) {
+		for c, v := range x {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return 0, fmt.Errorf("recpca: accumulator: %s column %d is %v", what, c, v)
+			}
 		}
 	}
-	if !a.normalize {
+	if !normalize {
 		return 1, nil
 	}
-	if nr := math.Sqrt(sumSq32(x)); nr > 0 {
+	if nr := math.Sqrt(sq); nr > 0 {
 		return 1 / math.Max(nr, normEps), nil
 	}
 	return 0, nil
@@ -189,17 +236,14 @@ func (a *Accumulator) AddEdge(xi, xj []float32, w, degI, degJ float64) error {
 	if err != nil {
 		return err
 	}
-	if w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
-		return fmt.Errorf("recpca: accumulator: edge weight %v is not a finite non-negative number", w)
-	}
-	if w == 0 {
-		return nil
+	if err := checkWeight("accumulator: edge", w); err != nil || w == 0 {
+		return err
 	}
 	c := 0.0
 	if a.kind == SymNormalized {
 		for _, dg := range []float64{degI, degJ} {
-			if !(dg >= w) || math.IsInf(dg, 0) {
-				return fmt.Errorf("recpca: accumulator: edge degree %v must be finite and at least the edge weight %v", dg, w)
+			if err := checkDegree("accumulator: edge", dg, w); err != nil {
+				return err
 			}
 		}
 		di, dj := 1/math.Sqrt(degI), 1/math.Sqrt(degJ)
@@ -223,6 +267,7 @@ func (a *Accumulator) AddEdge(xi, xj []float32, w, degI, degJ float64) error {
 func (a *Accumulator) flush() {
 	a.flushItems()
 	a.flushEdges()
+	a.flushNeighbors()
 }
 
 func (a *Accumulator) flushItems() {
@@ -374,21 +419,33 @@ func (a *Accumulator) Merge(o *Accumulator) error {
 	a.items.merge(&o.items)
 	a.edges.merge(&o.edges)
 	a.numEdges += o.numEdges
+	a.nbrs.merge(&o.nbrs)
+	a.halfEdges += o.halfEdges
 	return nil
 }
 
-// accMagic starts every encoded Accumulator (format version 1).
-const accMagic = "RPCAACC1"
+// accMagic starts every encoded Accumulator without neighbour sums (format
+// version 1); accMagic2 one with them (version 2: version 1's fields, then
+// the neighbour part).
+const (
+	accMagic  = "RPCAACC1"
+	accMagic2 = "RPCAACC2"
+)
 
 // MarshalBinary encodes the statistics (little-endian float64s, the D x D
-// matrices as upper triangles: about 8·D² bytes). It implements
-// encoding.BinaryMarshaler; pending rows are folded in first.
+// matrices as upper triangles: about 8·D² bytes, 12·D² once AddNeighbors was
+// used). It implements encoding.BinaryMarshaler; pending rows are folded in
+// first.
 func (a *Accumulator) MarshalBinary() ([]byte, error) {
 	a.flush()
 	D := a.dim
 	tri := D * (D + 1) / 2
-	buf := make([]byte, 0, len(accMagic)+24+2*8*(1+D+tri))
-	buf = append(buf, accMagic...)
+	buf := make([]byte, 0, len(accMagic)+32+2*8*(1+D+tri)+8*(2+3*D+tri))
+	magic := accMagic
+	if a.halfEdges > 0 || a.nbrs.n > 0 {
+		magic = accMagic2
+	}
+	buf = append(buf, magic...)
 	buf = binary.LittleEndian.AppendUint32(buf, uint32(D))
 	var flags uint32
 	if a.normalize {
@@ -408,6 +465,20 @@ func (a *Accumulator) MarshalBinary() ([]byte, error) {
 			}
 		}
 	}
+	if magic == accMagic2 {
+		c := &a.nbrs
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(a.halfEdges))
+		for _, v := range [][]float64{{c.n, c.s}, c.ref, c.a, c.b} {
+			for _, x := range v {
+				buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(x))
+			}
+		}
+		for i := range D {
+			for _, v := range c.q[i*D+i : (i+1)*D] {
+				buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
+			}
+		}
+	}
 	return buf, nil
 }
 
@@ -420,9 +491,10 @@ func (a *Accumulator) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: decode: %s", ErrBadAccumulator, fmt.Sprintf(format, args...))
 	}
 	h := len(accMagic) + 16
-	if len(b) < h || string(b[:len(accMagic)]) != accMagic {
+	if len(b) < h || string(b[:len(accMagic)]) != accMagic && string(b[:len(accMagic2)]) != accMagic2 {
 		return bad("not an encoded accumulator (header)")
 	}
+	v2 := string(b[:len(accMagic2)]) == accMagic2
 	D := int(binary.LittleEndian.Uint32(b[8:]))
 	flags := binary.LittleEndian.Uint32(b[12:])
 	ne := binary.LittleEndian.Uint64(b[16:])
@@ -437,7 +509,11 @@ func (a *Accumulator) UnmarshalBinary(b []byte) error {
 		return bad("edge count %d", ne)
 	}
 	tri := D * (D + 1) / 2
-	if want := h + 2*8*(1+D+tri); len(b) != want {
+	want := h + 2*8*(1+D+tri)
+	if v2 {
+		want += 8 * (3 + 3*D + tri)
+	}
+	if len(b) != want {
 		return bad("%d bytes, want %d for D = %d", len(b), want, D)
 	}
 	out, err := NewAccumulator(D, AccumulatorOptions{NormalizeInput: flags&1 != 0, Laplacian: kind})
@@ -473,6 +549,37 @@ func (a *Accumulator) UnmarshalBinary(b []byte) error {
 		for _, v := range s.q {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return bad("non-finite scatter entry")
+			}
+		}
+	}
+	if v2 {
+		he := binary.LittleEndian.Uint64(b[off:])
+		off += 8
+		if he > 1<<62 {
+			return bad("neighbour count %d", he)
+		}
+		out.halfEdges = int64(he)
+		c := &out.nbrs
+		c.n, c.s = next(), next()
+		if !(c.n >= 0) || c.n != math.Trunc(c.n) || math.IsInf(c.n, 0) {
+			return bad("neighbour item count %v", c.n)
+		}
+		for _, v := range [][]float64{c.ref, c.a, c.b} {
+			for j := range v {
+				v[j] = next()
+			}
+		}
+		for i := range D {
+			for j := i; j < D; j++ {
+				v := next()
+				c.q[i*D+j], c.q[j*D+i] = v, v
+			}
+		}
+		for _, v := range [][]float64{{c.s}, c.ref, c.a, c.b, c.q} {
+			for _, x := range v {
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					return bad("non-finite neighbour term")
+				}
 			}
 		}
 	}

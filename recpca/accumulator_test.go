@@ -139,6 +139,23 @@ func denseReference(x *tensor.Tensor, g *Graph, normalize bool, kind LaplacianKi
 	return c, gl, mean
 }
 
+// offsetProblem returns 60 items in 7 dimensions with a common offset of
+// 50 (the case where sums of uncentred products lose digits) and a random
+// weighted graph in which items 56..60 are isolated.
+func offsetProblem(tb testing.TB, r *rand.Rand) (*tensor.Tensor, *Graph) {
+	tb.Helper()
+	n, D := 60, 7
+	x := randomItems(r, n, D, 50, func(j int) float64 { return float64(j + 1) })
+	var edges []Edge
+	for range 150 {
+		i, j := 1+r.IntN(n-5), 1+r.IntN(n-5)
+		edges = append(edges, Edge{I: i, J: j, W: float64(1 + r.IntN(3))})
+	}
+	g, err := NewGraph(n, edges)
+	require.NoError(tb, err)
+	return x, g
+}
+
 func maxRelDiff(a []float64, b *mat.Dense) float64 {
 	var worst, scale float64
 	raw := b.RawMatrix().Data
@@ -154,15 +171,8 @@ func maxRelDiff(a []float64, b *mat.Dense) float64 {
 // definitions for every sharding, Laplacian kind and row normalization.
 func TestAccumulatorMatchesDefinitions(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	n, D := 60, 7
-	x := randomItems(r, n, D, 50, func(j int) float64 { return float64(j + 1) })
-	var edges []Edge
-	for range 150 {
-		i, j := 1+r.IntN(n-5), 1+r.IntN(n-5) // items n-4..n stay isolated
-		edges = append(edges, Edge{I: i, J: j, W: float64(1 + r.IntN(3))})
-	}
-	g, err := NewGraph(n, edges)
-	require.NoError(t, err)
+	x, g := offsetProblem(t, r)
+	n, D := x.Rows()-1, x.Cols()
 	for _, kind := range []LaplacianKind{SymNormalized, Combinatorial} {
 		for _, norm := range []bool{false, true} {
 			wantC, wantG, wantMean := denseReference(x, g, norm, kind)

@@ -20,13 +20,7 @@ func ExampleBuildGraph() {
 
 func ExampleFit() {
 	// 200 items in 8 dimensions; items 2k-1 and 2k co-occur.
-	r := rand.New(rand.NewPCG(1, 2))
-	x := tensor.New(201, 8)
-	for i := 1; i <= 200; i++ {
-		for j := range 8 {
-			x.Row(i)[j] = float32(r.NormFloat64() / float64(j+1))
-		}
-	}
+	x := exampleItems()
 	var train [][]int
 	for i := 1; i < 200; i += 2 {
 		train = append(train, []int{i, i + 1})
@@ -56,13 +50,7 @@ func ExampleCurvature() {
 
 func ExampleFitStats() {
 	// 200 items in 8 dimensions; items 2k-1 and 2k co-occur.
-	r := rand.New(rand.NewPCG(1, 2))
-	x := tensor.New(201, 8)
-	for i := 1; i <= 200; i++ {
-		for j := range 8 {
-			x.Row(i)[j] = float32(r.NormFloat64() / float64(j+1))
-		}
-	}
+	x := exampleItems()
 	var train [][]int
 	for i := 1; i < 200; i += 2 {
 		train = append(train, []int{i, i + 1})
@@ -102,4 +90,54 @@ func ExampleFitStats() {
 	pf, _ := recpca.Fit(x, g, opt)
 	fmt.Printf("λ %.4f vs Fit's %.4f; retained %.4f of PCA's\n", ps.Stats.Lambda, pf.Stats.Lambda, ps.Stats.RetainedVariance/ps.Stats.PCARetainedVariance)
 	// Output: λ 0.8906 vs Fit's 0.8906; retained 0.9007 of PCA's
+}
+
+// The graph term per item instead of per edge: each item's neighbours are
+// summed (O(D) each) and the item adds one D x D update (Accumulator.AddNeighbors),
+// where AddEdge adds one per edge.
+func ExampleAccumulator_AddNeighbors() {
+	x := exampleItems()
+	var train [][]int
+	for i := 1; i < 200; i += 2 {
+		train = append(train, []int{i, i + 1, 1 + (i*7)%200})
+	}
+	g, _ := recpca.BuildGraph(train, 200, recpca.GraphOptions{})
+	deg := g.Degree()
+
+	acc, _ := recpca.NewAccumulator(8, recpca.AccumulatorOptions{})
+	nb, _ := recpca.NewNeighborSum(8, acc.Options())
+	for i := 1; i <= 200; i++ {
+		_ = acc.AddItem(x.Row(i))
+		nb.Reset()
+		for t := g.RowPtr[i]; t < g.RowPtr[i+1]; t++ {
+			j := int(g.Col[t])
+			_ = nb.Add(x.Row(j), g.Val[t], deg[j])
+		}
+		if nb.Count > 0 {
+			if err := acc.AddNeighbors(x.Row(i), deg[i], nb); err != nil {
+				panic(err)
+			}
+		}
+	}
+	opt := recpca.Options{Dim: 2, Lambda: 0.5}
+	ps, err := recpca.FitStats(acc, opt)
+	if err != nil {
+		panic(err)
+	}
+	pf, _ := recpca.Fit(x, g, opt)
+	fmt.Printf("%d edges; trace ratio %.6f vs Fit's %.6f\n", acc.NumEdges(), ps.Stats.TraceRatio, pf.Stats.TraceRatio)
+	// Output: 198 edges; trace ratio 1.026938 vs Fit's 1.026938
+}
+
+// exampleItems returns the examples' item matrix: 200 items in 8
+// dimensions (row 0 padding), column j drawn with deviation 1/(j+1).
+func exampleItems() *tensor.Tensor {
+	r := rand.New(rand.NewPCG(1, 2))
+	x := tensor.New(201, 8)
+	for i := 1; i <= 200; i++ {
+		for j := range 8 {
+			x.Row(i)[j] = float32(r.NormFloat64() / float64(j+1))
+		}
+	}
+	return x
 }

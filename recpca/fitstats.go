@@ -53,7 +53,7 @@ func FitStatsContext(ctx context.Context, a *Accumulator, opt Options) (*Project
 	if opt.TV == TVL1 {
 		return nil, fmt.Errorf("recpca: fit stats: the ℓ1 graph penalty needs the single edges; use Fit")
 	}
-	if penalized && a.numEdges == 0 {
+	if penalized && !a.hasGraph() {
 		return nil, fmt.Errorf("recpca: fit stats: a graph penalty was asked: %w", ErrEmptyGraph)
 	}
 	opt.setDefaults()
@@ -72,6 +72,16 @@ func FitStatsContext(ctx context.Context, a *Accumulator, opt Options) (*Project
 	var g []float64
 	if a.numEdges > 0 {
 		g = a.edges.at(ref)
+	}
+	if a.halfEdges > 0 {
+		gn := a.nbrs.at(ref)
+		if g == nil {
+			g = gn
+		} else {
+			for i, v := range gn {
+				g[i] += v
+			}
+		}
 	}
 	var inv []float64
 	if opt.Standardize {
