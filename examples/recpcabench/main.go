@@ -62,7 +62,7 @@ func run(args []string, out io.Writer) error {
 	dim := fs.Int("dim", 4096, "embedding width (case synthetic)")
 	d := fs.Int("d", 64, "reduced dimension")
 	lambda := fs.Float64("lambda", -1, "graph penalty λ (default 0.9 for beauty, 0.3 for synthetic)")
-	solver := fs.String("solver", "", "auto, exact, randomized or randomized32 (default auto for beauty, randomized32 for synthetic)")
+	solver := fs.String("solver", "", "auto, exact, randomized, randomized32 or krylov32 (default auto for beauty, krylov32 for synthetic)")
 	tol := fs.Float64("tol", 1e-5, "randomized solvers' tolerance")
 	reps := fs.Int("reps", 1, "timed repetitions")
 	seed := fs.Uint64("seed", 3, "synthetic data seed")
@@ -106,7 +106,7 @@ func run(args []string, out io.Writer) error {
 			*lambda = 0.3
 		}
 		if *solver == "" {
-			*solver = "randomized32"
+			*solver = "krylov32"
 		}
 	default:
 		return fmt.Errorf("unknown -case %q", *cs)
@@ -120,6 +120,8 @@ func run(args []string, out io.Writer) error {
 		opt.Solver = recpca.SolverRandomized
 	case "randomized32":
 		opt.Solver = recpca.SolverRandomized32
+	case "krylov32":
+		opt.Solver = recpca.SolverKrylov32
 	default:
 		return fmt.Errorf("unknown -solver %q", *solver)
 	}

@@ -25,7 +25,7 @@ func TestRunSynthetic(t *testing.T) {
 	require.NoError(t, run([]string{"-case", "synthetic", "-n", "400", "-dim", "32", "-d", "4", "-reps", "2"}, &out))
 	last := lastJSON(t, out.String())
 	assert.Equal(t, 400.0, last["items"])
-	assert.Equal(t, "randomized32", last["solver"])
+	assert.Equal(t, "krylov32", last["solver"])
 	assert.Len(t, last["fit_seconds"], 2)
 	rv := last["retained_variance"].(float64)
 	assert.True(t, rv > 0 && rv < last["pca_retained_variance"].(float64)+1e-9, "retained %v", rv)

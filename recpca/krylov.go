@@ -1,0 +1,185 @@
+package recpca
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// krylovBlock returns the block width b of SolverKrylov32 for d kept
+// directions: d + max(8, d/8), at most D.
+func krylovBlock(d, D int) int { return min(d+max(8, d/8), D) }
+
+// krylovMaxBlocks bounds the basis of SolverKrylov32 at this many blocks
+// (and at D columns) before a thick restart.
+const krylovMaxBlocks = 8
+
+// krylovStall is the residual reduction per step below which the float32
+// operator is taken to have reached its rounding floor.
+const krylovStall = 0.7
+
+// solveKrylov finds the top-d eigenvectors of M by block Krylov iteration
+// with Rayleigh–Ritz over the whole basis (SolverKrylov32). From an
+// orthonormal D x b block Q₀ (the warm block when given, else random), every
+// step applies M once to the newest block (two passes over X̄ as float32
+// GEMMs, plus the sparse Laplacian) and orthonormalizes the image against
+// the basis (block classical Gram–Schmidt, twice, in float64) to form the
+// next block; with the images AQ kept, H = QᵀAQ and the Ritz pairs of the
+// whole basis cost no further pass, so every pass over X̄ improves all d
+// directions at once (a subspace iteration keeps only the last block).
+// When the basis reaches krylovMaxBlocks blocks (or D columns) it restarts
+// from its top-b Ritz vectors and their images (thick restart, no extra
+// pass). It stops when the largest relative Ritz residual of the top d is
+// at most Tol, or when a step reduces it by less than krylovStall after it
+// is below 1e-3 (the float32 floor: unlike SolverRandomized32 it does not
+// estimate λmax(G) to locate that floor, which saves ten passes over X̄).
+// When Tol < tol32 a float64 Rayleigh–Ritz step on the final Ritz block
+// follows (polish).
+func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error) {
+	D, d := p.D, p.d
+	b := krylovBlock(d, D)
+	maxCols := min(D, krylovMaxBlocks*b)
+	maxCols -= maxCols % b
+	if maxCols < 2*b {
+		maxCols = min(D, 2*b)
+	}
+	// Q and Y = M·Q, D x maxCols each (row-major, stride maxCols), filled
+	// left to right.
+	q := make([]float64, D*maxCols)
+	y := make([]float64, D*maxCols)
+	blk := make([]float64, D*b)
+	if warm != nil && len(warm)%D == 0 && len(warm)/D >= b {
+		kw := len(warm) / D
+		for i := range D {
+			copy(blk[i*b:(i+1)*b], warm[i*kw:i*kw+b])
+		}
+	} else {
+		for i := range blk {
+			blk[i] = p.opt.Rand.NormFloat64()
+		}
+	}
+	orthonormalize(blk, D, b)
+	u := make([]float64, p.n*b)
+	var lu []float64
+	if lambda != 0 {
+		lu = make([]float64, p.n*b)
+	}
+	ay := make([]float64, D*b)
+	gen := func(a []float64, r, c, stride int) blas64.General {
+		return blas64.General{Rows: r, Cols: c, Stride: stride, Data: a}
+	}
+	setCols := func(dst []float64, c0 int, src []float64, w int) {
+		for i := range D {
+			copy(dst[i*maxCols+c0:i*maxCols+c0+w], src[i*w:(i+1)*w])
+		}
+	}
+	// With Tol below the float32 floor the iteration goes on until the
+	// residual stalls (the floor), so that the float64 polish starts from
+	// the best block the float32 operator gives.
+	tol := p.opt.Tol
+	cols := 0
+	sol := &solution{}
+	prev := math.Inf(1)
+	var theta, ritzQ, ritzY []float64
+	for it := 1; ; it++ {
+		if err := p.ctx.Err(); err != nil {
+			return nil, err
+		}
+		p.apply(ay, blk, b, lambda, u, lu)
+		setCols(q, cols, blk, b)
+		setCols(y, cols, ay, b)
+		cols += b
+		// Rayleigh–Ritz over the basis: H = QᵀY (symmetrized).
+		m := cols
+		h := make([]float64, m*m)
+		blas64.Gemm(blas.Trans, blas.NoTrans, 1, gen(q, D, m, maxCols), gen(y, D, m, maxCols), 0, gen(h, m, m, m))
+		for i := range m {
+			for j := i + 1; j < m; j++ {
+				s := (h[i*m+j] + h[j*m+i]) / 2
+				h[i*m+j], h[j*m+i] = s, s
+			}
+		}
+		kk := min(b, m)
+		vals, s, ok := topEig(h, m, kk)
+		if !ok {
+			return nil, fmt.Errorf("recpca: fit: Krylov Rayleigh–Ritz eigensolver failed at step %d", it)
+		}
+		theta = vals
+		ritzQ = make([]float64, D*kk)
+		ritzY = make([]float64, D*kk)
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(q, D, m, maxCols), gen(s, m, kk, kk), 0, gen(ritzQ, D, kk, kk))
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(y, D, m, maxCols), gen(s, m, kk, kk), 0, gen(ritzY, D, kk, kk))
+		norm := math.Max(math.Abs(theta[0]), math.Abs(theta[kk-1]))
+		var worst float64
+		for j := range d {
+			var r float64
+			for i := range D {
+				e := ritzY[i*kk+j] - theta[j]*ritzQ[i*kk+j]
+				r += e * e
+			}
+			worst = math.Max(worst, math.Sqrt(r)/math.Max(norm, 1e-300))
+		}
+		sol.iters, sol.resid = it, worst
+		p.opt.Logger.Debug("recpca: Krylov step", "step", it, "basis", m, "residual", worst, "tol", tol, "theta_1", theta[0], "theta_d", theta[d-1])
+		stalled := worst < 1e-3 && worst > krylovStall*prev
+		if worst <= tol || stalled || it >= p.opt.MaxIter {
+			break
+		}
+		prev = worst
+		if cols+b > maxCols {
+			// Thick restart from the top-b Ritz pairs: Q ← QS, Y ← YS;
+			// the next block is their residual block YS − QSΘ (the
+			// directions the restarted basis misses; the newest image
+			// would mostly repeat the discarded part of the basis).
+			clear(q)
+			clear(y)
+			setCols(q, 0, ritzQ, kk)
+			setCols(y, 0, ritzY, kk)
+			cols = kk
+			for i := range D {
+				for j := range b {
+					blk[i*b+j] = ritzY[i*kk+j] - theta[j]*ritzQ[i*kk+j]
+				}
+			}
+		} else {
+			// Next block: the newest image, orthogonalized against the
+			// basis.
+			copy(blk, ay)
+		}
+		coef := make([]float64, cols*b)
+		// Block classical Gram–Schmidt against the basis, twice.
+		againstBasis := func() {
+			for range 2 {
+				blas64.Gemm(blas.Trans, blas.NoTrans, 1, gen(q, D, cols, maxCols), gen(blk, D, b, b), 0, gen(coef, cols, b, b))
+				blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, gen(q, D, cols, maxCols), gen(coef, cols, b, b), 1, gen(blk, D, b, b))
+			}
+		}
+		againstBasis()
+		// Columns that vanished (an invariant subspace found) are
+		// replaced by random ones before the QR.
+		for j := range b {
+			var s float64
+			for i := range D {
+				s += blk[i*b+j] * blk[i*b+j]
+			}
+			if s < 1e-20 {
+				for i := range D {
+					blk[i*b+j] = p.opt.Rand.NormFloat64()
+				}
+			}
+		}
+		orthonormalize(blk, D, b)
+		againstBasis()
+		orthonormalize(blk, D, b)
+	}
+	kk := len(theta)
+	if sol.resid > tol {
+		p.opt.Logger.Debug("recpca: Krylov solver stopped above the tolerance", "steps", sol.iters, "residual", sol.resid, "tol", tol)
+	}
+	if p.op != nil && p.opt.Tol < tol32 {
+		return p.polish(sol, ritzQ, kk, lambda)
+	}
+	return p.ritzSolution(sol, ritzQ, theta, kk), nil
+}
