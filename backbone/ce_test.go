@@ -190,3 +190,22 @@ func BenchmarkCrossEntropyFused(b *testing.B) {
 		})
 	}
 }
+
+// TestCrossEntropyFusedNonFinite checks that a NaN hidden state or logits
+// that overflow float32 give a NaN or infinite loss (which LossGrad
+// reports) instead of a finite number or a panic.
+func TestCrossEntropyFusedNonFinite(t *testing.T) {
+	const T, d, n = 3, 4, 10
+	rng := rand.New(rand.NewPCG(2, 3))
+	h, w := normals(rng, T*d, 1), normals(rng, n*d, 1)
+	target := []int{1, 5, 10}
+	var c ceWork
+	h[5] = float32(math.NaN())
+	l := c.crossEntropy(h, d, target, w, n, 1, 2, make([]float32, T*d), make([]float32, n*d))
+	assert.True(t, math.IsNaN(l), "NaN input: loss %v", l)
+	for j := range d { // row 1 and item 1: a logit of 4·3e38 = +Inf
+		h[d+j], w[j] = 3e38, 1
+	}
+	l = c.crossEntropy(h, d, target, w, n, 1, 2, make([]float32, T*d), make([]float32, n*d))
+	assert.True(t, math.IsNaN(l) || math.IsInf(l, 0), "overflowing logits: loss %v", l)
+}
