@@ -27,7 +27,7 @@
 // sampled100, against BCE's 0.0253 ± 0.0002 and 0.1870 ± 0.0036, at 3.3x
 // the seconds per epoch (60.3 vs 18.4 s at that load; measured before the
 // fused cross-entropy). On Beauty (12,101 items) an epoch with -loss ce
-// trains in 27.6 s against -loss bce's 4.0 s, measured in one script at load
+// trains in 27.5 s against -loss bce's 4.0 s, measured in one script at load
 // about 11 (104.7 s before the cross-entropy was fused).
 package main
 
