@@ -163,12 +163,31 @@ func (m *design) traceC() float64 {
 	if m.full != nil {
 		return m.tr
 	}
-	var s float64
-	m.chunks(func(lo, hi int, a blas64.General) {
-		for _, v := range a.Data {
-			s += v * v
+	// Row ranges in parallel (partials added in a fixed order), each
+	// converted chunk by chunk.
+	parts := make([]float64, runtime.GOMAXPROCS(0))
+	parallelRowsIdx(m.n, func(p, lo, hi int) {
+		buf := make([]float64, min(m.chunk, hi-lo)*m.d)
+		var s0, s1 float64
+		for c0 := lo; c0 < hi; c0 += m.chunk {
+			c1 := min(c0+m.chunk, hi)
+			rows := buf[:(c1-c0)*m.d]
+			m.fill(c0, c1, rows)
+			k := 0
+			for ; k+2 <= len(rows); k += 2 {
+				s0 += rows[k] * rows[k]
+				s1 += rows[k+1] * rows[k+1]
+			}
+			for ; k < len(rows); k++ {
+				s0 += rows[k] * rows[k]
+			}
 		}
+		parts[p] = s0 + s1
 	})
+	var s float64
+	for _, v := range parts {
+		s += v
+	}
 	return s
 }
 

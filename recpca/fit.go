@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 
 	"gonum.org/v1/gonum/blas"
@@ -253,6 +254,36 @@ func FitContext(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options) (*
 	return fit(ctx, x, g, opt, fitPaths{})
 }
 
+// checkFinite returns an error naming the first NaN or Inf entry of the n x
+// D rows (items 1..n), scanning row ranges in parallel: a float32 squared
+// cannot overflow float64, so a row is finite exactly when its sum of
+// squares is, and only a non-finite row is searched entry by entry.
+func checkFinite(x []float32, n, D int) error {
+	bad := make([]int, runtime.GOMAXPROCS(0))
+	for p := range bad {
+		bad[p] = -1
+	}
+	parallelRowsIdx(n, func(p, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if sq := sumSq32(x[i*D : (i+1)*D]); math.IsNaN(sq) || math.IsInf(sq, 0) {
+				bad[p] = i
+				return
+			}
+		}
+	})
+	for _, i := range bad {
+		if i < 0 {
+			continue
+		}
+		for c, v := range x[i*D : (i+1)*D] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("recpca: fit: item matrix row %d column %d is %v", i+1, c, v)
+			}
+		}
+	}
+	return nil
+}
+
 // check validates Dim and the penalty handles for n items of width D and
 // reports whether a graph penalty is asked.
 func (opt *Options) check(n, D int) (penalized bool, err error) {
@@ -307,10 +338,8 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 		return nil, fmt.Errorf("recpca: fit: item matrix must be [NumItems+1, D] with NumItems ≥ 1, got shape %v", sh)
 	}
 	n, D, d := x.Rows()-1, x.Cols(), opt.Dim
-	for k, v := range x.Data[D:] {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("recpca: fit: item matrix row %d column %d is %v", k/D+1, k%D, v)
-		}
+	if err := checkFinite(x.Data[D:], n, D); err != nil {
+		return nil, err
 	}
 	penalized, err := opt.check(n, D)
 	if err != nil {

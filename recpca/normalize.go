@@ -39,11 +39,20 @@ func NormalizeRows(dst, x *tensor.Tensor, eps float32) *tensor.Tensor {
 }
 
 func sumSq32(v []float32) float64 {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
+	// Four partial sums: one running sum is bound by the add latency.
+	var s0, s1, s2, s3 float64
+	k := 0
+	for ; k+4 <= len(v); k += 4 {
+		a, b, c, d := float64(v[k]), float64(v[k+1]), float64(v[k+2]), float64(v[k+3])
+		s0 += a * a
+		s1 += b * b
+		s2 += c * c
+		s3 += d * d
 	}
-	return s
+	for ; k < len(v); k++ {
+		s0 += float64(v[k]) * float64(v[k])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // NormStats summarises the L2 norms of the item rows of a matrix (row 0, the

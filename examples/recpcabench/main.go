@@ -14,6 +14,8 @@
 //
 // Every repetition prints one line `fit_seconds <s>`; the last line is one
 // JSON object with the settings, the times and the fit's statistics.
+// -cpuprofile writes a pprof CPU profile of the timed repetitions (loading
+// excluded).
 package main
 
 import (
@@ -24,6 +26,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/llmrec/llmrec/data"
@@ -66,6 +69,7 @@ func run(args []string, out io.Writer) error {
 	tol := fs.Float64("tol", 1e-5, "randomized solvers' tolerance")
 	reps := fs.Int("reps", 1, "timed repetitions")
 	seed := fs.Uint64("seed", 3, "synthetic data seed")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the timed repetitions to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -126,6 +130,17 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("unknown -solver %q", *solver)
 	}
 	sum.Items, sum.Dim, sum.Lambda = x.Rows()-1, x.Cols(), *lambda
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for range *reps {
 		t0 := time.Now()
 		g, err := graph()

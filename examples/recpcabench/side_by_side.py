@@ -7,7 +7,7 @@ same load.
     python3 examples/recpcabench/side_by_side.py --bin /some/dir/recpcabench \
         --data ../shared/data/amazon-beauty --reps 5
     python3 examples/recpcabench/side_by_side.py --bin /some/dir/recpcabench \
-        --case synthetic --reps 3
+        --case synthetic --reps 3 --match-tol
 
 beauty: the item embeddings of the dataset folder (rows 1.., row 0 is
 padding), PCA to 64 with svd_solver full and randomized (scikit-learn's
@@ -16,7 +16,13 @@ graph. synthetic: an n x D float32 matrix with column j scaled by
 1/(1+j/32), drawn by numpy (the Go side draws the same distribution with its
 own generator), randomized PCA to 64. Prints one row per method with the
 median and range of the fit times, the ratio of medians to Rec-PCA, and the
-load average before and after.
+load average before and after. It also prints the solver that scikit-learn's
+default PCA(n_components=d) picks for the shape (svd_solver="auto").
+
+--match-tol first fits scikit-learn's randomized PCA once (untimed), takes its
+largest relative Ritz residual and passes it to the Go command as -tol, so
+that both stop at the same accuracy (recpca's -tol bounds that residual for
+the PCA and the Rec-PCA solve alike).
 """
 import argparse
 import json
@@ -64,6 +70,8 @@ def main():
     ap.add_argument("--d", type=int, default=64)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--go-args", default="", help="extra flags for the Go command")
+    ap.add_argument("--match-tol", action="store_true",
+                    help="pass scikit-learn randomized PCA's Ritz residual to Go as -tol")
     a = ap.parse_args()
 
     go = [a.bin, "-case", a.case, "-d", str(a.d), "-reps", "1"] + a.go_args.split()
@@ -82,6 +90,19 @@ def main():
         solvers = ["randomized"]
     print(f"case {a.case}: {x.shape[0]} x {x.shape[1]} -> {a.d} ({x.dtype}); "
           f"load before {os.getloadavg()}; cpus {os.cpu_count()}", flush=True)
+    import sklearn
+    if a.case == "beauty":
+        choice = PCA(n_components=a.d).fit(x)._fit_svd_solver  # untimed
+    else:
+        # The rule of PCA._fit for svd_solver="auto" (scikit-learn 1.2).
+        choice = "randomized" if max(x.shape) > 500 and 1 <= a.d < 0.8 * min(x.shape) else "full"
+    print(f"scikit-learn {sklearn.__version__}: PCA(n_components={a.d}) picks svd_solver={choice!r} "
+          "for this shape", flush=True)
+    if a.match_tol:
+        _, p = time_sklearn(x, "randomized", a.d)
+        tol = ritz_residual(x, p)
+        go += ["-tol", f"{tol:.3g}"]
+        print(f"matched accuracy: Go runs with -tol {tol:.3g} (scikit-learn randomized's residual)", flush=True)
 
     times = {"rec-pca (Go, graph included)": []}
     for s in solvers:
