@@ -24,7 +24,7 @@ func tinyAnchored(t *testing.T, loss Loss, r *rand.Rand) *Anchored {
 		llm.Data[i] = float32(r.NormFloat64())
 	}
 	id := backbone.NewIDTable(r, n, 4)
-	text, err := backbone.NewAdapterTable(r, llm, 4, nil, "none")
+	text, err := backbone.NewAdapterTable(r, llm, 4, nil, nn.Identity)
 	require.NoError(t, err)
 	table, err := backbone.NewConcatTable(id, text)
 	require.NoError(t, err)

@@ -68,7 +68,7 @@ func textProjection(llm *tensor.Tensor, dim, extra int, dropout float64,
 	for i := range hidden {
 		hidden[i] = dim
 	}
-	a, err := build(llm, backbone.AdapterConfig{Hidden: hidden, Activation: "gelu", OutAct: true, Dropout: dropout, ZeroBias: true})
+	a, err := build(llm, backbone.AdapterConfig{Hidden: hidden, Activation: new(nn.GELU), OutAct: true, Dropout: dropout, ZeroBias: true})
 	if err != nil {
 		return nil, fmt.Errorf("align: TextProjection: %w", err)
 	}
@@ -85,7 +85,7 @@ func (t *TextProjection) Params() []nn.Param {
 }
 
 // Spec describes the table: Kind KindTextProjection, LLMDim D, Hidden one
-// entry d per extra layer, Activation "gelu". Dropout is not part of it.
+// entry d per extra layer, Activation nn.GELU. Dropout is not part of it.
 func (t *TextProjection) Spec() backbone.TableSpec {
 	s := t.AdapterTable.Spec()
 	s.Kind = KindTextProjection

@@ -53,7 +53,7 @@ func FuzzLoad(f *testing.F) {
 		var items ItemTable = NewIDTable(r, 5, 4)
 		if kind == KindGRU4Rec {
 			llm := NewIDTable(r, 5, 3).W.Data
-			ad, err := NewAdapterTable(r, llm, 2, nil, "none")
+			ad, err := NewAdapterTable(r, llm, 2, nil, nn.Identity)
 			if err != nil {
 				f.Fatal(err)
 			}

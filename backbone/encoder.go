@@ -160,14 +160,14 @@ func DefaultEncoderConfig(kind EncoderKind) (EncoderConfig, error) {
 	return c, nil
 }
 
-// validateEnums checks the typed fields of c (style and activation must be
-// declared values).
+// validateEnums checks the typed fields of c (style must be a declared
+// value, activation ReLU or GELU: the encoders have no Identity FFN).
 func (c EncoderConfig) validateEnums() error {
 	if !c.Style.Valid() {
 		return fmt.Errorf("backbone: %w: block style %d", ErrBadConfig, int(c.Style))
 	}
-	if !c.Activation.Valid() {
-		return fmt.Errorf("backbone: %w: activation %d", ErrBadConfig, int(c.Activation))
+	if c.Activation != nn.ReLU && c.Activation != nn.GELU {
+		return fmt.Errorf("backbone: %w: encoder activation %v (want nn.ReLU or nn.GELU)", ErrBadConfig, c.Activation)
 	}
 	return nil
 }

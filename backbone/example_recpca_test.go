@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/recpca"
 	"github.com/llmrec/llmrec/tensor"
 )
@@ -54,7 +55,7 @@ func Example_recPCAWiring() {
 	initMode := backbone.NewNormalizedTable(id, 1, false)
 
 	// frozen mode
-	ad, err := backbone.NewAdapterTable(rng, fit(d, true), d, nil, "none")
+	ad, err := backbone.NewAdapterTable(rng, fit(d, true), d, nil, nn.Identity)
 	if err != nil {
 		panic(err)
 	}
@@ -65,7 +66,7 @@ func Example_recPCAWiring() {
 	if err != nil {
 		panic(err)
 	}
-	llmView, err := backbone.NewAdapterTable(rng, x, d/2, nil, "none")
+	llmView, err := backbone.NewAdapterTable(rng, x, d/2, nil, nn.Identity)
 	if err != nil {
 		panic(err)
 	}

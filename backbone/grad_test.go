@@ -138,12 +138,12 @@ func TestItemTableGradients(t *testing.T) {
 	}
 	cases := []tcase{
 		{"adapter-linear", func() ItemTable {
-			a, err := NewAdapterTable(rng, llm, 8, nil, "")
+			a, err := NewAdapterTable(rng, llm, 8, nil, nn.GELU)
 			require.NoError(t, err)
 			return a
 		}},
 		{"adapter-mlp", func() ItemTable {
-			a, err := NewAdapterTable(rng, llm, 8, []int{12}, "gelu")
+			a, err := NewAdapterTable(rng, llm, 8, []int{12}, nn.GELU)
 			require.NoError(t, err)
 			return a
 		}},
@@ -151,7 +151,7 @@ func TestItemTableGradients(t *testing.T) {
 			return NewNormalizedTable(NewIDTable(rng, 20, 8), 3, true)
 		}},
 		{"concat-id-adapter", func() ItemTable {
-			a, err := NewAdapterTable(rng, llm, 4, []int{6}, "gelu")
+			a, err := NewAdapterTable(rng, llm, 4, []int{6}, nn.GELU)
 			require.NoError(t, err)
 			c, err := NewConcatTable(NewIDTable(rng, 20, 4), a)
 			require.NoError(t, err)

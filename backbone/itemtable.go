@@ -58,8 +58,12 @@ type TableSpec struct {
 	LLMDim int `json:"llm_dim,omitempty"`
 	// Hidden lists the adapter's hidden layer widths (empty = one Linear).
 	Hidden []int `json:"hidden,omitempty"`
-	// Activation between adapter layers: "none", "relu", "gelu".
-	Activation string `json:"activation,omitempty"`
+	// Activation between adapter layers: nn.Identity, nn.ReLU or nn.GELU,
+	// written as its name ("none", "relu", "gelu"; an unknown name is an
+	// error when the JSON is decoded). Nil (absent from the JSON, as for the
+	// other kinds) means nn.GELU for an adapter; an adapter's Spec always sets
+	// it.
+	Activation *nn.Activation `json:"activation,omitempty"`
 	// Scale is the normalized table's initial (or fixed) row norm.
 	Scale float64 `json:"scale,omitempty"`
 	// LearnScale makes the normalized table's scale a trainable parameter.
@@ -191,7 +195,7 @@ func (t *IDTable) Spec() TableSpec {
 
 // AdapterTable maps frozen LLM item embeddings through a trainable MLP:
 // one Linear (LLMDim -> Dim), or layers with the given hidden widths and an
-// activation between them ("none" gives LLM-ESR's
+// activation between them (nn.Identity gives LLM-ESR's
 // Linear(1536->768)->Linear(768->64)). With AdapterConfig it is also PAD's
 // text projection f_t (an activation after the last layer too, dropout
 // before every layer but the first, zero initial biases): align's
@@ -208,7 +212,7 @@ type AdapterTable struct {
 
 	llm    *autograd.Value
 	layers []*nn.Linear
-	act    string
+	act    nn.Activation
 	outAct bool
 	spec   TableSpec
 	// caches of the last Lookup
@@ -236,9 +240,11 @@ func newAdapterState(n int) adapterState {
 type AdapterConfig struct {
 	// Hidden lists the hidden layer widths (empty = one Linear).
 	Hidden []int
-	// Activation between layers: "none", "relu" or "gelu" ("" means
-	// "gelu"; unused with one layer and no OutAct).
-	Activation string
+	// Activation between layers (unused with one layer and no OutAct): nil
+	// means nn.GELU, so that a config that does not mention it keeps the
+	// adapter's default; set another with e.g. new(nn.Identity) or
+	// new(nn.ReLU). An undeclared value is an ErrBadConfig error.
+	Activation *nn.Activation
 	// OutAct applies the activation after the last layer too (PAD's f_t).
 	OutAct bool
 	// Dropout before every layer but the first (see AdapterTable.Dropout).
@@ -250,10 +256,11 @@ type AdapterConfig struct {
 
 // NewAdapterTable returns an adapter over llm ((NumItems+1) x LLMDim, not
 // copied, frozen), with hidden layer widths hidden (may be empty) and
-// activation act ("none", "relu" or "gelu"; "" means "gelu" when there are
-// hidden layers). Weights use xavier_normal, biases PyTorch's default.
-func NewAdapterTable(rng *rand.Rand, llm *tensor.Tensor, dim int, hidden []int, act string) (*AdapterTable, error) {
-	return NewAdapter(rng, llm, dim, AdapterConfig{Hidden: hidden, Activation: act})
+// activation act between them (nn.Identity, nn.ReLU or nn.GELU; unused
+// without hidden layers). Weights use xavier_normal, biases PyTorch's
+// default.
+func NewAdapterTable(rng *rand.Rand, llm *tensor.Tensor, dim int, hidden []int, act nn.Activation) (*AdapterTable, error) {
+	return NewAdapter(rng, llm, dim, AdapterConfig{Hidden: hidden, Activation: &act})
 }
 
 // NewAdapter returns an adapter over llm configured by cfg, with
@@ -281,12 +288,12 @@ func newAdapter(llm *tensor.Tensor, dim int, cfg AdapterConfig) (*AdapterTable, 
 		}
 		return nil, fmt.Errorf("backbone: %w: LLM embeddings have shape %v, want (items+1) x llm_dim", ErrBadConfig, shape)
 	}
-	act := cfg.Activation
-	if act == "" {
-		act = "gelu"
+	act := nn.GELU
+	if cfg.Activation != nil {
+		act = *cfg.Activation
 	}
-	if act != "none" && act != "relu" && act != "gelu" {
-		return nil, fmt.Errorf("backbone: %w: adapter activation %q (want none, relu or gelu)", ErrBadConfig, act)
+	if !act.Valid() {
+		return nil, fmt.Errorf("backbone: %w: adapter activation %v (want nn.Identity, nn.ReLU or nn.GELU)", ErrBadConfig, act)
 	}
 	if dim < 1 || cfg.Dropout < 0 || cfg.Dropout >= 1 {
 		return nil, fmt.Errorf("backbone: %w: adapter width %d, dropout %g", ErrBadConfig, dim, cfg.Dropout)
@@ -308,7 +315,7 @@ func newAdapter(llm *tensor.Tensor, dim int, cfg AdapterConfig) (*AdapterTable, 
 	}
 	t.st = newAdapterState(len(t.layers))
 	t.spec = TableSpec{Kind: "adapter", NumItems: llm.Shape[0] - 1, Dim: dim, LLMDim: llm.Shape[1],
-		Hidden: append([]int(nil), cfg.Hidden...), Activation: act}
+		Hidden: append([]int(nil), cfg.Hidden...)}
 	return t, nil
 }
 
@@ -327,8 +334,12 @@ func (t *AdapterTable) NumItems() int { return t.spec.NumItems }
 // Dim returns the adapter's output width.
 func (t *AdapterTable) Dim() int { return t.spec.Dim }
 
-// Spec describes the table.
-func (t *AdapterTable) Spec() TableSpec { return t.spec }
+// Spec describes the table (Activation set, a fresh copy each call).
+func (t *AdapterTable) Spec() TableSpec {
+	s := t.spec
+	s.Activation = new(t.act)
+	return s
+}
 
 // activated reports whether layer i is followed by the activation.
 func (t *AdapterTable) activated(i int) bool { return i < len(t.layers)-1 || t.outAct }
@@ -353,15 +364,7 @@ func (t *AdapterTable) run(dst, x *tensor.Tensor, st *adapterState, drop bool) *
 		if last {
 			h = dst
 		}
-		resize(h, pre.Rows(), pre.Cols())
-		switch t.act {
-		case "relu":
-			tensor.ReLU(h, pre)
-		case "gelu":
-			tensor.GELU(h, pre)
-		default:
-			copy(h.Data, pre.Data)
-		}
+		t.act.Apply(resize(h, pre.Rows(), pre.Cols()), pre)
 		in = h
 	}
 	return dst
@@ -388,13 +391,8 @@ func (t *AdapterTable) Backward(dOut *tensor.Tensor) error {
 	drop := t.Rng != nil && t.Dropout > 0
 	for i := len(t.layers) - 1; i >= 0; i-- {
 		dpre := dy
-		if t.activated(i) {
-			switch t.act {
-			case "relu":
-				dpre = tensor.ReLUBackward(resize(&t.gbuf[i%2], dy.Rows(), dy.Cols()), dy, &t.st.pre[i])
-			case "gelu":
-				dpre = tensor.GELUBackward(resize(&t.gbuf[i%2], dy.Rows(), dy.Cols()), dy, &t.st.pre[i])
-			}
+		if t.activated(i) && t.act != nn.Identity {
+			dpre = t.act.Backprop(resize(&t.gbuf[i%2], dy.Rows(), dy.Cols()), dy, &t.st.pre[i])
 		}
 		if i == 0 {
 			t.layers[0].Backprop(nil, dpre, t.st.in[0], false)

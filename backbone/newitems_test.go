@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/tensor"
 	"github.com/stretchr/testify/require"
 )
@@ -26,7 +27,7 @@ func randLLM(rng *rand.Rand, rows, cols int) *tensor.Tensor {
 func TestItemEncoderAdapterExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	llm := randLLM(rng, 41, 12)
-	ad, err := NewAdapterTable(rng, llm, 8, []int{10}, "gelu")
+	ad, err := NewAdapterTable(rng, llm, 8, []int{10}, nn.GELU)
 	require.NoError(t, err)
 	norm := NewNormalizedTable(ad, 3, false)
 	cat, err := NewConcatTable(NewIDTable(rng, 40, 4), norm)

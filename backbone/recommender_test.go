@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/tensor"
 	"github.com/stretchr/testify/require"
 )
@@ -189,7 +190,7 @@ func TestSaveLoadComposedTables(t *testing.T) {
 	for i := range llm.Data[12:] {
 		llm.Data[12+i] = float32(rng.NormFloat64())
 	}
-	ad, err := NewAdapterTable(rng, llm, 8, []int{10}, "gelu")
+	ad, err := NewAdapterTable(rng, llm, 8, []int{10}, nn.GELU)
 	require.NoError(t, err)
 	cat, err := NewConcatTable(NewIDTable(rng, 30, 8), ad)
 	require.NoError(t, err)

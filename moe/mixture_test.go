@@ -32,11 +32,11 @@ func tinyMixture(t testing.TB, n, d int, r *rand.Rand) *Mixture {
 		require.NoError(t, err)
 		return e
 	}
-	text1, err := backbone.NewAdapterTable(r, llm, d/2, nil, "none")
+	text1, err := backbone.NewAdapterTable(r, llm, d/2, nil, nn.Identity)
 	require.NoError(t, err)
 	aligned, err := backbone.NewConcatTable(backbone.NewIDTable(r, n, d/2), text1)
 	require.NoError(t, err)
-	text, err := backbone.NewAdapterTable(r, llm, d, []int{d}, "gelu")
+	text, err := backbone.NewAdapterTable(r, llm, d, []int{d}, nn.GELU)
 	require.NoError(t, err)
 	experts := []Expert{
 		{Name: "id", Enc: enc(d), Items: backbone.NewIDTable(r, n, d)},

@@ -37,11 +37,11 @@ func pantryMixture(t testing.TB, d int, r *rand.Rand) (*Mixture, *data.Split) {
 		require.NoError(t, err)
 		return e
 	}
-	half, err := backbone.NewAdapterTable(r, llm, d/2, nil, "none")
+	half, err := backbone.NewAdapterTable(r, llm, d/2, nil, nn.Identity)
 	require.NoError(t, err)
 	aligned, err := backbone.NewConcatTable(backbone.NewIDTable(r, 8347, d/2), half)
 	require.NoError(t, err)
-	text, err := backbone.NewAdapterTable(r, llm, d, nil, "none")
+	text, err := backbone.NewAdapterTable(r, llm, d, nil, nn.Identity)
 	require.NoError(t, err)
 	gate, err := NewFreqGate(data.PopularityBins(data.ItemFrequency(split), 10), PADInit(10, PADGamma2))
 	require.NoError(t, err)

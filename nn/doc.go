@@ -27,8 +27,10 @@
 // hand-differentiated encoders and item tables of package backbone are built
 // from these same layer structs, so a stack of TransformerBlocks given
 // backbone.SASRec's parameters computes its hidden states (tested there).
-// Activation and BlockStyle marshal as their names ("relu", "tf"); an
-// unknown name is an error wrapping ErrBadConfig.
+// Activation (ReLU, GELU, Identity) and BlockStyle marshal as their names
+// ("relu", "gelu", "none"; "tf", ...); an unknown name is an error wrapping
+// ErrBadConfig. Activation also has a fast path outside the tape (Apply,
+// Backprop).
 //
 // # Initializers
 //

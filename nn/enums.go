@@ -3,24 +3,27 @@ package nn
 import "fmt"
 
 // The enums of this package (Activation, BlockStyle) are shared by the
-// packages above it: backbone.EncoderConfig holds them, and they marshal to
-// JSON and text as their names ("relu", "tf", ...), so saved configurations
-// stay readable and old ones load. An unknown name is an error that wraps
-// ErrBadConfig.
+// packages above it: backbone.EncoderConfig holds them and backbone's
+// adapter tables an Activation; they marshal to JSON and text as their names
+// ("relu", "none", "tf", ...), so saved configurations stay readable and old
+// ones load. An unknown name is an error that wraps ErrBadConfig.
 
-// ParseActivation parses "relu" or "gelu" ("" means ReLU).
+// ParseActivation parses "relu", "gelu" or "none" (Identity); "" means
+// ReLU.
 func ParseActivation(s string) (Activation, error) {
 	switch s {
 	case "relu", "":
 		return ReLU, nil
 	case "gelu":
 		return GELU, nil
+	case "none":
+		return Identity, nil
 	}
-	return 0, fmt.Errorf("nn: %w: unknown activation %q (want relu or gelu)", ErrBadConfig, s)
+	return 0, fmt.Errorf("nn: %w: unknown activation %q (want relu, gelu or none)", ErrBadConfig, s)
 }
 
 // Valid reports whether a is one of the declared activations.
-func (a Activation) Valid() bool { return a == ReLU || a == GELU }
+func (a Activation) Valid() bool { return a >= ReLU && a <= Identity }
 
 // MarshalText writes the activation's name; an undeclared value is an
 // error.

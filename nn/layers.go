@@ -238,32 +238,71 @@ func (d Dropout) Forward(t *autograd.Tape, x *autograd.Value, train bool, rng *r
 	return t.Dropout(x, d.P, train, rng)
 }
 
-// Activation selects the nonlinearity of a FeedForward layer.
+// Activation selects a nonlinearity: the one of a FeedForward layer, of
+// backbone's encoders and of backbone's adapter item tables. It marshals as
+// its name (see MarshalText).
 type Activation int
 
 const (
-	// ReLU is max(x, 0) (SASRec).
+	// ReLU is max(x, 0) (SASRec), named "relu".
 	ReLU Activation = iota
-	// GELU is the tanh approximation of GELU (BERT4Rec).
+	// GELU is the tanh approximation of GELU (BERT4Rec), named "gelu".
 	GELU
+	// Identity is no nonlinearity, f(x) = x, named "none" (LLM-ESR's
+	// adapter: a stack of Linear layers).
+	Identity
 )
 
-// String returns "relu" or "gelu".
+// String returns "relu", "gelu" or "none".
 func (a Activation) String() string {
 	switch a {
 	case ReLU:
 		return "relu"
 	case GELU:
 		return "gelu"
+	case Identity:
+		return "none"
 	}
 	return fmt.Sprintf("Activation(%d)", int(a))
 }
 
 func (a Activation) apply(t *autograd.Tape, x *autograd.Value) *autograd.Value {
-	if a == GELU {
+	switch a {
+	case GELU:
 		return t.GELU(x)
+	case Identity:
+		return x
 	}
 	return t.ReLU(x)
+}
+
+// Apply is the activation's fast path outside a tape, for models that
+// differentiate by hand: it writes a(x) into dst, which must be empty or
+// have x's shape, and returns dst. It runs the same kernels as the tape ops.
+func (a Activation) Apply(dst, x *tensor.Tensor) *tensor.Tensor {
+	switch a {
+	case GELU:
+		return tensor.GELU(dst, x)
+	case Identity:
+		dst.Ensure(x.Shape...)
+		copy(dst.Data, x.Data)
+		return dst
+	}
+	return tensor.ReLU(dst, x)
+}
+
+// Backprop is the gradient of Apply at the pre-activation x: it writes
+// dy·a'(x) into dx (empty or x's shape; it may alias dy) and returns dx.
+func (a Activation) Backprop(dx, dy, x *tensor.Tensor) *tensor.Tensor {
+	switch a {
+	case GELU:
+		return tensor.GELUBackward(dx, dy, x)
+	case Identity:
+		dx.Ensure(x.Shape...)
+		copy(dx.Data, dy.Data)
+		return dx
+	}
+	return tensor.ReLUBackward(dx, dy, x)
 }
 
 // FeedForward is the position-wise network W2·Dropout(act(W1·x + b1)) + b2.

@@ -51,3 +51,22 @@ func ExampleTransformerBlock() {
 	// Output:
 	// [2 3 8] padded row zero: true 14 params
 }
+
+// An activation outside the tape: Apply and its gradient Backprop, parsed
+// from its saved name.
+func ExampleActivation_Apply() {
+	x := tensor.FromSlice([]float32{-1, 2}, 1, 2)
+	for _, name := range []string{"relu", "none"} {
+		act, err := nn.ParseActivation(name)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		y := act.Apply(&tensor.Tensor{}, x)
+		dx := act.Backprop(&tensor.Tensor{}, tensor.FromSlice([]float32{1, 1}, 1, 2), x)
+		fmt.Println(act, y.Data, dx.Data)
+	}
+	// Output:
+	// relu [0 2] [0 1]
+	// none [-1 2] [1 1]
+}

@@ -122,7 +122,7 @@ func TestDropoutLayer(t *testing.T) {
 }
 
 func TestFeedForwardGrad(t *testing.T) {
-	for _, act := range []Activation{ReLU, GELU} {
+	for _, act := range []Activation{ReLU, GELU, Identity} {
 		rng := rand.New(rand.NewPCG(5, 5))
 		f := NewFeedForward(rng, 4, 6, act, 0.3)
 		require.Equal(t, []string{"w1.weight", "w1.bias", "w2.weight", "w2.bias"}, layerNames(f.Params()))
@@ -132,4 +132,57 @@ func TestFeedForwardGrad(t *testing.T) {
 		}, append(layerValues(f.Params()), x), autograd.GradCheckOptions{})
 		require.NoError(t, err, act.String())
 	}
+}
+
+// The fast path of an activation agrees with known values and its gradient
+// with central differences of Apply.
+func TestActivationApplyBackprop(t *testing.T) {
+	x := tensor.FromSlice([]float32{-2, -0.5, 0.25, 1.5}, 2, 2)
+	want := map[Activation][]float64{
+		ReLU:     {0, 0, 0.25, 1.5},
+		Identity: {-2, -0.5, 0.25, 1.5},
+		// 0.5·u·(1 + tanh(√(2/π)(u + 0.044715u³)))
+		GELU: {-0.04540231, -0.15428599, 0.14967535, 1.39957158},
+	}
+	dy := tensor.FromSlice([]float32{0.3, -0.7, 1.1, 0.9}, 2, 2)
+	for act, w := range want {
+		y := act.Apply(&tensor.Tensor{}, x)
+		require.Equal(t, []int{2, 2}, y.Shape)
+		for i, v := range y.Data {
+			require.InDelta(t, w[i], v, 1e-6, "%v(%g)", act, x.Data[i])
+		}
+		dx := act.Backprop(&tensor.Tensor{}, dy, x)
+		for i := range x.Data {
+			const h = 1e-3
+			xp, xm := x.Clone(), x.Clone()
+			xp.Data[i] += h
+			xm.Data[i] -= h
+			fd := (float64(act.Apply(&tensor.Tensor{}, xp).Data[i]) - float64(act.Apply(&tensor.Tensor{}, xm).Data[i])) / (2 * h)
+			require.InDelta(t, fd*float64(dy.Data[i]), dx.Data[i], 2e-3, "%v'(%g)", act, x.Data[i])
+		}
+	}
+}
+
+func TestActivationNames(t *testing.T) {
+	for name, want := range map[string]Activation{"relu": ReLU, "gelu": GELU, "none": Identity, "": ReLU} {
+		got, err := ParseActivation(name)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+		var u Activation
+		require.NoError(t, u.UnmarshalText([]byte(name)))
+		require.Equal(t, want, u)
+	}
+	for _, a := range []Activation{ReLU, GELU, Identity} {
+		b, err := a.MarshalText()
+		require.NoError(t, err)
+		require.Equal(t, a.String(), string(b))
+	}
+	_, err := ParseActivation("tanh")
+	require.ErrorIs(t, err, ErrBadConfig)
+	var u Activation
+	require.ErrorIs(t, u.UnmarshalText([]byte("swish")), ErrBadConfig)
+	_, err = Activation(7).MarshalText()
+	require.ErrorIs(t, err, ErrBadConfig)
+	require.False(t, Activation(-1).Valid())
+	require.False(t, Activation(3).Valid())
 }

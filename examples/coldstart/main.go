@@ -108,6 +108,7 @@ import (
 
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/data"
+	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/recpca"
 	"github.com/llmrec/llmrec/tensor"
 )
@@ -368,7 +369,7 @@ func buildTable(kind string, x *tensor.Tensor, dim int, ridge float64, match boo
 		}
 		return &built{backbone.NewNormalizedTable(t, 1, false), opt}, nil
 	case "adapter":
-		t, err := backbone.NewAdapterTable(rng, x, dim, nil, "none")
+		t, err := backbone.NewAdapterTable(rng, x, dim, nil, nn.Identity)
 		if err != nil {
 			return nil, err
 		}
@@ -382,7 +383,7 @@ func buildTable(kind string, x *tensor.Tensor, dim int, ridge float64, match boo
 		if err != nil {
 			return nil, err
 		}
-		ad, err := backbone.NewAdapterTable(rng, x, dim-dim/2, nil, "none")
+		ad, err := backbone.NewAdapterTable(rng, x, dim-dim/2, nil, nn.Identity)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/recpca"
 	"github.com/llmrec/llmrec/tensor"
 )
@@ -85,7 +86,7 @@ func recPCAIDTable(r *reduction, normalize bool, scale float64, learn bool) (bac
 // normalized after the adapter when normalize is set (methods.md §1.3: the
 // curvature argument is about the vectors the backbone scores with).
 func adapterTable(llm *tensor.Tensor, dim int, normalize bool, scale float64, learn bool, rng *rand.Rand) (backbone.ItemTable, error) {
-	a, err := backbone.NewAdapterTable(rng, llm, dim, nil, "none")
+	a, err := backbone.NewAdapterTable(rng, llm, dim, nil, nn.Identity)
 	if err != nil {
 		return nil, err
 	}
