@@ -84,8 +84,8 @@ func BenchmarkFitBeautyRandomized(b *testing.B) {
 }
 
 // Synthetic 50,000 x 4,096 (decaying spectrum) with a random sparse graph
-// (8 edges per item) -> 64, float32-operator solver at Tol 1e-5 (no float64
-// polish). Needs ~1.5 GB; skipped with -short.
+// (8 edges per item) -> 64, the two float32-operator solvers side by side at
+// Tol 1e-5 (no float64 polish). Needs ~1.5 GB; skipped with -short.
 func BenchmarkFitSynthetic50k(b *testing.B) {
 	if testing.Short() {
 		b.Skip("large")
@@ -109,10 +109,14 @@ func BenchmarkFitSynthetic50k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for b.Loop() {
-		if _, err := Fit(x, g, Options{Dim: 64, Lambda: 0.3, Solver: SolverRandomized32, Tol: 1e-5}); err != nil {
-			b.Fatal(err)
-		}
+	for _, s := range []Solver{SolverRandomized32, SolverKrylov32} {
+		b.Run(s.String(), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Fit(x, g, Options{Dim: 64, Lambda: 0.3, Solver: s, Tol: 1e-5}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

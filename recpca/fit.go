@@ -875,6 +875,12 @@ func (p *problem) solveExact(lambda float64) (*solution, error) {
 // apply computes Y = M·V for the D x k block v.
 func (p *problem) apply(y, v []float64, k int, lambda float64, u, lu []float64) {
 	p.mul(u, v, k)
+	p.applyRest(y, u, k, lambda, lu)
+}
+
+// applyRest completes apply from u = X̄V (overwritten): Y = X̄ᵀ(U/trC −
+// λ·LU/trG).
+func (p *problem) applyRest(y, u []float64, k int, lambda float64, lu []float64) {
 	if lambda != 0 {
 		p.g.mulLap(p.kind, lu, u, k, 1)
 		a, b := 1/p.trC, lambda/p.trG
@@ -1126,23 +1132,7 @@ func (p *problem) polish(sol *solution, v []float64, k int, lambda float64) (*so
 	}
 	z := make([]float64, n*d)
 	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gk(u, n, k), gk(q, k, d), 0, gk(z, n, d))
-	// fixSigns on W, mirrored on Z.
-	for j := range d {
-		var best float64
-		for i := range D {
-			if x := w[i*d+j]; math.Abs(x) > math.Abs(best) {
-				best = x
-			}
-		}
-		if best < 0 {
-			for i := range D {
-				w[i*d+j] = -w[i*d+j]
-			}
-			for i := range n {
-				z[i*d+j] = -z[i*d+j]
-			}
-		}
-	}
+	fixSignsWith(w, D, d, z, n)
 	return &solution{w: w, v: vr, vals: slices.Clone(theta[:d]), z: z, iters: sol.iters, resid: sol.resid}, nil
 }
 
@@ -1269,7 +1259,11 @@ func (p *problem) irls(g *Graph, lambda float64, sol *solution) (*solution, int,
 
 // fixSigns makes the largest-magnitude entry of each column positive, so that
 // results are deterministic up to the solver.
-func fixSigns(w []float64, rows, cols int) {
+func fixSigns(w []float64, rows, cols int) { fixSignsWith(w, rows, cols, nil, 0) }
+
+// fixSignsWith is fixSigns on w, flipping the same columns of z (zRows x
+// cols; nil for none), the projection X̄W.
+func fixSignsWith(w []float64, rows, cols int, z []float64, zRows int) {
 	for j := range cols {
 		var best float64
 		for i := range rows {
@@ -1280,6 +1274,9 @@ func fixSigns(w []float64, rows, cols int) {
 		if best < 0 {
 			for i := range rows {
 				w[i*cols+j] = -w[i*cols+j]
+			}
+			for i := range zRows {
+				z[i*cols+j] = -z[i*cols+j]
 			}
 		}
 	}

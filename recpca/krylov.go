@@ -6,6 +6,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/llmrec/llmrec/tensor"
 )
 
 // krylovBlock returns the block width b of SolverKrylov32 for d kept
@@ -62,6 +64,16 @@ func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error)
 	}
 	orthonormalize(blk, D, b)
 	u := make([]float64, p.n*b)
+	// uq holds X̄Q (n x maxCols, float32) for the basis, so that the
+	// projection X̄W of the result, which the reported statistics need,
+	// is UQ·S instead of another pass over X̄ (not kept when the float64
+	// polish computes its own).
+	keepU := p.op != nil && p.opt.Tol >= tol32
+	var uq, u32 []float32
+	if keepU {
+		uq = make([]float32, p.n*maxCols)
+		u32 = make([]float32, p.n*maxCols)
+	}
 	var lu []float64
 	if lambda != 0 {
 		lu = make([]float64, p.n*b)
@@ -82,12 +94,21 @@ func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error)
 	cols := 0
 	sol := &solution{}
 	prev := math.Inf(1)
-	var theta, ritzQ, ritzY []float64
+	var theta, ritzQ, ritzY, lastS []float64
 	for it := 1; ; it++ {
 		if err := p.ctx.Err(); err != nil {
 			return nil, err
 		}
-		p.apply(ay, blk, b, lambda, u, lu)
+		p.mul(u, blk, b)
+		if keepU {
+			for i := range p.n {
+				row := uq[i*maxCols+cols : i*maxCols+cols+b]
+				for j, v := range u[i*b : (i+1)*b] {
+					row[j] = float32(v)
+				}
+			}
+		}
+		p.applyRest(ay, u, b, lambda, lu)
 		setCols(q, cols, blk, b)
 		setCols(y, cols, ay, b)
 		cols += b
@@ -106,7 +127,7 @@ func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error)
 		if !ok {
 			return nil, fmt.Errorf("recpca: fit: Krylov Rayleigh–Ritz eigensolver failed at step %d", it)
 		}
-		theta = vals
+		theta, lastS = vals, s
 		ritzQ = make([]float64, D*kk)
 		ritzY = make([]float64, D*kk)
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(q, D, m, maxCols), gen(s, m, kk, kk), 0, gen(ritzQ, D, kk, kk))
@@ -137,6 +158,9 @@ func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error)
 			clear(y)
 			setCols(q, 0, ritzQ, kk)
 			setCols(y, 0, ritzY, kk)
+			if keepU {
+				p.rotateU(uq, u32, maxCols, cols, lastS, kk)
+			}
 			cols = kk
 			for i := range D {
 				for j := range b {
@@ -181,5 +205,48 @@ func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error)
 	if p.op != nil && p.opt.Tol < tol32 {
 		return p.polish(sol, ritzQ, kk, lambda)
 	}
-	return p.ritzSolution(sol, ritzQ, theta, kk), nil
+	sol = p.ritzSolution(sol, ritzQ, theta, kk)
+	if keepU {
+		// Z = (X̄Q)·S[:, :d], with the sign flips of W.
+		p.rotateU(uq, u32, maxCols, cols, lastS, kk)
+		z := make([]float64, p.n*d)
+		for i := range p.n {
+			for j, v := range uq[i*maxCols : i*maxCols+d] {
+				z[i*d+j] = float64(v)
+			}
+		}
+		fixZSigns(z, p.n, d, ritzQ, kk, sol.w, D)
+		sol.z = z
+	}
+	return sol, nil
+}
+
+// rotateU replaces the first kk columns of the n x stride float32 matrix uq
+// by uq[:, :m]·S (S is m x kk float64), with tmp as scratch: X̄Q ← X̄QS.
+func (p *problem) rotateU(uq, tmp []float32, stride, m int, s []float64, kk int) {
+	s32 := make([]float32, m*kk)
+	for i, v := range s[:m*kk] {
+		s32[i] = float32(v)
+	}
+	tensor.Gemm(false, false, p.n, kk, m, 1, uq, stride, s32, kk, 0, tmp, stride)
+	for i := range p.n {
+		copy(uq[i*stride:i*stride+kk], tmp[i*stride:i*stride+kk])
+	}
+}
+
+// fixZSigns flips the columns of z (n x d) whose W column (D x d, signs
+// fixed) is the negative of the Ritz vector it came from (column of rq,
+// D x kk).
+func fixZSigns(z []float64, n, d int, rq []float64, kk int, w []float64, D int) {
+	for j := range d {
+		var s float64
+		for i := range D {
+			s += w[i*d+j] * rq[i*kk+j]
+		}
+		if s < 0 {
+			for i := range n {
+				z[i*d+j] = -z[i*d+j]
+			}
+		}
+	}
 }

@@ -149,3 +149,35 @@ func BenchmarkFitBeautyKrylov32(b *testing.B) {
 		})
 	}
 }
+
+// At Tol ≥ 1e-5 SolverKrylov32 reports the statistics from X̄Q·S kept from
+// its steps instead of a final pass over X̄: they equal the statistics of
+// the returned W projected in float64, with and without restarts.
+func TestKrylov32StatsFromBasis(t *testing.T) {
+	xa, ga := synth(1500, 40, 4, 5)
+	xb0, _ := knownSpectrum(500, 32, 2)
+	_, gb := synth(500, 32, 4, 5)
+	for _, c := range []struct {
+		x      *tensor.Tensor
+		g      *Graph
+		d      int
+		lambda float64
+	}{{xa, ga, 5, 0.5}, {xb0, gb, 4, 0}} { // the second restarts (two 12-column blocks)
+		p, err := Fit(c.x, c.g, Options{Dim: c.d, Lambda: c.lambda, Solver: SolverKrylov32, Tol: 1e-5})
+		require.NoError(t, err)
+		var z mat.Dense
+		xb := centred(c.x)
+		z.Mul(xb, p.W)
+		var zz, all float64
+		for _, v := range z.RawMatrix().Data {
+			zz += v * v
+		}
+		for _, v := range xb.RawMatrix().Data {
+			all += v * v
+		}
+		tv2, _ := tvRows(c.g, z.RawMatrix().Data, c.d, 1)
+		t.Logf("D = %d, λ = %v: %d steps; retained %.9f vs %.9f, TV %.6g vs %.6g", c.x.Cols(), c.lambda, p.Stats.Iterations, p.Stats.RetainedVariance, zz/all, p.Stats.GraphTV, tv2)
+		assert.InDelta(t, zz/all, p.Stats.RetainedVariance, 1e-6)
+		assert.InDelta(t, tv2, p.Stats.GraphTV, 1e-5*tv2)
+	}
+}
