@@ -35,7 +35,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -47,6 +46,7 @@ import (
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/eval"
+	"github.com/llmrec/llmrec/examples/internal/cli"
 	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/tensor"
 )
@@ -295,10 +295,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	nparams := 0
-	for _, p := range m.Params() {
-		nparams += p.Value.Data.Len()
-	}
+	nparams := nn.NumParams(m.Params())
 	say("# %s: %d users, %d items; encoder %s, table %s, %d parameters", folder.Dataset.Name,
 		folder.Dataset.NumUsers(), split.NumItems, gruKind, lowRankKind, nparams)
 
@@ -395,22 +392,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sum.ServedUsers, sum.ServeSeconds = len(histories), time.Since(t0).Seconds()
 	say("served top-10 to %d users from %d goroutines in %.2fs", sum.ServedUsers, o.servers, sum.ServeSeconds)
 	sum.Seconds = time.Since(start).Seconds()
-	raw, err := json.Marshal(sum)
-	if err != nil {
+	if err := cli.PrintJSON(stdout, sum); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, string(raw))
 	if !sum.ReloadIdentity {
 		return errors.New("the reloaded model scores differently")
 	}
 	return nil
 }
 
-func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			slog.Error("custom", "err", err)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("custom", run) }

@@ -139,7 +139,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -155,6 +154,7 @@ import (
 
 	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/eval"
+	"github.com/llmrec/llmrec/examples/internal/cli"
 	"github.com/llmrec/llmrec/recpca"
 	"github.com/llmrec/llmrec/tensor"
 )
@@ -292,19 +292,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	runtime.GOMAXPROCS(o.threads)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	folder, err := data.LoadDir(o.dataDir, data.Options{})
-	if err != nil {
-		return err
+	ds, llm, embPath, err := cli.LoadWithEmbeddings(o.dataDir, o.emb)
+	if errors.Is(err, cli.ErrNoEmbeddings) {
+		return fmt.Errorf("%w; pass -emb", err)
 	}
-	ds := folder.Dataset
-	embPath := o.emb
-	if embPath == "" {
-		embPath = folder.EmbeddingFile
-	}
-	if embPath == "" {
-		return fmt.Errorf("%s has no item embedding file; pass -emb", o.dataDir)
-	}
-	llm, _, err := data.LoadItemEmbeddings(embPath, ds, data.EmbeddingOptions{})
 	if err != nil {
 		return err
 	}
@@ -368,10 +359,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	printTable(stdout, sum)
-	b, err := json.Marshal(sum)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, string(b))
-	return nil
+	return cli.PrintJSON(stdout, sum)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/llmrec/llmrec/align"
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/eval"
+	"github.com/llmrec/llmrec/examples/internal/stats"
 	"github.com/llmrec/llmrec/moe"
 	"github.com/llmrec/llmrec/nn"
 )
@@ -484,25 +484,6 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 	return nil
 }
 
-func meanStd(v []float64) (float64, float64) {
-	if len(v) == 0 {
-		return math.NaN(), math.NaN()
-	}
-	var m float64
-	for _, x := range v {
-		m += x
-	}
-	m /= float64(len(v))
-	if len(v) < 2 {
-		return m, 0
-	}
-	var s float64
-	for _, x := range v {
-		s += (x - m) * (x - m)
-	}
-	return m, math.Sqrt(s / float64(len(v)-1))
-}
-
 func printTable(w io.Writer, s *summary) {
 	fmt.Fprintf(w, "\n# %s, test, full ranking with history masked; mean ± std over seeds (sample std)\n", s.Dataset)
 	fmt.Fprintf(w, "%-14s %-17s %-17s %-17s %-17s %-17s %-17s\n", "variant", "HR@10", "NDCG@10", "cold HR@10", "cold NDCG@10", "warm HR@10", "warm NDCG@10")
@@ -510,8 +491,7 @@ func printTable(w io.Writer, s *summary) {
 		v := s.Variants[name]
 		cells := []string{}
 		for _, x := range [][]float64{v.HR, v.NDCG, v.ColdHR, v.ColdNDCG, v.WarmHR, v.WarmNDCG} {
-			m, sd := meanStd(x)
-			cells = append(cells, fmt.Sprintf("%.4f ± %.4f", m, sd))
+			cells = append(cells, stats.PM(x, 4))
 		}
 		fmt.Fprintf(w, "%-14s %s\n", name, strings.Join(cells, " "))
 	}
@@ -536,13 +516,12 @@ func printTable(w io.Writer, s *summary) {
 					col = append(col, row[b])
 				}
 			}
-			m, _ := meanStd(col)
-			fmt.Fprintf(w, " %7.4f", m)
+			fmt.Fprintf(w, " %7.4f", stats.Mean(col))
 		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "\n# forgetting: ID-only test NDCG@10 of the tower after phase 2 vs the pre-trained tower (relative change)\n")
-	pm, _ := meanStd(s.Forgetting["pretrained"])
+	pm := stats.Mean(s.Forgetting["pretrained"])
 	keys := make([]string, 0, len(s.Forgetting))
 	for k := range s.Forgetting {
 		keys = append(keys, k)
@@ -550,7 +529,7 @@ func printTable(w io.Writer, s *summary) {
 	sort.Strings(keys)
 	pre := s.Forgetting["pretrained"]
 	for _, k := range keys {
-		m, sd := meanStd(s.Forgetting[k])
+		m, sd := stats.Mean(s.Forgetting[k]), stats.Std(s.Forgetting[k])
 		// paired: the relative change of each seed against its own
 		// pre-trained tower (same test users), then mean ± std over seeds
 		var rel []float64
@@ -559,8 +538,7 @@ func printTable(w io.Writer, s *summary) {
 				rel = append(rel, 100*(v-pre[i])/pre[i])
 			}
 		}
-		rm, rsd := meanStd(rel)
-		fmt.Fprintf(w, "%-26s %.4f ± %.4f  (of means %+.1f%%; paired per seed %+.1f%% ± %.1f%%)\n", k, m, sd, 100*(m-pm)/pm, rm, rsd)
+		fmt.Fprintf(w, "%-26s %.4f ± %.4f  (of means %+.1f%%; paired per seed %+.1f%% ± %.1f%%)\n", k, m, sd, 100*(m-pm)/pm, stats.Mean(rel), stats.Std(rel))
 	}
 }
 

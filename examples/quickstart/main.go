@@ -6,16 +6,13 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -25,7 +22,9 @@ import (
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/eval"
+	"github.com/llmrec/llmrec/examples/internal/cli"
 	"github.com/llmrec/llmrec/examples/internal/plot"
+	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/recpca"
 	"github.com/llmrec/llmrec/tensor"
 )
@@ -73,11 +72,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.tail, "tail", 20, "items with fewer interactions than this are 'tail' in the per-group report")
 	fs.BoolVar(&o.learnScale, "learn-scale", false, "make the normalized table's row norm s a trained scalar (default: fixed s = 1)")
 	fs.Uint64Var(&o.seed, "seed", 42, "seed of initialization, training and evaluation")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
 	if o.dim < 1 || o.maxLen < 1 || o.epochs < 1 || o.batch < 1 || o.threads < 1 {
 		return nil, errors.New("-dim, -maxlen, -epochs, -batch and -threads must be positive")
@@ -103,15 +99,8 @@ func load(o *options) (*data.Dataset, *tensor.Tensor, string, error) {
 		x, _, err := data.AlignEmbeddings(m, ds, embeddedEmbName, data.EmbeddingOptions{})
 		return ds, x, embeddedEmbName, err
 	}
-	fo, err := data.LoadDir(o.data, data.Options{})
-	if err != nil {
-		return nil, nil, "", err
-	}
-	if fo.EmbeddingFile == "" {
-		return nil, nil, "", fmt.Errorf("%s: no item-embedding .npy file (item_emb*.npy, row i = item i, row 0 padding)", o.data)
-	}
-	x, _, err := data.LoadItemEmbeddings(fo.EmbeddingFile, fo.Dataset, data.EmbeddingOptions{})
-	return fo.Dataset, x, filepath.Base(fo.EmbeddingFile), err
+	ds, x, path, err := cli.LoadWithEmbeddings(o.data, "")
+	return ds, x, filepath.Base(path), err
 }
 
 // reduced is the outcome of the TF-LLMER preprocessing.
@@ -304,10 +293,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		res := runResult{Name: name}
-		for _, p := range m.Params() {
-			res.Params += p.Value.Data.Len()
-		}
+		res := runResult{Name: name, Params: nn.NumParams(m.Params())}
 		hist, err := backbone.Train(ctx, m, split.Train, tcfg, backbone.TrainOptions{
 			Validate: ev.Validator(eval.Valid, func() (eval.Scorer, error) { return backbone.NewRecommender(m), nil }),
 			OnEpoch: func(e backbone.EpochStats) {
@@ -373,12 +359,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	say("Total %.1fs on %d threads. JSON summary:", rep.Seconds, o.threads)
-	b, err := json.Marshal(rep)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, string(b))
-	return nil
+	return cli.PrintJSON(stdout, rep)
 }
 
 func rel(a, b float64) float64 {
@@ -417,13 +398,4 @@ func printStats(say func(string, ...any), ds *data.Dataset, split *data.Split, x
 	}
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			slog.Error("quickstart", "err", err)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("quickstart", run, os.Interrupt, syscall.SIGTERM) }

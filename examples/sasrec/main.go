@@ -33,15 +33,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -49,6 +46,7 @@ import (
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/eval"
+	"github.com/llmrec/llmrec/examples/internal/cli"
 	"github.com/llmrec/llmrec/nn"
 )
 
@@ -220,10 +218,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	enc := m.Enc
-	nparams := 0
-	for _, p := range m.Params() {
-		nparams += p.Value.Data.Len()
-	}
+	nparams := nn.NumParams(m.Params())
 	say := func(format string, a ...any) {
 		if !o.quiet {
 			fmt.Fprintf(stdout, format+"\n", a...)
@@ -300,21 +295,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.EvalSeconds += e.EvalSeconds
 	}
 	rep.EvalSeconds += evalS
-	b, err := json.Marshal(rep)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, string(b))
-	return nil
+	return cli.PrintJSON(stdout, rep)
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			slog.Error("sasrec", "err", err)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("sasrec", run, os.Interrupt) }

@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -22,7 +19,9 @@ import (
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/eval"
+	"github.com/llmrec/llmrec/examples/internal/cli"
 	"github.com/llmrec/llmrec/examples/internal/plot"
+	"github.com/llmrec/llmrec/examples/internal/stats"
 	"github.com/llmrec/llmrec/recpca"
 	"github.com/llmrec/llmrec/tensor/safetensors"
 )
@@ -98,11 +97,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		"from -norm-skew-seed, before anything else (0 = off; 0.5 gives a p99/p1 norm ratio of about 10, 1 about 100)")
 	fs.Uint64Var(&o.normSkewSeed, "norm-skew-seed", 1, "seed of the -norm-skew draws")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the JSON summary (the last line of the output) to this file, atomically")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
 	if o.data == "" {
 		return nil, errors.New("-data DIR is required (a folder with a sequence file and an item_emb*.npy)")
@@ -226,19 +222,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	runtime.GOMAXPROCS(o.threads)
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
 
-	fo, err := data.LoadDir(o.data, data.Options{})
-	if err != nil {
-		return err
+	ds, x, embFile, err := cli.LoadWithEmbeddings(o.data, o.emb)
+	if errors.Is(err, cli.ErrNoEmbeddings) {
+		return fmt.Errorf("%w; pass -emb", err)
 	}
-	embFile := o.emb
-	if embFile == "" {
-		embFile = fo.EmbeddingFile
-	}
-	if embFile == "" {
-		return fmt.Errorf("%s: no item-embedding .npy file (item_emb*.npy, row i = item i, row 0 padding); pass -emb", o.data)
-	}
-	ds := fo.Dataset
-	x, _, err := data.LoadItemEmbeddings(embFile, ds, data.EmbeddingOptions{})
 	if err != nil {
 		return err
 	}
@@ -527,16 +514,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	say("Total %.1fs on %d threads.", rep.Seconds, o.threads)
-	b, err := json.Marshal(rep)
-	if err != nil {
+	if err := cli.PrintJSON(stdout, rep); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, string(b))
 	if o.jsonOut != "" {
-		return safetensors.WriteFileAtomic(o.jsonOut, func(w io.Writer) error {
-			_, err := w.Write(append(b, '\n'))
-			return err
-		})
+		return safetensors.WriteFileAtomic(o.jsonOut, func(w io.Writer) error { return cli.PrintJSON(w, rep) })
 	}
 	return nil
 }
@@ -699,44 +681,15 @@ func collectInt(rs []seedRun, f func(seedRun) int) []int {
 	return out
 }
 
-func mean(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
-}
+// mean and std summarize a variant over seeds (std: sample standard
+// deviation, 0 for one seed).
+func mean(v []float64) float64 { return stats.Mean(v) }
+func std(v []float64) float64  { return stats.Std(v) }
 
-// std is the sample standard deviation (0 for one value).
-func std(v []float64) float64 {
-	if len(v) < 2 {
-		return 0
-	}
-	m, s := mean(v), 0.0
-	for _, x := range v {
-		s += (x - m) * (x - m)
-	}
-	return math.Sqrt(s / float64(len(v)-1))
-}
-
-func pm(v []float64, prec int) string {
-	return fmt.Sprintf("%17s", fmt.Sprintf("%.*f ± %.*f", prec, mean(v), prec, std(v)))
-}
+func pm(v []float64, prec int) string { return fmt.Sprintf("%17s", stats.PM(v, prec)) }
 
 func pmg(v []float64) string {
 	return fmt.Sprintf("%21s", fmt.Sprintf("%.4g ± %.2g", mean(v), std(v)))
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			slog.Error("tfllmer", "err", err)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("tfllmer", run, os.Interrupt, syscall.SIGTERM) }
