@@ -49,14 +49,18 @@
 // included: Beauty 12,101 x 512 -> 64 at λ = 0.9 with the auto (exact)
 // solver 1.0-1.1 s (3.6-3.7 s with the previous float64 Gram + dsyev path,
 // BenchmarkFitBeautyPaths); 50,000 x 4,096 -> 64 with SolverRandomized32 at
-// Tol 1e-5, 31-33 s (BenchmarkFitSynthetic50k). Against scikit-learn's
-// PCA (examples/recpcabench/side_by_side.py, alternating runs, one fit per
-// process, 2 cores at load 46-55): Beauty, median of 5, Rec-PCA with graph
-// 8.05 s, sklearn full SVD 4.98 s (0.62x), randomized 1.64 s (0.20x);
-// 50,000 x 4,096 -> 64, one run each, Rec-PCA 556 s vs randomized 259 s
-// (0.47x). Not yet at parity: the exact path's two dense eigen-solves and
-// the randomized path's passes over X (each float32 GEMM re-packs X) are the
-// costs left.
+// Tol 1e-5, 31-33 s (BenchmarkFitSynthetic50k, which now also runs
+// SolverKrylov32). Against scikit-learn 1.2.1's PCA
+// (examples/recpcabench/side_by_side.py, alternating runs, one fit per
+// process, 2 cores at load 9-12; its default picks the randomized solver
+// for both shapes): Beauty, median of 5, Rec-PCA with graph 3.23 s, full
+// SVD 1.37 s (0.42x), randomized 0.66 s (0.21x); 50,000 x 4,096 -> 64 at
+// matched accuracy (Tol = scikit-learn's Ritz residual, 3.7e-3),
+// SolverKrylov32 33.4 s vs randomized 31.6 s (0.95x). Not yet faster: on
+// Beauty the float64 projections X̄W for the statistics, the serial
+// tridiagonal reductions of the two eigen-solves and forming M are most
+// of the time; at 50,000 x 4,096 the float32 GEMMs and their re-packing
+// of X on every pass (examples/recpcabench/README.md).
 //
 // Choosing the penalty: Options.Lambda (default, the objective's own λ) or
 // Options.TargetVariance (recommended on new data: λ is bisected so that the
