@@ -271,7 +271,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	runtime.GOMAXPROCS(o.threads)
 	start := time.Now()
-	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	say := cli.Sayer(stdout)
 
 	folder, err := data.LoadDir(o.data, data.Options{})
 	if err != nil {

@@ -199,7 +199,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	runtime.GOMAXPROCS(o.threads)
-	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	say := cli.Sayer(stdout)
 
 	ds, x, embName, err := load(o)
 	if err != nil {

@@ -1,7 +1,8 @@
 // Package cli is the command-line plumbing that llmrec's example programs
-// share: the main function around a testable run function, flag parsing
-// without positional arguments, a dataset folder with its LLM item
-// embeddings, and the JSON object every example prints as its last line.
+// share: the main function around a testable run function, the progress
+// printer, flag parsing without positional arguments, a dataset folder with
+// its LLM item embeddings, and the JSON object every example prints as its
+// last line.
 //
 // It is internal to the examples (not part of llmrec's API) and keeps no
 // state.
@@ -81,6 +82,12 @@ func LoadWithEmbeddings(dir, emb string) (*data.Dataset, *tensor.Tensor, string,
 		return nil, nil, "", err
 	}
 	return fo.Dataset, x, emb, nil
+}
+
+// Sayer returns the examples' progress printer: a Printf to w that ends
+// every message with a newline.
+func Sayer(w io.Writer) func(format string, a ...any) {
+	return func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
 }
 
 // PrintJSON writes v as one line of JSON to w: the machine-readable last

@@ -37,6 +37,14 @@ func TestPrintJSON(t *testing.T) {
 	require.Empty(t, b.String())
 }
 
+func TestSayer(t *testing.T) {
+	var b bytes.Buffer
+	say := Sayer(&b)
+	say("epoch %d loss %.2f", 3, 0.125)
+	say("100%% done")
+	require.Equal(t, "epoch 3 loss 0.12\n100% done\n", b.String())
+}
+
 func TestLoadWithEmbeddings(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "x_seq.txt"), []byte("1 1 2 3\n2 2 3 1\n"), 0o644))
