@@ -46,6 +46,39 @@
 //	go run ./examples/coldstart -data ../shared/data/amazon-beauty -seeds 3 -kinds adapter
 //	go run ./examples/coldstart -data ../shared/data/amazon-pantry -seeds 3 -kinds adapter,id_norm
 //
+// # Measured: trained to convergence
+//
+// -kinds adapter (frozen LLM + linear adapter, BCE with one negative),
+// patience 10, at most 200 epochs, 3 seeds (each draws its own cold items),
+// mean ± std over seeds; 2 shared cores at load average ~10:
+//
+//	                          cold NDCG@10      cold HR@10        warm NDCG@10 (before)
+//	Beauty from_text_adapter  0.0046 ± 0.0016   0.0110 ± 0.0034   0.0090 ± 0.0021 (0.0097 ± 0.0026)
+//	       random             0.0000 ± 0.0000   0.0000 ± 0.0000   0.0094 ± 0.0024
+//	       trained_with_items 0.0046 ± 0.0021   0.0110 ± 0.0045   0.0097 ± 0.0017
+//	Pantry from_text_adapter  0.0206 ± 0.0082   0.0396 ± 0.0129   0.0302 ± 0.0011 (0.0316 ± 0.0014)
+//	       random             0.0078 ± 0.0019   0.0105 ± 0.0034   0.0310 ± 0.0016
+//	       trained_with_items 0.0291 ± 0.0050   0.0522 ± 0.0060   0.0289 ± 0.0029
+//
+// Cold-target users per seed: Beauty 2160, 2132, 2087 (none repeats a
+// history item), Pantry 1306, 1377, 1181 (46, 24, 29 repeat one). Epochs
+// kept: Beauty 32, 44, 87 (trained_with_items 25, 111, 55), Pantry 74, 94,
+// 59 (47, 36, 69). Validation-step cold NDCG@10 of from_text_adapter:
+// Beauty 0.0056 ± 0.0015, Pantry 0.0192 ± 0.0071. From text beats random
+// by more than the seeds' std on both: paired per seed, Beauty +0.0046 ±
+// 0.0016 and Pantry +0.0129 ± 0.0090 (seed 3 only +0.0025: 0.0114 vs
+// 0.0089). On Beauty it equals the upper bound; on Pantry it reaches 71%
+// of it. Random vectors score exactly 0 on Beauty; on Pantry their hits
+// (HR@10 0.0105: 16, 9 and 15 users) are no more than the users
+// whose target repeats a history item (24-46): a random vector that is
+// also an input is recognized by the encoder, which is why Pantry's random
+// baseline is high and was noisy at small budgets (a handful of hits out
+// of ~1,300 users). Adding from text costs warm targets NDCG@10: Beauty
+// 0.0007 (per seed 0.0000, 0.0009, 0.0013), Pantry 0.0014 (0.0011,
+// 0.0018, 0.0015: small but consistent, the cold items now compete);
+// adding random vectors 0.0003 and 0.0006. The ID kinds (id_norm, dual, id) were not
+// re-run at convergence.
+//
 // # Earlier rounds: fixed budgets far from convergence
 //
 // Before early stopping existed (now -patience 0 -epochs 3 or 5), with
