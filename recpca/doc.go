@@ -39,8 +39,9 @@
 // it stops at a wrong subspace. SolverAuto picks SolverExact when D ≤ 1024
 // and SolverRandomized above; for large inputs (50,000 x 4,096 -> 64) pick
 // SolverKrylov32: block Krylov iteration with Rayleigh–Ritz over the whole
-// basis on the same float32 operator, one product with M per step, 1.8x
-// faster than SolverRandomized32 there; with Tol below 1e-5 it runs to the
+// basis on the same float32 operator, one product with M per step, 1.5x
+// faster than SolverRandomized32 there (BenchmarkFitSynthetic50k, one run
+// at load 6-9: 44.2 s vs 66.3 s at Tol 1e-5); with Tol below 1e-5 it runs to the
 // float32 floor and finishes in float64 (Beauty: 2.1e-7 rad from the exact
 // subspace at λ = 0.3, 3.1e-6 rad at λ = 0.9). No randomized or Krylov
 // solver forms a D x D matrix.
