@@ -76,8 +76,19 @@
 // of ~1,300 users). Adding from text costs warm targets NDCG@10: Beauty
 // 0.0007 (per seed 0.0000, 0.0009, 0.0013), Pantry 0.0014 (0.0011,
 // 0.0018, 0.0015: small but consistent, the cold items now compete);
-// adding random vectors 0.0003 and 0.0006. The ID kinds (id_norm, dual, id) were not
-// re-run at convergence.
+// adding random vectors 0.0003 and 0.0006.
+//
+// The ridge-mapped normalized ID table at convergence (-kinds id_norm
+// -no-random -no-upper, same seeds, MatchDispersion on) reverses the
+// fixed-budget negative result below: cold NDCG@10 Beauty 0.0040 ± 0.0003
+// (HR@10 0.0086 ± 0.0004; epochs 38, 42, 32), Pantry 0.0163 ± 0.0099
+// (HR@10 0.0218 ± 0.0114; epochs 56, 26, 38), with warm NDCG@10 0.0285 ±
+// 0.0013 and 0.0443 ± 0.0013 (3x and 1.5x the adapter's; before adding
+// 0.0286 and 0.0440). On Beauty (no repeat targets) these are real hits,
+// level with the adapter; on Pantry its cold HR@10 per seed (0.0345,
+// 0.0123, 0.0186) stays below the share of repeat targets (0.035, 0.017,
+// 0.025), so part of it may be repeats; random vectors for this model were
+// not measured. dual and id were not re-run.
 //
 // # Earlier rounds: fixed budgets far from convergence
 //
