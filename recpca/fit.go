@@ -965,16 +965,7 @@ func (p *problem) solveRandomized(lambda float64, warm []float64) (*solution, er
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gk(v, D), gk(h, k), 0, gk(vr, D))
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gk(y, D), gk(h, k), 0, gk(yr, D))
 		norm := math.Max(math.Abs(theta[0]), math.Abs(theta[k-1]))
-		var worst float64
-		for j := range d {
-			var r float64
-			for i := range D {
-				e := yr[i*k+j] - theta[j]*vr[i*k+j]
-				r += e * e
-			}
-			res[j] = math.Sqrt(r) / math.Max(norm, 1e-300)
-			worst = math.Max(worst, res[j])
-		}
+		worst := ritzResiduals(yr, vr, D, k, theta, d, norm, res)
 		sol.iters, sol.resid = it, worst
 		if p.op != nil && lambda != 0 && p.normC > 0 {
 			// The float32 products err by ~tol32 of the operator's parts,
@@ -1319,4 +1310,26 @@ func tvRows(g *Graph, z []float64, cols, off int) (tv2, tv1 float64) {
 		}
 	}
 	return tv2, tv1
+}
+
+// ritzResiduals returns the largest relative residual ||y_j − θ_j·v_j|| / norm
+// over the first d Ritz pairs, where column j of the D x stride row-major
+// matrices yr (the operator applied to the Ritz vectors) and vr (the Ritz
+// vectors) holds pair j. When res is not nil, res[j] receives pair j's
+// residual.
+func ritzResiduals(yr, vr []float64, D, stride int, theta []float64, d int, norm float64, res []float64) float64 {
+	var worst float64
+	for j := range d {
+		var r float64
+		for i := range D {
+			e := yr[i*stride+j] - theta[j]*vr[i*stride+j]
+			r += e * e
+		}
+		rj := math.Sqrt(r) / math.Max(norm, 1e-300)
+		if res != nil {
+			res[j] = rj
+		}
+		worst = math.Max(worst, rj)
+	}
+	return worst
 }

@@ -133,15 +133,7 @@ func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error)
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(q, D, m, maxCols), gen(s, m, kk, kk), 0, gen(ritzQ, D, kk, kk))
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(y, D, m, maxCols), gen(s, m, kk, kk), 0, gen(ritzY, D, kk, kk))
 		norm := math.Max(math.Abs(theta[0]), math.Abs(theta[kk-1]))
-		var worst float64
-		for j := range d {
-			var r float64
-			for i := range D {
-				e := ritzY[i*kk+j] - theta[j]*ritzQ[i*kk+j]
-				r += e * e
-			}
-			worst = math.Max(worst, math.Sqrt(r)/math.Max(norm, 1e-300))
-		}
+		worst := ritzResiduals(ritzY, ritzQ, D, kk, theta, d, norm, nil)
 		sol.iters, sol.resid = it, worst
 		p.opt.Logger.Debug("recpca: Krylov step", "step", it, "basis", m, "residual", worst, "tol", tol, "theta_1", theta[0], "theta_d", theta[d-1])
 		stalled := worst < 1e-3 && worst > krylovStall*prev
