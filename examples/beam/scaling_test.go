@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,8 @@ import (
 //
 //	LLMREC_LONG=1 go test -run TestScalingOneTwoWorkers -v -timeout 60m
 //
-// (top-k only; LLMREC_SCALE_RECPCA=1 adds the Rec-PCA pipeline).
+// (top-k only; LLMREC_SCALE_RECPCA=1 adds the Rec-PCA pipeline,
+// LLMREC_SCALE_ROUNDS=N runs N pairs instead of 2).
 func TestScalingOneTwoWorkers(t *testing.T) {
 	if os.Getenv("LLMREC_LONG") == "" {
 		t.Skip("set LLMREC_LONG=1 to time the pipelines with 1 and 2 cores (several minutes)")
@@ -43,40 +45,47 @@ func TestScalingOneTwoWorkers(t *testing.T) {
 	type row struct {
 		procs            int
 		topk, recpca     time.Duration
+		topkCPU, rpCPU   time.Duration // user+system CPU of the whole process (Prism and the worker)
 		maxShards        int64
 		loadBefore, load string
 	}
 	var rows []row
-	for run, procs := range []int{1, 2, 1, 2} {
+	procsSeq := []int{1, 2, 1, 2}
+	if n, err := strconv.Atoi(os.Getenv("LLMREC_SCALE_ROUNDS")); err == nil && n > 2 {
+		for range n - 2 {
+			procsSeq = append(procsSeq, 1, 2)
+		}
+	}
+	for run, procs := range procsSeq {
 		prev := runtime.GOMAXPROCS(procs)
 		r := row{procs: procs, loadBefore: loadAvg()}
 		maxInFlight.Store(0)
 		p, s := beam.NewPipelineWithRoot()
 		BuildTopK(s, TopKConfig{Seqs: seqGlob, Model: modelPath, Out: filepath.Join(dir, fmt.Sprintf("topk%d", run), "t"), K: 10, Shards: 16, Holdout: 2})
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		require.NoError(t, ptest.Run(p))
-		r.topk = time.Since(start)
+		r.topk, r.topkCPU = time.Since(start), cpuTime()-cpu0
 		r.maxShards = maxInFlight.Load()
 
 		if os.Getenv("LLMREC_SCALE_RECPCA") == "" { // the Rec-PCA runs take ~15 min each on a loaded machine
 			r.load = loadAvg()
 			runtime.GOMAXPROCS(prev)
 			rows = append(rows, r)
-			t.Logf("run %d: %d core(s): top-k %.1f s (max %d shards at once); load average before %s, after %s",
-				run+1, procs, r.topk.Seconds(), r.maxShards, r.loadBefore, r.load)
+			t.Logf("run %d: %d core(s): top-k %.1f s, CPU %.1f s (max %d shards at once); load average before %s, after %s",
+				run+1, procs, r.topk.Seconds(), r.topkCPU.Seconds(), r.maxShards, r.loadBefore, r.load)
 			continue
 		}
 		p, s = beam.NewPipelineWithRoot()
 		require.NoError(t, BuildRecPCA(s, RecPCAConfig{Seqs: seqGlob, Emb: embGlob, Out: filepath.Join(dir, fmt.Sprintf("recpca%d", run)),
 			Holdout: 2, Window: 1, Fit: settings, UnitRows: true}))
-		start = time.Now()
+		start, cpu0 = time.Now(), cpuTime()
 		require.NoError(t, ptest.Run(p))
-		r.recpca = time.Since(start)
+		r.recpca, r.rpCPU = time.Since(start), cpuTime()-cpu0
 		r.load = loadAvg()
 		runtime.GOMAXPROCS(prev)
 		rows = append(rows, r)
-		t.Logf("run %d: %d core(s): top-k %.1f s (max %d shards at once), Rec-PCA %.1f s; load average before %s, after %s",
-			run+1, procs, r.topk.Seconds(), r.maxShards, r.recpca.Seconds(), r.loadBefore, r.load)
+		t.Logf("run %d: %d core(s): top-k %.1f s, CPU %.1f s (max %d shards at once), Rec-PCA %.1f s, CPU %.1f s; load average before %s, after %s",
+			run+1, procs, r.topk.Seconds(), r.topkCPU.Seconds(), r.maxShards, r.recpca.Seconds(), r.rpCPU.Seconds(), r.loadBefore, r.load)
 	}
 	best := func(procs int, f func(row) time.Duration) time.Duration {
 		var b time.Duration
