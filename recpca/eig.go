@@ -8,81 +8,58 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	lapackgonum "gonum.org/v1/gonum/lapack/gonum"
+
+	"github.com/llmrec/llmrec/tensor"
 )
 
 // topEig returns the d largest eigenvalues (descending) of the symmetric
-// n x n matrix a (full storage; destroyed) and their orthonormal eigenvectors
-// as the columns of the n x d row-major matrix w.
+// n x n matrix a (full storage; left unchanged) and their orthonormal
+// eigenvectors as the columns of the n x d row-major matrix w.
 //
 // Only d of the n eigenvectors are wanted, so instead of LAPACK's dsyev (whose
 // implicit QL sweeps rotate all n eigenvectors, O(n³) with a large constant:
-// 0.6 s at n = 512) it reduces a to tridiagonal form T = QᵀAQ (dsytrd), takes
-// all eigenvalues of T (dsterf, O(n²)), finds the top d eigenvectors of T by
+// 0.6 s at n = 512) it reduces a to tridiagonal form T = QᵀAQ by blocked
+// Householder reflections (tridiagonalize: symmetric matrix-vector products
+// inside a panel, one matrix product per panel for the rest), takes all
+// eigenvalues of T (dsterf, O(n²)), finds the top d eigenvectors of T by
 // inverse iteration (O(n) per solve, Gram–Schmidt inside clusters of close
-// eigenvalues), maps them back with Q (dormqr, O(n²·d)) and finishes with one
+// eigenvalues), maps them back with Q (applyReflectors: blocks of reflectors
+// in compact WY form, matrix products again) and finishes with one
 // Rayleigh–Ritz step on a itself. The result is then checked: every residual
 // ||a·w_j − θ_j·w_j|| must be below topEigTol·||a|| and every θ_j must equal
 // the j-th eigenvalue from dsterf to the same tolerance; otherwise (never
 // seen in practice) the full dsyev path runs instead, so the answer is always
 // the dense solver's to float64 accuracy.
 func topEig(a []float64, n, d int) (vals, w []float64, ok bool) {
-	if n < 3 || d > n/2 {
-		return topEigFull(a, n, d)
-	}
-	impl := lapackgonum.Implementation{}
-	// Keep the diagonal: dsytrd(Lower) overwrites it and the lower triangle,
-	// the strict upper triangle still holds a.
-	diag := make([]float64, n)
-	for i := range n {
-		diag[i] = a[i*n+i]
-	}
-	restore := func() {
-		for i := range n {
-			a[i*n+i] = diag[i]
-			for j := i + 1; j < n; j++ {
-				a[j*n+i] = a[i*n+j]
-			}
+	if n >= 3 && d <= n/2 {
+		if vals, w, ok = topEigTridiag(a, n, d); ok {
+			return vals, w, true
 		}
 	}
+	return topEigFull(slices.Clone(a), n, d)
+}
+
+// topEigTridiag is topEig without the dsyev fallback: ok is false when a
+// step failed or the result did not pass the checks (n >= 3, d <= n/2).
+func topEigTridiag(a []float64, n, d int) (vals, w []float64, ok bool) {
+	t := slices.Clone(a)
 	td := make([]float64, n)
 	te := make([]float64, n-1)
 	tau := make([]float64, n-1)
-	work := []float64{0}
-	impl.Dsytrd(blas.Lower, n, a, n, td, te, tau, work, -1)
-	work = make([]float64, max(int(work[0]), 1))
-	impl.Dsytrd(blas.Lower, n, a, n, td, te, tau, work, len(work))
+	tridiagonalize(t, n, td, te, tau)
 
 	ev := slices.Clone(td)
-	if !impl.Dsterf(n, ev, slices.Clone(te)) {
-		restore()
-		return topEigFull(a, n, d)
+	if !(lapackgonum.Implementation{}).Dsterf(n, ev, slices.Clone(te)) {
+		return nil, nil, false
 	}
 	// ev is ascending; the wanted shifts are its top d, descending.
-	var norm float64
-	for i := range n {
-		s := math.Abs(td[i])
-		if i > 0 {
-			s += math.Abs(te[i-1])
-		}
-		if i < n-1 {
-			s += math.Abs(te[i])
-		}
-		norm = math.Max(norm, s)
-	}
+	norm := tridiagNorm(td, te)
 	if norm == 0 {
-		restore()
-		return topEigFull(a, n, d)
+		return nil, nil, false
 	}
 	z := make([]float64, n*d) // n x d eigenvectors of T
 	tridiagInverseIteration(td, te, ev, norm, z, n, d)
-
-	// w = Q·z with Q = diag(1, Q₁), Q₁ the product of the n−1 reflectors
-	// stored below the subdiagonal (a QR-style factor of a[1:, 0:n−1]).
-	work = []float64{0}
-	impl.Dormqr(blas.Left, blas.NoTrans, n-1, d, n-1, a[n:], n, tau, z[d:], d, work, -1)
-	work = make([]float64, max(int(work[0]), 1))
-	impl.Dormqr(blas.Left, blas.NoTrans, n-1, d, n-1, a[n:], n, tau, z[d:], d, work, len(work))
-	restore()
+	applyReflectors(t, n, tau, z, d)
 
 	vals, w, ok = rayleighRitz(a, z, n, d)
 	if ok {
@@ -94,9 +71,196 @@ func topEig(a []float64, n, d int) (vals, w []float64, ok bool) {
 		}
 	}
 	if !ok {
-		return topEigFull(a, n, d)
+		return nil, nil, false
 	}
 	return vals, w, true
+}
+
+// tridiagNorm returns ||T||₁ of the symmetric tridiagonal matrix with
+// diagonal td and off-diagonal te.
+func tridiagNorm(td, te []float64) float64 {
+	n := len(td)
+	var norm float64
+	for i := range n {
+		s := math.Abs(td[i])
+		if i > 0 {
+			s += math.Abs(te[i-1])
+		}
+		if i < n-1 {
+			s += math.Abs(te[i])
+		}
+		norm = math.Max(norm, s)
+	}
+	return norm
+}
+
+// eigPanel is the number of Householder reflections tridiagonalize folds into
+// one matrix product, and applyReflectors into one compact WY block.
+const eigPanel = 32
+
+// tridiagonalize reduces the symmetric n x n matrix a (row-major; only its
+// upper triangle is read, and all of a is overwritten) to the tridiagonal
+// T = QᵀAQ with diagonal td (n) and off-diagonal te (n−1), where
+// Q = H₀H₁···H_{n−2}, H_k = I − tau[k]·v_k·v_kᵀ, and v_k is zero in entries
+// 0..k, one in entry k+1 and a[k, k+2:] after the call in entries k+2..n−1.
+//
+// Step k picks H_k to map the entries k+1.. of row k of the current matrix A
+// onto a multiple of e_{k+1} (te[k] = that multiple), and then A ← H_k·A·H_k,
+// which with p = tau·A·v, w = p − (tau/2)(pᵀv)·v is the rank-2 update
+// A − v·wᵀ − w·vᵀ. The updates of eigPanel consecutive steps are deferred:
+// with the panel's v's and w's as the columns of V and W, the current matrix
+// is A₀ − V·Wᵀ − W·Vᵀ, so a step only brings its own row up to date and
+// forms A·v as A₀·v (symmetric matrix-vector product on the panel's start
+// matrix) − V(Wᵀv) − W(Vᵀv); after the panel the trailing matrix takes the
+// rank-2·eigPanel update at once, as one matrix product [V W]·[W V]ᵀ.
+func tridiagonalize(a []float64, n int, td, te, tau []float64) {
+	const nb = eigPanel
+	// Row c of p is v_c (c < nb) or w_{c−nb}; row c of q is w_c or v_{c−nb}:
+	// the trailing update is A −= pᵀ·q, both indexed by global row/column.
+	p := make([]float64, 2*nb*n)
+	q := make([]float64, 2*nb*n)
+	y := make([]float64, n)
+	for j0 := 0; j0 < n-1; j0 += nb {
+		ib := min(nb, n-1-j0)
+		clear(p[:2*nb*n])
+		clear(q[:2*nb*n])
+		for i := range ib {
+			k := j0 + i
+			row := a[k*n+k : k*n+n]
+			// Bring row k up to date with the panel's earlier steps.
+			for c := range i {
+				vc, wc := p[c*n:(c+1)*n], p[(nb+c)*n:(nb+c+1)*n]
+				tensor.Axpy64(-vc[k], wc[k:], row)
+				tensor.Axpy64(-wc[k], vc[k:], row)
+			}
+			td[k] = row[0]
+			x := row[1:]
+			beta, t := householder(x)
+			te[k], tau[k] = beta, t
+			m := len(x)
+			v := p[i*n+k+1 : (i+1)*n]
+			v[0] = 1
+			copy(v[1:], x[1:])
+			// y = A·v on the current trailing matrix A[k+1:, k+1:].
+			yy := y[:m]
+			tensor.SymvUpper64(m, a[(k+1)*n+k+1:], n, v, yy)
+			for c := range i {
+				vc, wc := p[c*n+k+1:(c+1)*n], p[(nb+c)*n+k+1:(nb+c+1)*n]
+				tensor.Axpy64(-tensor.Dot64(wc, v), vc, yy)
+				tensor.Axpy64(-tensor.Dot64(vc, v), wc, yy)
+			}
+			scale(yy, t)
+			tensor.Axpy64(-t/2*tensor.Dot64(yy, v), v, yy)
+			copy(p[(nb+i)*n+k+1:(nb+i+1)*n], yy)
+			copy(q[i*n+k+1:(i+1)*n], yy)
+			copy(q[(nb+i)*n+k+1:(nb+i+1)*n], v)
+		}
+		if s := j0 + ib; s < n {
+			syr2kUpper(a, n, s, p, q, 2*nb)
+		}
+	}
+	td[n-1] = a[(n-1)*n+n-1]
+}
+
+// syr2kUpper subtracts pᵀ·q (p and q: kk x n row-major, columns s.. used)
+// from the upper triangle of a[s:, s:] (n x n row-major), by block rows
+// whose products also touch (and spoil) the strict lower triangle of the
+// diagonal blocks, which tridiagonalize never reads.
+func syr2kUpper(a []float64, n, s int, p, q []float64, kk int) {
+	const bs = 128
+	for r0 := s; r0 < n; r0 += bs {
+		r1 := min(r0+bs, n)
+		gemm64(true, false, r1-r0, n-r0, kk, -1, p[r0:], n, q[r0:], n, 1, a[r0*n+r0:], n)
+	}
+}
+
+// householder turns x (length m >= 1) into a Householder reflector
+// H = I − tau·v·vᵀ with v = (1, x[1:] on return) and H·x₀ = (beta, 0, ...)
+// for the x₀ given; x[0] is left as is. When x₀[1:] is zero, tau = 0 and
+// H = I.
+func householder(x []float64) (beta, tau float64) {
+	alpha := x[0]
+	tail := x[1:]
+	var big float64
+	for _, v := range tail {
+		big = math.Max(big, math.Abs(v))
+	}
+	if big == 0 {
+		return alpha, 0
+	}
+	inv := 1 / big
+	var ss float64
+	for _, v := range tail {
+		v *= inv
+		ss += v * v
+	}
+	sigma := big * math.Sqrt(ss)
+	beta = -math.Copysign(math.Hypot(alpha, sigma), alpha)
+	tau = (beta - alpha) / beta
+	scale(tail, 1/(alpha-beta))
+	return beta, tau
+}
+
+// applyReflectors overwrites z (n x d row-major) with Q·z for the Q of
+// tridiagonalize (reflectors stored in a, factors tau). Blocks of eigPanel
+// consecutive reflectors H_j···H_{j+b−1} = I − Y·T·Yᵀ (Y the n x b matrix of
+// their v's, T upper triangular with T_ii = tau_i and
+// T[0:i, i] = −tau_i·T[0:i, 0:i]·Y[:, 0:i]ᵀ·y_i) are applied as two matrix
+// products each, the last block first.
+func applyReflectors(a []float64, n int, tau, z []float64, d int) {
+	const nb = eigPanel
+	nr := n - 1                 // reflectors
+	yt := make([]float64, nb*n) // row c: v_{j+c}
+	g := make([]float64, nb*nb)
+	tm := make([]float64, nb*nb)
+	x := make([]float64, nb*d)
+	x2 := make([]float64, nb*d)
+	for j := (nr - 1) / nb * nb; j >= 0; j -= nb {
+		b := min(nb, nr-j)
+		s := j + 1 // first row any of the block's reflectors touches
+		m := n - s
+		clear(yt)
+		for c := range b {
+			k := j + c
+			yt[c*n+k+1] = 1
+			copy(yt[c*n+k+2:(c+1)*n], a[k*n+k+2:k*n+n])
+		}
+		gemm64(false, true, b, b, m, 1, yt[s:], n, yt[s:], n, 0, g, nb)
+		clear(tm)
+		for i := range b {
+			tm[i*nb+i] = tau[j+i]
+			for r := range i {
+				var sum float64
+				for c := r; c < i; c++ {
+					sum += tm[r*nb+c] * g[c*nb+i]
+				}
+				tm[r*nb+i] = -tau[j+i] * sum
+			}
+		}
+		// x = Yᵀz, x2 = T·x, z −= Y·x2.
+		gemm64(false, false, b, d, m, 1, yt[s:], n, z[s*d:], d, 0, x, d)
+		for r := range b {
+			out := x2[r*d : (r+1)*d]
+			clear(out)
+			for c := r; c < b; c++ {
+				tensor.Axpy64(tm[r*nb+c], x[c*d:(c+1)*d], out)
+			}
+		}
+		gemm64(true, false, m, d, b, -1, yt[s:], n, x2, d, 1, z[s*d:], d)
+	}
+}
+
+// gemm64 is the float64 matrix product C = alpha·op(A)·op(B) + beta·C on
+// row-major matrices (the BLAS dgemm contract).
+func gemm64(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if transA {
+		ta = blas.Trans
+	}
+	if transB {
+		tb = blas.Trans
+	}
+	blas64.Implementation().Dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // topEigTol bounds topEig's residuals and eigenvalue errors, relative to
@@ -127,13 +291,10 @@ func topEigFull(a []float64, n, d int) (vals, w []float64, ok bool) {
 // the Ritz values (descending) and vectors.
 func rayleighRitz(a, v []float64, n, d int) (vals, w []float64, ok bool) {
 	orthonormalize(v, n, d)
-	gen := func(x []float64, r, c int) blas64.General {
-		return blas64.General{Rows: r, Cols: c, Stride: c, Data: x}
-	}
 	av := make([]float64, n*d)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(a, n, n), gen(v, n, d), 0, gen(av, n, d))
+	gemm64(false, false, n, d, n, 1, a, n, v, d, 0, av, d)
 	h := make([]float64, d*d)
-	blas64.Gemm(blas.Trans, blas.NoTrans, 1, gen(v, n, d), gen(av, n, d), 0, gen(h, d, d))
+	gemm64(true, false, d, d, n, 1, v, d, av, d, 0, h, d)
 	for i := range d {
 		for j := i + 1; j < d; j++ {
 			s := (h[i*d+j] + h[j*d+i]) / 2
@@ -149,9 +310,9 @@ func rayleighRitz(a, v []float64, n, d int) (vals, w []float64, ok bool) {
 		slices.Reverse(h[i*d : (i+1)*d])
 	}
 	w = make([]float64, n*d)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(v, n, d), gen(h, d, d), 0, gen(w, n, d))
+	gemm64(false, false, n, d, d, 1, v, d, h, d, 0, w, d)
 	aw := make([]float64, n*d)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(av, n, d), gen(h, d, d), 0, gen(aw, n, d))
+	gemm64(false, false, n, d, d, 1, av, d, h, d, 0, aw, d)
 	var anorm float64
 	for j := range n {
 		var s float64
@@ -213,7 +374,7 @@ func tridiagInverseIteration(td, te, ev []float64, norm float64, z []float64, n,
 			f.solve(x)
 			for range 2 {
 				for _, q := range vecs[start:j] {
-					axpy(-dot(q, x), q, x)
+					tensor.Axpy64(-tensor.Dot64(q, x), q, x)
 				}
 			}
 		}
