@@ -61,17 +61,21 @@ func topEigTridiag(a []float64, n, d int) (vals, w []float64, ok bool) {
 	tridiagInverseIteration(td, te, ev, norm, z, n, d)
 	applyReflectors(t, n, tau, z, d)
 
+	return ritzChecked(a, z, ev, norm, n, d)
+}
+
+// ritzChecked is the last step of topEig: the Rayleigh–Ritz step on a with
+// the approximate eigenvectors z (n x d), whose values must also match the
+// top d of the tridiagonal eigenvalues ev (ascending) to topEigTol·norm.
+func ritzChecked(a, z, ev []float64, norm float64, n, d int) (vals, w []float64, ok bool) {
 	vals, w, ok = rayleighRitz(a, z, n, d)
-	if ok {
-		for j := range d {
-			if math.Abs(vals[j]-ev[n-1-j]) > topEigTol*norm {
-				ok = false
-				break
-			}
-		}
-	}
 	if !ok {
 		return nil, nil, false
+	}
+	for j := range d {
+		if math.Abs(vals[j]-ev[n-1-j]) > topEigTol*norm {
+			return nil, nil, false
+		}
 	}
 	return vals, w, true
 }

@@ -1,7 +1,6 @@
 package recpca
 
 import (
-	"math"
 	"slices"
 
 	"gonum.org/v1/gonum/blas"
@@ -53,16 +52,7 @@ func topEigDsytrd(a []float64, n, d int) (vals, w []float64, ok bool) {
 	work = make([]float64, max(int(work[0]), 1))
 	impl.Dormqr(blas.Left, blas.NoTrans, n-1, d, n-1, a[n:], n, tau, z[d:], d, work, len(work))
 	restore()
-	vals, w, ok = rayleighRitz(a, z, n, d)
-	if ok {
-		for j := range d {
-			if math.Abs(vals[j]-ev[n-1-j]) > topEigTol*norm {
-				ok = false
-				break
-			}
-		}
-	}
-	if !ok {
+	if vals, w, ok = ritzChecked(a, z, ev, norm, n, d); !ok {
 		return topEigFull(a, n, d)
 	}
 	return vals, w, true
