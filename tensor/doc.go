@@ -1,5 +1,5 @@
 // Package tensor provides dense row-major float32 tensors and the kernels a
-// transformer recommender needs: GEMM (batched, with transposes), broadcasting
+// transformer recommender needs: GEMM (batched, with transposes; Gemm64 for float64), broadcasting
 // elementwise ops, masked softmax and log-softmax, layer normalization,
 // activations, row gather/scatter-add, and reductions.
 //
@@ -22,6 +22,12 @@
 // FMA (checked at run time with golang.org/x/sys/cpu) the micro-kernel is a
 // 6x16 assembly kernel; elsewhere, or when built with the purego tag
 // (go build -tags purego), a 4x4 pure-Go kernel runs instead. No cgo.
+//
+// Gemm64 is the same product on float64 (one driver, generic over the
+// element type), for numerical code that needs double precision (Gram
+// matrices and projections of PCA, say): an AVX-512F 6x16 kernel when the
+// CPU has AVX-512F, an AVX2+FMA 6x8 one otherwise, the 4x4 Go kernel as the
+// fallback.
 //
 // Packing buffers are recycled through a sync.Pool, so steady-state calls
 // allocate nothing. A product of at least 2^21 multiply-adds is split into

@@ -44,3 +44,17 @@ func ExampleGemm() {
 	fmt.Println(c)
 	// Output: [39 45 87 101]
 }
+
+func ExampleGemm64() {
+	// The Gram matrix XᵀX of a 3x2 data matrix X (row-major), without
+	// materializing Xᵀ: transA reads X as stored.
+	x := []float64{
+		1, 2,
+		3, 4,
+		5, 6,
+	}
+	gram := make([]float64, 2*2)
+	tensor.Gemm64(true, false, 2, 2, 3, 1, x, 2, x, 2, 0, gram, 2)
+	fmt.Println(gram)
+	// Output: [35 44 44 56]
+}

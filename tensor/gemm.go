@@ -10,23 +10,43 @@ import (
 // with the BLAS sgemm contract: op(A) is m x k, op(B) is k x n, C is m x n;
 // lda, ldb and ldc are the row strides of A, B and C as stored (A is m x k
 // when !transA and k x m when transA). When beta is 0, C is overwritten and
-// its old contents (even NaN) are ignored.
+// its old contents (even NaN) are ignored. Operands that do not fit these
+// shapes panic with an error wrapping ErrShape.
 //
 // It dispatches to the fastest kernel available on this CPU (AVX2+FMA
 // assembly on amd64, blocked pure Go elsewhere or with the purego build tag)
 // and splits large products over GOMAXPROCS goroutines. Gemm is safe for
 // concurrent use as long as the calls write distinct destinations.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	gemm("Gemm", transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Gemm64 is Gemm on float64 matrices (the BLAS dgemm contract): C =
+// alpha·op(A)·op(B) + beta·C, row-major, with the same shapes, strides,
+// beta = 0 semantics, ErrShape panics, parallel split and allocation-free
+// steady state as Gemm.
+//
+// On amd64 it runs an AVX-512F 6x16 assembly micro-kernel when the CPU has
+// AVX-512F, an AVX2+FMA 6x8 one when it has those (checked at run time with
+// golang.org/x/sys/cpu), and a 4x4 pure-Go kernel otherwise or with the
+// purego build tag. Every element is a float64 dot product, so the error is
+// that of float64 arithmetic: at most about k·2⁻⁵³·Σ|op(A)_ip·op(B)_pj| per
+// element (the summation order differs from a naive loop's).
+func Gemm64(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	gemm("Gemm64", transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func gemm[T float](name string, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	checkGemm(name, transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
 	ws := getWorkspace()
-	gemmDispatch(ws, runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemmDispatch(ws, runtime.GOMAXPROCS(0), pickKernel[T](), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	putWorkspace(ws)
 }
 
-func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+func checkGemm[T float](name string, transA, transB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
 	ar, ac := m, k
 	if transA {
 		ar, ac = k, m
@@ -36,11 +56,25 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 		br, bc = n, k
 	}
 	if m < 0 || n < 0 || k < 0 || lda < max(ac, 1) || ldb < max(bc, 1) || ldc < max(n, 1) {
-		panic(fmt.Errorf("%w: Gemm m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", ErrShape, m, n, k, lda, ldb, ldc))
+		panic(fmt.Errorf("%w: %s m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", ErrShape, name, m, n, k, lda, ldb, ldc))
 	}
 	if (ar > 0 && ac > 0 && len(a) < (ar-1)*lda+ac) || (br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc) || (m > 0 && n > 0 && len(c) < (m-1)*ldc+n) {
-		panic(fmt.Errorf("%w: Gemm slices too short for m=%d n=%d k=%d", ErrShape, m, n, k))
+		panic(fmt.Errorf("%w: %s slices too short for m=%d n=%d k=%d", ErrShape, name, m, n, k))
 	}
+}
+
+// pickKernel returns the fastest micro-kernel this CPU runs for T.
+func pickKernel[T float]() *microKernel[T] {
+	return kernelsFor[T]()[0]
+}
+
+// kernelsFor lists the micro-kernels this build and CPU can run for T,
+// fastest first; the last is the portable Go one.
+func kernelsFor[T float]() []*microKernel[T] {
+	if ks, ok := any(kernels32).([]*microKernel[T]); ok {
+		return ks
+	}
+	return any(kernels64).([]*microKernel[T])
 }
 
 // parallelMinWork is the number of multiply-adds (m·n·k) from which a single
@@ -48,10 +82,9 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 // saves (a 64x64x64 product is 2^18 and stays on the calling goroutine).
 const parallelMinWork = 1 << 21
 
-// gemmDispatch runs one product, splitting it over up to procs goroutines when
-// it is large enough. ws serves the calling goroutine's share.
-func gemmDispatch(ws *workspace, procs int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	kern := pickKernel()
+// gemmDispatch runs one product with kern, splitting it over up to procs
+// goroutines when it is large enough. ws serves the calling goroutine's share.
+func gemmDispatch[T float](ws *workspace, procs int, kern *microKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	work := m * n * k
 	if procs < 2 || work < parallelMinWork {
 		gemmSerial(ws, kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -60,8 +93,8 @@ func gemmDispatch(ws *workspace, procs int, transA, transB bool, m, n, k int, al
 	// Split C into blocks of whole micro-tiles along its longer side; each
 	// part packs its own panels, so parts share nothing but read-only A/B.
 	parts := min(procs, work/(parallelMinWork/2))
-	j := splitJobs.Get().(*splitJob)
-	*j = splitJob{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+	j := &bufs[T](ws).split
+	*j = splitJob[T]{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
 		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, byRows: m >= n}
 	if j.byRows {
 		j.step = roundUp((m+parts-1)/parts, kern.mr)
@@ -71,26 +104,24 @@ func gemmDispatch(ws *workspace, procs int, transA, transB bool, m, n, k int, al
 		parts = (n + j.step - 1) / j.step
 	}
 	runParts(j, parts, ws)
-	*j = splitJob{} // drop references to the caller's slices
-	splitJobs.Put(j)
+	*j = splitJob[T]{} // drop references to the caller's slices
 }
 
 // splitJob is one product split into blocks of step rows (byRows) or step
-// columns of C; part p computes block p.
-type splitJob struct {
-	kern           microKernel
+// columns of C; part p computes block p. It lives in the caller's workspace
+// while the parts run.
+type splitJob[T float] struct {
+	kern           *microKernel[T]
 	transA, transB bool
 	m, n, k        int
-	alpha, beta    float32
-	a, b, c        []float32
+	alpha, beta    T
+	a, b, c        []T
 	lda, ldb, ldc  int
 	step           int
 	byRows         bool
 }
 
-var splitJobs = sync.Pool{New: func() any { return new(splitJob) }}
-
-func (j *splitJob) part(ws *workspace, p int) {
+func (j *splitJob[T]) part(ws *workspace, p int) {
 	if j.byRows {
 		i0 := p * j.step
 		rows := min(j.step, j.m-i0)
@@ -111,42 +142,6 @@ func (j *splitJob) part(ws *workspace, p int) {
 }
 
 func roundUp(x, to int) int { return (x + to - 1) / to * to }
-
-// gemmNaive is the portable reference kernel, kept for tests.
-func gemmNaive(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	for i := 0; i < m; i++ {
-		crow := c[i*ldc : i*ldc+n]
-		if beta == 0 {
-			clear(crow)
-		} else if beta != 1 {
-			for j := range crow {
-				crow[j] *= beta
-			}
-		}
-		for p := 0; p < k; p++ {
-			var av float32
-			if transA {
-				av = a[p*lda+i]
-			} else {
-				av = a[i*lda+p]
-			}
-			av *= alpha
-			if av == 0 {
-				continue
-			}
-			if transB {
-				for j := 0; j < n; j++ {
-					crow[j] += av * b[j*ldb+p]
-				}
-			} else {
-				brow := b[p*ldb : p*ldb+n]
-				for j, bv := range brow {
-					crow[j] += av * bv
-				}
-			}
-		}
-	}
-}
 
 // MatMul computes dst = op(a)·op(b) for 2-D or batched operands. a is
 // [..., m, k] (or [..., k, m] when transA); b is either 2-D (shared by every
@@ -223,7 +218,7 @@ func (j *batchJob) run(ws *workspace, lo, hi, procs, batch int) {
 			if j.bBatched {
 				bo = i * j.sb
 			}
-			gemmDispatch(ws, procs, j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a[i*j.sa:(i+1)*j.sa], j.lda,
+			gemmDispatch(ws, procs, pickKernel[float32](), j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a[i*j.sa:(i+1)*j.sa], j.lda,
 				j.b[bo:bo+j.sb], j.ldb, j.beta, j.c[i*j.sc:(i+1)*j.sc], j.n)
 		}
 		return

@@ -2,32 +2,46 @@ package tensor
 
 import "sync"
 
-// Cache blocking of the packed GEMM (the BLIS loop nest): a kc x nc panel of
-// op(B) is packed once per (jc, pc) block and stays in L2/L3, an mc x kc
-// panel of op(A) is packed per (ic, pc) block and stays in L2, and the
-// micro-kernel streams mr x kc slivers of A against kc x nr slivers of B from
-// L1, keeping an mr x nr tile of C in registers.
+// float is the element type of the packed GEMM: Gemm runs it on float32,
+// Gemm64 on float64, through one driver.
+type float interface{ float32 | float64 }
+
+// Default cache blocking of the packed GEMM (the BLIS loop nest): a kc x nc
+// panel of op(B) is packed once per (jc, pc) block and stays in L2/L3, an
+// mc x kc panel of op(A) is packed per (ic, pc) block and stays in L2, and
+// the micro-kernel streams mr x kc slivers of A against kc x nr slivers of B
+// from L1, keeping an mr x nr tile of C in registers. A kernel may set its
+// own blocks (wider elements or tiles fill the caches sooner).
 const (
 	gemmKC = 256
 	gemmMC = 96
 	gemmNC = 2048
 )
 
-// microKernel describes one register-blocked micro-kernel. fn computes the
-// full mr x nr tile C = alpha·Â·B̂ + beta·C from packed slivers a (kc·mr
-// values, column-major in mr) and b (kc·nr values, row-major in nr); when
-// beta is 0, C is only written. c starts at the tile's top-left element and
-// has row stride ldc.
-type microKernel struct {
-	mr, nr int
-	fn     func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+// microKernel describes one register-blocked micro-kernel and the cache
+// blocks it runs with. fn computes the full mr x nr tile C = alpha·Â·B̂ +
+// beta·C from packed slivers a (kc·mr values, column-major in mr) and b
+// (kc·nr values, row-major in nr); when beta is 0, C is only written. c
+// starts at the tile's top-left element and has row stride ldc.
+type microKernel[T float] struct {
+	name       string // for tests and benchmarks
+	mr, nr     int
+	kc, mc, nc int
+	fn         func(kc int, a, b, c []T, ldc int, alpha, beta T)
 }
 
-// workspace holds the packing buffers one goroutine needs; it is recycled
-// through a sync.Pool so steady-state products allocate nothing.
+// gemmBufs are the packing buffers (and the split-job record) of one element
+// type in a workspace.
+type gemmBufs[T float] struct {
+	a, b, tile []T
+	split      splitJob[T]
+}
+
+// workspace holds the buffers one goroutine needs; it is recycled through a
+// sync.Pool so steady-state products allocate nothing.
 type workspace struct {
-	a, b []float32
-	tile []float32
+	f32 gemmBufs[float32]
+	f64 gemmBufs[float64]
 }
 
 var workspaces = sync.Pool{New: func() any { return new(workspace) }}
@@ -35,45 +49,55 @@ var workspaces = sync.Pool{New: func() any { return new(workspace) }}
 func getWorkspace() *workspace  { return workspaces.Get().(*workspace) }
 func putWorkspace(w *workspace) { workspaces.Put(w) }
 
-func grow(buf []float32, n int) []float32 {
+// bufs returns ws's buffers for element type T.
+func bufs[T float](ws *workspace) *gemmBufs[T] {
+	if p, ok := any(&ws.f32).(*gemmBufs[T]); ok {
+		return p
+	}
+	return any(&ws.f64).(*gemmBufs[T])
+}
+
+func grow[T float](buf []T, n int) []T {
 	if cap(buf) < n {
-		return make([]float32, n)
+		return make([]T, n)
 	}
 	return buf[:n]
 }
 
 // gemmSerial computes the whole product on the calling goroutine. It expects
 // m, n > 0 and validated operands.
-func gemmSerial(ws *workspace, kern microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func gemmSerial[T float](ws *workspace, kern *microKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
 	mr, nr := kern.mr, kern.nr
-	kcMax := min(k, gemmKC)
-	ncMax := min(roundUp(n, nr), gemmNC)
-	mcMax := min(roundUp(m, mr), gemmMC)
-	ws.b = grow(ws.b, kcMax*ncMax)
-	ws.a = grow(ws.a, kcMax*mcMax)
-	ws.tile = grow(ws.tile, mr*nr)
-	for jc := 0; jc < n; jc += gemmNC {
-		nc := min(gemmNC, n-jc)
-		for pc := 0; pc < k; pc += gemmKC {
-			kc := min(gemmKC, k-pc)
-			packB(ws.b, transB, b, ldb, pc, jc, kc, nc, nr)
+	KC, MC, NC := kern.kc, kern.mc, kern.nc
+	kcMax := min(k, KC)
+	ncMax := min(roundUp(n, nr), NC)
+	mcMax := min(roundUp(m, mr), MC)
+	w := bufs[T](ws)
+	w.b = grow(w.b, kcMax*ncMax)
+	w.a = grow(w.a, kcMax*mcMax)
+	w.tile = grow(w.tile, mr*nr)
+	for jc := 0; jc < n; jc += NC {
+		nc := min(NC, n-jc)
+		for pc := 0; pc < k; pc += KC {
+			kc := min(KC, k-pc)
+			packB(w.b, transB, b, ldb, pc, jc, kc, nc, nr)
 			bet := beta
 			if pc > 0 {
 				bet = 1
 			}
-			for ic := 0; ic < m; ic += gemmMC {
-				mc := min(gemmMC, m-ic)
-				packA(ws.a, transA, a, lda, ic, pc, mc, kc, mr)
+			for ic := 0; ic < m; ic += MC {
+				mc := min(MC, m-ic)
+				packA(w.a, transA, a, lda, ic, pc, mc, kc, mr)
 				for jr := 0; jr < nc; jr += nr {
 					nw := min(nr, nc-jr)
-					bp := ws.b[jr*kc : (jr+nr)*kc]
+					bp := w.b[jr*kc : (jr+nr)*kc]
 					for ir := 0; ir < mc; ir += mr {
 						mh := min(mr, mc-ir)
-						ap := ws.a[ir*kc : (ir+mr)*kc]
+						ap := w.a[ir*kc : (ir+mr)*kc]
 						co := (ic+ir)*ldc + jc + jr
 						if mh == mr && nw == nr {
 							kern.fn(kc, ap, bp, c[co:], ldc, alpha, bet)
@@ -81,9 +105,9 @@ func gemmSerial(ws *workspace, kern microKernel, transA, transB bool, m, n, k in
 						}
 						// Edge tile: compute the full tile into scratch from
 						// zero-padded packs and merge the valid part.
-						kern.fn(kc, ap, bp, ws.tile, nr, alpha, 0)
+						kern.fn(kc, ap, bp, w.tile, nr, alpha, 0)
 						for i := 0; i < mh; i++ {
-							t := ws.tile[i*nr : i*nr+nw]
+							t := w.tile[i*nr : i*nr+nw]
 							cr := c[co+i*ldc : co+i*ldc+nw]
 							if bet == 0 {
 								copy(cr, t)
@@ -101,7 +125,7 @@ func gemmSerial(ws *workspace, kern microKernel, transA, transB bool, m, n, k in
 }
 
 // scaleC sets C = beta·C, with beta == 0 clearing C (NaN included).
-func scaleC(m, n int, beta float32, c []float32, ldc int) {
+func scaleC[T float](m, n int, beta T, c []T, ldc int) {
 	for i := 0; i < m; i++ {
 		cr := c[i*ldc : i*ldc+n]
 		switch beta {
@@ -119,7 +143,7 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 // packA copies the mc x kc block of op(A) at (ic, pc) into dst as slivers of
 // mr rows: sliver s holds, for each p, the mr values op(A)[ic+s·mr+r, pc+p]
 // contiguously; rows past mc are zero.
-func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc, mr int) {
+func packA[T float](dst []T, transA bool, a []T, lda, ic, pc, mc, kc, mr int) {
 	for s := 0; s < mc; s += mr {
 		d := dst[s*kc : (s+mr)*kc]
 		rows := min(mr, mc-s)
@@ -160,7 +184,7 @@ func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc, mr int)
 // packB copies the kc x nc block of op(B) at (pc, jc) into dst as slivers of
 // nr columns: sliver s holds, for each p, the nr values op(B)[pc+p, jc+s·nr+j]
 // contiguously; columns past nc are zero.
-func packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc, nr int) {
+func packB[T float](dst []T, transB bool, b []T, ldb, pc, jc, kc, nc, nr int) {
 	for s := 0; s < nc; s += nr {
 		d := dst[s*kc : (s+nr)*kc]
 		cols := min(nr, nc-s)

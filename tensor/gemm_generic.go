@@ -2,6 +2,9 @@
 
 package tensor
 
-// pickKernel returns the portable Go micro-kernel: this build has no
-// assembly (another architecture, or the purego tag).
-func pickKernel() microKernel { return goKernel }
+// This build has no assembly (another architecture, or the purego tag): the
+// portable Go micro-kernel is the only one.
+var (
+	kernels32 = []*microKernel[float32]{&goKernel32}
+	kernels64 = []*microKernel[float64]{&goKernel64}
+)

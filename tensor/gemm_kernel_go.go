@@ -1,17 +1,21 @@
 package tensor
 
-// goKernel is the portable micro-kernel: a 4x4 tile of C held in sixteen
-// scalar accumulators, fed by packed slivers. It is what every CPU without
-// the assembly kernel runs, and what the purego build tag forces.
-var goKernel = microKernel{mr: 4, nr: 4, fn: kernel4x4Go}
+// goKernel32 and goKernel64 are the portable micro-kernel: a 4x4 tile of C
+// held in sixteen scalar accumulators, fed by packed slivers. It is what
+// every CPU without an assembly kernel runs, and what the purego build tag
+// forces.
+var (
+	goKernel32 = microKernel[float32]{name: "go-4x4", mr: 4, nr: 4, kc: gemmKC, mc: gemmMC, nc: gemmNC, fn: kernel4x4Go[float32]}
+	goKernel64 = microKernel[float64]{name: "go-4x4", mr: 4, nr: 4, kc: gemmKC, mc: gemmMC, nc: gemmNC, fn: kernel4x4Go[float64]}
+)
 
-func kernel4x4Go(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+func kernel4x4Go[T float](kc int, a, b, c []T, ldc int, alpha, beta T) {
 	a = a[:kc*4]
 	b = b[:kc*4]
-	var c00, c01, c02, c03 float32
-	var c10, c11, c12, c13 float32
-	var c20, c21, c22, c23 float32
-	var c30, c31, c32, c33 float32
+	var c00, c01, c02, c03 T
+	var c10, c11, c12, c13 T
+	var c20, c21, c22, c23 T
+	var c30, c31, c32, c33 T
 	for p := 0; p+4 <= len(a); p += 4 {
 		ap := a[p : p+4 : p+4]
 		bp := b[p : p+4 : p+4]
@@ -40,7 +44,7 @@ func kernel4x4Go(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 	storeRow4(c[3*ldc:3*ldc+4:3*ldc+4], alpha, beta, c30, c31, c32, c33)
 }
 
-func storeRow4(c []float32, alpha, beta, v0, v1, v2, v3 float32) {
+func storeRow4[T float](c []T, alpha, beta, v0, v1, v2, v3 T) {
 	if beta == 0 {
 		c[0], c[1], c[2], c[3] = alpha*v0, alpha*v1, alpha*v2, alpha*v3
 		return

@@ -23,10 +23,10 @@ func (g gemmCase) String() string {
 		g.transA, g.transB, g.m, g.n, g.k, g.lda, g.ldb, g.ldc, g.alpha, g.beta)
 }
 
-// operands builds random A, B and C for the case; C is filled with NaN when
-// beta is 0 (Gemm must ignore it), and the padding between rows of every
-// operand holds a sentinel that must survive.
-func (g gemmCase) operands(rng *rand.Rand) (a, b, c []float32) {
+// operands builds random A, B and C of element type T for the case; C is
+// filled with NaN when beta is 0 (Gemm must ignore it), and the padding
+// between rows of every operand holds a sentinel that must survive.
+func operands[T float](g gemmCase, rng *rand.Rand) (a, b, c []T) {
 	ar, br := g.m, g.k
 	if g.transA {
 		ar = g.k
@@ -34,39 +34,47 @@ func (g gemmCase) operands(rng *rand.Rand) (a, b, c []float32) {
 	if g.transB {
 		br = g.n
 	}
-	a = randSlice(rng, max(ar*g.lda, 1))
-	b = randSlice(rng, max(br*g.ldb, 1))
-	c = randSlice(rng, max(g.m*g.ldc, 1))
+	a = randSliceOf[T](rng, max(ar*g.lda, 1))
+	b = randSliceOf[T](rng, max(br*g.ldb, 1))
+	c = randSliceOf[T](rng, max(g.m*g.ldc, 1))
 	for i := 0; i < g.m; i++ {
 		for j := g.n; j < g.ldc; j++ {
 			c[i*g.ldc+j] = 12345
 		}
 		if g.beta == 0 {
 			for j := 0; j < g.n; j++ {
-				c[i*g.ldc+j] = float32(math.NaN())
+				c[i*g.ldc+j] = T(math.NaN())
 			}
 		}
 	}
 	return a, b, c
 }
 
-func randSlice(rng *rand.Rand, n int) []float32 {
-	s := make([]float32, n)
+func randSlice(rng *rand.Rand, n int) []float32 { return randSliceOf[float32](rng, n) }
+
+// randSliceOf returns n standard normal values; as float64 they carry all
+// 53 bits, so products and sums round.
+func randSliceOf[T float](rng *rand.Rand, n int) []T {
+	s := make([]T, n)
 	for i := range s {
-		s[i] = float32(rng.NormFloat64())
+		s[i] = T(rng.NormFloat64())
 	}
 	return s
 }
 
-// refGemm is an independent float64 reference: it returns alpha·op(A)·op(B) +
-// beta·C (beta = 0 ignoring C) and, per element, the magnitude bound
+// refGemm is an independent reference: it returns alpha·op(A)·op(B) + beta·C
+// (beta = 0 ignoring C) and, per element, the magnitude bound
 // |alpha|·Σ_p |op(A)_ip|·|op(B)_pj| + |beta|·|C_ij| used for the tolerance.
-func refGemm(g gemmCase, a, b, c []float32) (want, bound []float64) {
+// The dot products are compensated (products split exactly with FMA, sums
+// with TwoSum: Ogita, Rump and Oishi's Dot2), so the reference is as accurate
+// as a dot product in twice float64's precision: its own error is far below
+// the float64 tolerance it checks Gemm64 against.
+func refGemm[T float](g gemmCase, a, b, c []T) (want, bound []float64) {
 	want = make([]float64, g.m*g.n)
 	bound = make([]float64, g.m*g.n)
 	for i := 0; i < g.m; i++ {
 		for j := 0; j < g.n; j++ {
-			var s, sa float64
+			var s, e, sa float64
 			for p := 0; p < g.k; p++ {
 				var av, bv float64
 				if g.transA {
@@ -79,9 +87,15 @@ func refGemm(g gemmCase, a, b, c []float32) (want, bound []float64) {
 				} else {
 					bv = float64(b[p*g.ldb+j])
 				}
-				s += av * bv
-				sa += math.Abs(av * bv)
+				h := av * bv
+				l := math.FMA(av, bv, -h) // h + l = av·bv exactly
+				t := s + h
+				z := t - s
+				e += (s - (t - z)) + (h - z) + l // TwoSum error of s + h
+				s = t
+				sa += math.Abs(h)
 			}
+			s += e
 			w := float64(g.alpha) * s
 			bd := math.Abs(float64(g.alpha)) * sa
 			if g.beta != 0 {
@@ -96,44 +110,48 @@ func refGemm(g gemmCase, a, b, c []float32) (want, bound []float64) {
 	return want, bound
 }
 
-// checkGemmResult compares got (C after the call) to the reference. A float32
-// dot product of length k, summed in any order (blocking and FMA change the
-// order), has a rounding error of at most about k·u·Σ|a_p·b_p| with
-// u = 2^-24 (Higham, Accuracy and Stability, §3.1); alpha, beta and the final
-// add contribute a few more u. So the tolerance is (k+4)·u·bound, doubled for
-// slack: relative to the magnitudes involved and scaled by k.
-func checkGemmResult(t *testing.T, g gemmCase, got []float32, want, bound []float64) {
-	t.Helper()
-	const u = 1.0 / (1 << 24)
-	bad := 0
-	for i := 0; i < g.m; i++ {
-		for j := 0; j < g.ldc; j++ {
+// unitRoundoff is u for T: 2^-24 for float32, 2^-53 for float64.
+func unitRoundoff[T float]() float64 {
+	if _, ok := any(T(0)).(float32); ok {
+		return 1.0 / (1 << 24)
+	}
+	return 1.0 / (1 << 53)
+}
+
+// gemmMismatches compares got (C after the call) to the reference and
+// describes up to five wrong elements. A dot product of length k in T,
+// summed in any order (blocking and FMA change the order), has a rounding
+// error of at most about k·u·Σ|a_p·b_p| (Higham, Accuracy and Stability,
+// §3.1); alpha, beta and the final add contribute a few more u. So the
+// tolerance is (k+4)·u·bound, doubled for slack: relative to the magnitudes
+// involved and scaled by k.
+func gemmMismatches[T float](g gemmCase, got []T, want, bound []float64) []string {
+	u := unitRoundoff[T]()
+	var bad []string
+	for i := 0; i < g.m && len(bad) < 5; i++ {
+		for j := 0; j < g.ldc && len(bad) < 5; j++ {
 			v := got[i*g.ldc+j]
 			if j >= g.n {
-				if v != 12345 && bad < 5 {
-					t.Errorf("%v: C[%d,%d] padding changed to %v", g, i, j, v)
-					bad++
+				if v != 12345 {
+					bad = append(bad, fmt.Sprintf("%v: C[%d,%d] padding changed to %v", g, i, j, v))
 				}
 				continue
 			}
 			w := want[i*g.n+j]
-			tol := 2*float64(g.k+4)*u*bound[i*g.n+j] + 1e-30
-			if d := math.Abs(float64(v) - w); !(d <= tol) && bad < 5 {
-				t.Errorf("%v: C[%d,%d] = %v, want %v (|diff| %.3g > tol %.3g)", g, i, j, v, w, d, tol)
-				bad++
+			tol := 2*float64(g.k+4)*u*bound[i*g.n+j] + 1e-300
+			if d := math.Abs(float64(v) - w); !(d <= tol) {
+				bad = append(bad, fmt.Sprintf("%v: C[%d,%d] = %v, want %v (|diff| %.3g > tol %.3g)", g, i, j, v, w, d, tol))
 			}
 		}
 	}
+	return bad
 }
 
-// kernels lists every micro-kernel this build can run, so the portable one is
-// tested on amd64 too (the purego build tests it through Gemm as well).
-func kernels() map[string]microKernel {
-	ks := map[string]microKernel{"go4x4": goKernel}
-	if k := pickKernel(); k.mr != goKernel.mr || k.nr != goKernel.nr {
-		ks["native"] = k
+func checkGemmResult[T float](t *testing.T, g gemmCase, got []T, want, bound []float64) {
+	t.Helper()
+	for _, msg := range gemmMismatches(g, got, want, bound) {
+		t.Error(msg)
 	}
-	return ks
 }
 
 var gemmSizes = []int{1, 2, 3, 5, 7, 16, 17, 33, 64, 65, 127, 257}
@@ -169,8 +187,11 @@ func randomCases(rng *rand.Rand, sizes []int, count int) []gemmCase {
 	return cs
 }
 
-func TestGemmAgainstFloat64Reference(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
+// referenceCases are the random cases plus fixed ones: each transpose pair
+// on sizes that straddle the tiles and the kc/mc cache blocks (k = 600 > 256
+// exercises beta = 1 after the first k block; m = 200 > mc), each with
+// beta 0 and beta 2.
+func referenceCases(t *testing.T, rng *rand.Rand) []gemmCase {
 	sizes, count := gemmSizes, 160
 	if testing.Short() {
 		// The race detector (run with -short in CI) slows the float64
@@ -178,9 +199,6 @@ func TestGemmAgainstFloat64Reference(t *testing.T) {
 		sizes, count = gemmSizes[:len(gemmSizes)-1], 48
 	}
 	cases := randomCases(rng, sizes, count)
-	// Fixed cases: each transpose pair on sizes that straddle the tiles and
-	// the kc/mc cache blocks (k = 600 > 256 exercises beta = 1 after the
-	// first k block; m = 200 > mc).
 	for _, tA := range []bool{false, true} {
 		for _, tB := range []bool{false, true} {
 			for _, mnk := range [][3]int{{1, 1, 1}, {6, 16, 4}, {7, 17, 3}, {200, 33, 600}, {13, 300, 257}} {
@@ -198,25 +216,93 @@ func TestGemmAgainstFloat64Reference(t *testing.T) {
 			}
 		}
 	}
-	for name, kern := range kernels() {
-		t.Run(name, func(t *testing.T) {
-			ws := new(workspace)
-			for _, g := range cases {
-				a, b, c := g.operands(rng)
-				want, bound := refGemm(g, a, b, c)
-				gemmSerial(ws, kern, g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, g.lda, b, g.ldb, g.beta, c, g.ldc)
-				checkGemmResult(t, g, c, want, bound)
+	return cases
+}
+
+// testAgainstReference runs every case through every kernel this CPU has
+// for T (serially) and through gemm (the public entry point), each checked
+// against the compensated reference.
+func testAgainstReference[T float](t *testing.T, rng *rand.Rand, cases []gemmCase) {
+	ws := new(workspace)
+	for _, g := range cases {
+		a, b, c := operands[T](g, rng)
+		want, bound := refGemm(g, a, b, c)
+		for _, kern := range kernelsFor[T]() {
+			got := append([]T(nil), c...)
+			gemmSerial(ws, kern, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), got, g.ldc)
+			for _, msg := range gemmMismatches(g, got, want, bound) {
+				t.Errorf("kernel %s: %s", kern.name, msg)
 			}
-		})
-	}
-	t.Run("Gemm", func(t *testing.T) {
-		for _, g := range cases {
-			a, b, c := g.operands(rng)
-			want, bound := refGemm(g, a, b, c)
-			Gemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, g.lda, b, g.ldb, g.beta, c, g.ldc)
-			checkGemmResult(t, g, c, want, bound)
 		}
-	})
+		gemm("gemm", g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), c, g.ldc)
+		checkGemmResult(t, g, c, want, bound)
+	}
+}
+
+func TestGemmAgainstFloat64Reference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	testAgainstReference[float32](t, rng, referenceCases(t, rng))
+}
+
+func TestGemm64AgainstReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	t.Logf("float64 kernels on this CPU: %v", kernelNames(kernelsFor[float64]()))
+	testAgainstReference[float64](t, rng, referenceCases(t, rng))
+}
+
+func kernelNames[T float](ks []*microKernel[T]) []string {
+	var names []string
+	for _, k := range ks {
+		names = append(names, k.name)
+	}
+	return names
+}
+
+// TestGemm64CheckCatchesWrongKernels shows that the float64 check can fail:
+// kernels that are wrong in ways a real bug would be (float32 rounding, a
+// dropped k step, beta ignored) must each produce mismatches.
+func TestGemm64CheckCatchesWrongKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	good := pickKernel[float64]()
+	wrap := func(name string, fn func(kc int, a, b, c []float64, ldc int, alpha, beta float64)) *microKernel[float64] {
+		k := *good
+		k.name, k.fn = name, fn
+		return &k
+	}
+	wrong := []*microKernel[float64]{
+		wrap("float32-rounding", func(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
+			good.fn(kc, a, b, c, ldc, alpha, beta)
+			for i := 0; i < good.mr; i++ {
+				for j := 0; j < good.nr; j++ {
+					c[i*ldc+j] = float64(float32(c[i*ldc+j]))
+				}
+			}
+		}),
+		wrap("drops-last-k", func(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
+			if kc > 1 {
+				kc--
+			}
+			good.fn(kc, a, b, c, ldc, alpha, beta)
+		}),
+		wrap("ignores-beta", func(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
+			good.fn(kc, a, b, c, ldc, alpha, 0)
+		}),
+	}
+	cases := []gemmCase{
+		{m: 13, n: 21, k: 40, lda: 40, ldb: 21, ldc: 21, alpha: 1, beta: 0.5},
+		{transA: true, transB: true, m: 30, n: 17, k: 300, lda: 30, ldb: 300, ldc: 19, alpha: -0.5, beta: 1},
+	}
+	ws := new(workspace)
+	for _, kern := range wrong {
+		var bad []string
+		for _, g := range cases {
+			a, b, c := operands[float64](g, rng)
+			want, bound := refGemm(g, a, b, c)
+			gemmSerial(ws, kern, g.transA, g.transB, g.m, g.n, g.k, float64(g.alpha), a, g.lda, b, g.ldb, float64(g.beta), c, g.ldc)
+			bad = append(bad, gemmMismatches(g, c, want, bound)...)
+		}
+		assert.NotEmpty(t, bad, "wrong kernel %s passed the check", kern.name)
+	}
 }
 
 func TestGemmDegenerate(t *testing.T) {
@@ -245,28 +331,59 @@ func TestGemmDegenerate(t *testing.T) {
 	require.NotPanics(t, func() { Gemm(false, false, 3, 0, 2, 1, make([]float32, 6), 2, nil, 1, 0, nil, 1) })
 }
 
+func TestGemm64Degenerate(t *testing.T) {
+	c := []float64{math.NaN(), math.Inf(-1), 3, 4}
+	Gemm64(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 0, c, 2)
+	assert.Equal(t, []float64{0, 0, 0, 0}, c, "k=0 beta=0 clears NaN and Inf")
+	c = []float64{1, 2, 3, 4}
+	Gemm64(false, false, 2, 2, 3, 0, make([]float64, 6), 3, make([]float64, 6), 2, -2, c, 2)
+	assert.Equal(t, []float64{-2, -4, -6, -8}, c, "alpha=0 scales by beta")
+	require.NotPanics(t, func() { Gemm64(true, true, 0, 0, 0, 1, nil, 1, nil, 1, 0, nil, 1) })
+}
+
+// gemmFunc is Gemm's or Gemm64's signature.
+type gemmFunc[T float] func(transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int)
+
 func TestGemmHandComputed(t *testing.T) {
+	testHandComputed[float32](t, Gemm)
+	testHandComputed[float64](t, Gemm64)
+	// A sum only float64 holds: 1 + 2^-40 + 2^-40 (float32 arithmetic would
+	// round it to 1).
+	tiny := math.Ldexp(1, -40)
+	var d [1]float64
+	Gemm64(false, true, 1, 1, 3, 1, []float64{1, tiny, tiny}, 3, []float64{1, 1, 1}, 3, 0, d[:], 1)
+	assert.Equal(t, 1+2*tiny, d[0], "float64 precision kept")
+}
+
+func testHandComputed[T float](t *testing.T, gemm gemmFunc[T]) {
 	// [1 2; 3 4]·[5 6; 7 8] = [19 22; 43 50]; with alpha=2, beta=1 on C=1.
-	a := []float32{1, 2, 3, 4}
-	b := []float32{5, 6, 7, 8}
-	c := []float32{1, 1, 1, 1}
-	Gemm(false, false, 2, 2, 2, 2, a, 2, b, 2, 1, c, 2)
-	assert.Equal(t, []float32{39, 45, 87, 101}, c)
+	a := []T{1, 2, 3, 4}
+	b := []T{5, 6, 7, 8}
+	c := []T{1, 1, 1, 1}
+	gemm(false, false, 2, 2, 2, 2, a, 2, b, 2, 1, c, 2)
+	assert.Equal(t, []T{39, 45, 87, 101}, c)
 	// Aᵀ·Bᵀ = [1 3; 2 4]·[5 7; 6 8] = [23 31; 34 46].
-	Gemm(true, true, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2)
-	assert.Equal(t, []float32{23, 31, 34, 46}, c)
+	gemm(true, true, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2)
+	assert.Equal(t, []T{23, 31, 34, 46}, c)
 }
 
 func TestGemmPanics(t *testing.T) {
-	s := make([]float32, 12)
+	testGemmPanics[float32](t, "Gemm", Gemm)
+	testGemmPanics[float64](t, "Gemm64", Gemm64)
+}
+
+func testGemmPanics[T float](t *testing.T, fn string, gemm gemmFunc[T]) {
+	s := make([]T, 12)
 	for name, f := range map[string]func(){
-		"lda too small": func() { Gemm(false, false, 3, 4, 4, 1, s, 3, s, 4, 0, s, 4) },
-		"ldc too small": func() { Gemm(false, false, 3, 4, 3, 1, s, 3, s, 4, 0, s, 3) },
-		"negative":      func() { Gemm(false, false, -1, 4, 3, 1, s, 3, s, 4, 0, s, 4) },
-		"a too short":   func() { Gemm(false, false, 5, 2, 3, 1, s, 3, s, 2, 0, s, 2) },
-		"c too short":   func() { Gemm(false, false, 3, 5, 2, 1, s, 2, s, 5, 0, s, 5) },
+		"lda too small": func() { gemm(false, false, 3, 4, 4, 1, s, 3, s, 4, 0, s, 4) },
+		"ldb too small": func() { gemm(false, true, 3, 4, 3, 1, s, 3, s, 2, 0, s, 4) },
+		"ldc too small": func() { gemm(false, false, 3, 4, 3, 1, s, 3, s, 4, 0, s, 3) },
+		"negative":      func() { gemm(false, false, -1, 4, 3, 1, s, 3, s, 4, 0, s, 4) },
+		"a too short":   func() { gemm(false, false, 5, 2, 3, 1, s, 3, s, 2, 0, s, 2) },
+		"b too short":   func() { gemm(false, false, 1, 4, 4, 1, s, 4, s, 4, 0, s, 4) },
+		"c too short":   func() { gemm(false, false, 3, 5, 2, 1, s, 2, s, 5, 0, s, 5) },
 	} {
-		assertShapePanic(t, f, name)
+		assertShapePanic(t, f, fn+" "+name)
 	}
 }
 
@@ -288,27 +405,36 @@ func assertShapePanic(t *testing.T, f func(), msgAndArgs ...any) {
 }
 
 func TestGemmParallelMatchesSerial(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	// Tall (split over rows) and wide (split over columns) products, both
-	// above parallelMinWork, with k spanning two cache blocks. The split is
-	// on micro-tile boundaries and every element sums in the same order, so
-	// the results must be bit-identical.
+	testParallelMatchesSerial[float32](t, rand.New(rand.NewPCG(3, 4)))
+}
+
+func TestGemm64ParallelMatchesSerial(t *testing.T) {
+	testParallelMatchesSerial[float64](t, rand.New(rand.NewPCG(15, 16)))
+}
+
+// testParallelMatchesSerial splits tall (over rows) and wide (over columns)
+// products, both above parallelMinWork, with k spanning two cache blocks,
+// with every kernel. The split is on micro-tile boundaries and every element
+// sums in the same order, so the results must be bit-identical.
+func testParallelMatchesSerial[T float](t *testing.T, rng *rand.Rand) {
 	for _, g := range []gemmCase{
 		{m: 301, n: 70, k: 300, lda: 300, ldb: 70, ldc: 71, alpha: 1, beta: 0},
 		{m: 40, n: 1000, k: 290, lda: 290, ldb: 1000, ldc: 1000, alpha: 0.5, beta: 1},
 		{transA: true, transB: true, m: 257, n: 129, k: 260, lda: 257, ldb: 260, ldc: 129, alpha: 1, beta: -1},
 	} {
 		require.GreaterOrEqual(t, g.m*g.n*g.k, parallelMinWork)
-		a, b, c := g.operands(rng)
+		a, b, c := operands[T](g, rng)
 		want, bound := refGemm(g, a, b, c)
-		serial := append([]float32(nil), c...)
-		gemmSerial(new(workspace), pickKernel(), g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, g.lda, b, g.ldb, g.beta, serial, g.ldc)
-		for _, procs := range []int{2, 3, 8} {
-			par := append([]float32(nil), c...)
-			gemmDispatch(new(workspace), procs, g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, g.lda, b, g.ldb, g.beta, par, g.ldc)
-			require.Equal(t, serial, par, "%v procs=%d", g, procs)
+		for _, kern := range kernelsFor[T]() {
+			serial := append([]T(nil), c...)
+			gemmSerial(new(workspace), kern, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), serial, g.ldc)
+			for _, procs := range []int{2, 3, 8} {
+				par := append([]T(nil), c...)
+				gemmDispatch(new(workspace), procs, kern, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), par, g.ldc)
+				require.Equal(t, serial, par, "%s: %v procs=%d", kern.name, g, procs)
+			}
+			checkGemmResult(t, g, serial, want, bound)
 		}
-		checkGemmResult(t, g, serial, want, bound)
 	}
 }
 
@@ -456,6 +582,13 @@ func TestGemmAllocsNothing(t *testing.T) {
 		Gemm(false, false, 256, 256, 64, 1, pa, 64, pb, 256, 0, pc, 256)
 	})
 	assert.Zero(t, allocs, "parallel Gemm 256x256x64")
+	qa, qb, qc := randSliceOf[float64](rng, 256*64), randSliceOf[float64](rng, 64*256), make([]float64, 256*256)
+	Gemm64(false, false, 256, 256, 64, 1, qa, 64, qb, 256, 0, qc, 256)
+	allocs = testing.AllocsPerRun(20, func() {
+		Gemm64(false, false, 256, 256, 64, 1, qa, 64, qb, 256, 0, qc, 256)
+		Gemm64(true, false, 64, 64, 64, 1, qa, 64, qb, 64, 0, qc, 64)
+	})
+	assert.Zero(t, allocs, "Gemm64 parallel 256x256x64 and serial 64x64x64")
 	bx, by, bdst := randTensor(rng, 64, 50, 64), randTensor(rng, 64, 50, 64), New(64, 50, 50)
 	MatMul(bdst, bx, by, false, true)
 	allocs = testing.AllocsPerRun(20, func() { MatMul(bdst, bx, by, false, true) })
