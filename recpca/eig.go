@@ -294,7 +294,7 @@ func topEigFull(a []float64, n, d int) (vals, w []float64, ok bool) {
 // residuals against topEigTol·||A||₁ (||A||₁ = max column sum). It returns
 // the Ritz values (descending) and vectors.
 func rayleighRitz(a, v []float64, n, d int) (vals, w []float64, ok bool) {
-	orthonormalize(v, n, d)
+	v = orthonormalizeNear(v, n, d)
 	av := make([]float64, n*d)
 	gemm64(false, false, n, d, n, 1, a, n, v, d, 0, av, d)
 	h := make([]float64, d*d)
@@ -317,14 +317,14 @@ func rayleighRitz(a, v []float64, n, d int) (vals, w []float64, ok bool) {
 	gemm64(false, false, n, d, d, 1, v, d, h, d, 0, w, d)
 	aw := make([]float64, n*d)
 	gemm64(false, false, n, d, d, 1, av, d, h, d, 0, aw, d)
-	var anorm float64
-	for j := range n {
-		var s float64
-		for i := range n {
-			s += math.Abs(a[i*n+j])
+	// ||A||₁, the column sums accumulated row by row.
+	colSum := make([]float64, n)
+	for i := range n {
+		for j, x := range a[i*n : (i+1)*n] {
+			colSum[j] += math.Abs(x)
 		}
-		anorm = math.Max(anorm, s)
 	}
+	anorm := slices.Max(colSum)
 	for j := range d {
 		var r float64
 		for i := range n {
@@ -338,6 +338,61 @@ func rayleighRitz(a, v []float64, n, d int) (vals, w []float64, ok bool) {
 	return theta, w, true
 }
 
+// orthonormalizeNear returns an orthonormal basis of the span of the
+// columns of the n x d matrix v (rows·cols row-major; v may be overwritten).
+// When v's columns are orthonormal to within 1e-6 already (topEig's
+// back-transformed inverse-iteration vectors are, to ~1e-13) it is one
+// Cholesky QR step: G = vᵀv = RᵀR, v·R⁻¹, two matrix products whose
+// orthogonality error is ~eps·cond(v)² = ~eps; otherwise it is the
+// Householder QR of orthonormalize.
+func orthonormalizeNear(v []float64, n, d int) []float64 {
+	g := make([]float64, d*d)
+	gemm64(true, false, d, d, n, 1, v, d, v, d, 0, g, d)
+	for i := range d {
+		for j := range d {
+			want := 0.0
+			if i == j {
+				want = 1
+			}
+			if !(math.Abs(g[i*d+j]-want) <= 1e-6) {
+				orthonormalize(v, n, d)
+				return v
+			}
+		}
+	}
+	// Upper triangle of g ← R with G = RᵀR, row by row.
+	for j := range d {
+		s := g[j*d+j]
+		for k := range j {
+			s -= g[k*d+j] * g[k*d+j]
+		}
+		rjj := math.Sqrt(s)
+		g[j*d+j] = rjj
+		for i := j + 1; i < d; i++ {
+			t := g[j*d+i]
+			for k := range j {
+				t -= g[k*d+j] * g[k*d+i]
+			}
+			g[j*d+i] = t / rjj
+		}
+	}
+	// x = R⁻¹ (upper triangular), column by column.
+	x := make([]float64, d*d)
+	for c := range d {
+		x[c*d+c] = 1 / g[c*d+c]
+		for i := c - 1; i >= 0; i-- {
+			var s float64
+			for k := i + 1; k <= c; k++ {
+				s += g[i*d+k] * x[k*d+c]
+			}
+			x[i*d+c] = -s / g[i*d+i]
+		}
+	}
+	out := make([]float64, n*d)
+	gemm64(false, false, n, d, d, 1, v, d, x, d, 0, out, d)
+	return out
+}
+
 // tridiagInverseIteration writes into z (n x d, row-major) the eigenvectors
 // of the symmetric tridiagonal T (diagonal td, off-diagonal te) for its d
 // largest eigenvalues, taken from ev (all eigenvalues, ascending); norm is
@@ -349,6 +404,7 @@ func tridiagInverseIteration(td, te, ev []float64, norm float64, z []float64, n,
 	const eps = 0x1p-52
 	ortol := 1e-3 * norm
 	pertol := 10 * eps * norm
+	grown := 1 / (float64(n) * eps * norm)
 	// A fixed local generator: the start vectors only need to be generic.
 	r := rand.New(rand.NewPCG(0x5eed, uint64(n)))
 	f := newTridiagLU(n)
@@ -373,16 +429,22 @@ func tridiagInverseIteration(td, te, ev []float64, norm float64, z []float64, n,
 		}
 		// With a shift this close to the eigenvalue one solve nearly
 		// suffices; the Rayleigh–Ritz check in topEig catches any failure.
-		for range 4 {
-			scale(x, 1/math.Sqrt(sumSq(x)))
+		// From the second solve on, a growth ||(T − σI)⁻¹x|| >= grown of the
+		// unit vector x (a residual ||(T − σI)x̂|| <= n·eps·norm for the
+		// new x̂) ends the iteration early.
+		for it := range 4 {
+			scale(x, 1/math.Sqrt(tensor.Dot64(x, x)))
 			f.solve(x)
 			for range 2 {
 				for _, q := range vecs[start:j] {
 					tensor.Axpy64(-tensor.Dot64(q, x), q, x)
 				}
 			}
+			if it >= 1 && tensor.Dot64(x, x) >= grown*grown {
+				break
+			}
 		}
-		scale(x, 1/math.Sqrt(sumSq(x)))
+		scale(x, 1/math.Sqrt(tensor.Dot64(x, x)))
 		vecs[j] = slices.Clone(x)
 		for i := range n {
 			z[i*d+j] = x[i]
@@ -403,8 +465,9 @@ func axpy(a float64, x, y []float64) {
 }
 
 // tridiagLU is the LU factorization with partial pivoting of T − σI for a
-// symmetric tridiagonal T: U has three diagonals u0, u1, u2 and L the
-// multipliers mult with the row swaps swap.
+// symmetric tridiagonal T: U has three diagonals (u0 holds the reciprocals
+// of the first, u1 and u2 the others) and L the multipliers mult with the
+// row swaps swap.
 type tridiagLU struct {
 	u0, u1, u2, mult []float64
 	swap             []bool
@@ -452,6 +515,11 @@ func (f *tridiagLU) factor(td, te []float64, sigma, tiny float64) {
 		}
 	}
 	f.u0[n-1] = piv(r0)
+	// The solves multiply by the reciprocal pivots (a division's latency
+	// would sit on the back substitution's dependency chain).
+	for i, v := range f.u0[:n] {
+		f.u0[i] = 1 / v
+	}
 }
 
 // solve overwrites y with (T − σI)⁻¹y.
@@ -463,11 +531,11 @@ func (f *tridiagLU) solve(y []float64) {
 		}
 		y[i+1] -= f.mult[i] * y[i]
 	}
-	y[n-1] /= f.u0[n-1]
+	y[n-1] *= f.u0[n-1]
 	if n > 1 {
-		y[n-2] = (y[n-2] - f.u1[n-2]*y[n-1]) / f.u0[n-2]
+		y[n-2] = (y[n-2] - f.u1[n-2]*y[n-1]) * f.u0[n-2]
 	}
 	for i := n - 3; i >= 0; i-- {
-		y[i] = (y[i] - f.u1[i]*y[i+1] - f.u2[i]*y[i+2]) / f.u0[i]
+		y[i] = (y[i] - f.u1[i]*y[i+1] - f.u2[i]*y[i+2]) * f.u0[i]
 	}
 }

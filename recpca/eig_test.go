@@ -274,3 +274,42 @@ func benchTopEig(b *testing.B, a0 []float64, n, d int) {
 		})
 	}
 }
+
+// orthonormalizeNear returns orthonormal columns spanning the input's span,
+// both on nearly orthonormal input (the Cholesky QR branch) and on a random
+// block (the Householder branch).
+func TestOrthonormalizeNear(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	const n, d = 150, 24
+	q := make([]float64, n*d)
+	for i := range q {
+		q[i] = r.NormFloat64()
+	}
+	orthonormalize(q, n, d)
+	near := slices.Clone(q)
+	for i := range near {
+		near[i] += 2e-8 * r.NormFloat64()
+	}
+	far := make([]float64, n*d)
+	for i := range far {
+		far[i] = r.NormFloat64()
+	}
+	for name, v := range map[string][]float64{"near": near, "far": far} {
+		orig := mat.NewDense(n, d, slices.Clone(v))
+		w := orthonormalizeNear(v, n, d)
+		wm := mat.NewDense(n, d, w)
+		var g mat.Dense
+		g.Mul(wm.T(), wm)
+		for i := range d {
+			for j := range d {
+				want := 0.0
+				if i == j {
+					want = 1
+				}
+				require.InDelta(t, want, g.At(i, j), 2e-15, "%s WᵀW[%d,%d]", name, i, j)
+			}
+		}
+		ang := principalAngles(orig, wm)
+		assert.Less(t, ang[d-1], 1e-12, name)
+	}
+}
