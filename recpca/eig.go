@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 	lapackgonum "gonum.org/v1/gonum/lapack/gonum"
 
 	"github.com/llmrec/llmrec/tensor"
@@ -257,14 +255,7 @@ func applyReflectors(a []float64, n int, tau, z []float64, d int) {
 // gemm64 is the float64 matrix product C = alpha·op(A)·op(B) + beta·C on
 // row-major matrices (the BLAS dgemm contract).
 func gemm64(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
-	ta, tb := blas.NoTrans, blas.NoTrans
-	if transA {
-		ta = blas.Trans
-	}
-	if transB {
-		tb = blas.Trans
-	}
-	blas64.Implementation().Dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	tensor.Gemm64(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // topEigTol bounds topEig's residuals and eigenvalue errors, relative to
