@@ -55,7 +55,19 @@ func SymvUpper64(n int, a []float64, lda int, x, y []float64) {
 		panic(fmt.Errorf("%w: SymvUpper64 n=%d lda=%d len(a)=%d len(x)=%d len(y)=%d", ErrShape, n, lda, len(a), len(x), len(y)))
 	}
 	clear(y[:n])
-	for i := range n {
+	symvUpper64(n, a, lda, x, y)
+}
+
+// symvUpper64Go is the portable symvUpper64: row by row, one fused dot
+// product and axpy each.
+func symvUpper64Go(n int, a []float64, lda int, x, y []float64) {
+	symvUpperRows(n, 0, a, lda, x, y)
+}
+
+// symvUpperRows adds the contributions of rows from.. of the stored upper
+// triangle to y (both halves of each row's symmetric pair).
+func symvUpperRows(n, from int, a []float64, lda int, x, y []float64) {
+	for i := from; i < n; i++ {
 		row := a[i*lda+i : i*lda+n]
 		xi := x[i]
 		s := row[0] * xi
@@ -118,6 +130,7 @@ type vec64Impl struct {
 	dot     func(x, y []float64) float64
 	axpy    func(alpha float64, x, y []float64)
 	dotAxpy func(alpha float64, x, y, z []float64) float64
+	symv    func(n int, a []float64, lda int, x, y []float64) // y cleared
 }
 
-var vec64Go = vec64Impl{"go", dot64Go, axpy64Go, dotAxpy64Go}
+var vec64Go = vec64Impl{"go", dot64Go, axpy64Go, dotAxpy64Go, symvUpper64Go}

@@ -42,6 +42,7 @@ func vec64Impls() []vec64Impl {
 			func(alpha float64, x, y, z []float64) float64 {
 				return dotAxpy64AVX2(alpha, &x[0], &y[0], &z[0], len(x))
 			},
+			symvUpper64,
 		})
 	}
 	return out
@@ -62,3 +63,51 @@ func axpy64AVX2(alpha float64, x, y *float64, n int)
 //
 //go:noescape
 func dotAxpy64AVX2(alpha float64, x, y, z *float64, n int) float64
+
+// symvUpper64 is SymvUpper64 after its checks (y cleared by the caller).
+// With AVX2+FMA it takes four rows at a time: their 4 x 4 diagonal block
+// here, the columns right of it (a multiple of 4) in symv4AVX2, the last
+// n mod 4 columns here.
+func symvUpper64(n int, a []float64, lda int, x, y []float64) {
+	if !vec64AVX2 {
+		symvUpper64Go(n, a, lda, x, y)
+		return
+	}
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		xr := [4]float64(x[i : i+4])
+		var dots [4]float64
+		for r := range 4 {
+			row := a[(i+r)*lda+i : (i+r)*lda+i+4]
+			for c := r; c < 4; c++ {
+				dots[r] += row[c] * xr[c]
+				if c > r {
+					y[i+c] += row[c] * xr[r]
+				}
+			}
+		}
+		rest := n - i - 4
+		if l4 := rest &^ 3; l4 > 0 {
+			_ = a[(i+3)*lda+i+4+l4-1]
+			symv4AVX2(&a[i*lda+i+4], lda, &x[i+4], &y[i+4], l4, &xr, &dots)
+		}
+		for j := n - rest&3; j < n; j++ {
+			for r := range 4 {
+				v := a[(i+r)*lda+j]
+				dots[r] += v * x[j]
+				y[j] += v * xr[r]
+			}
+		}
+		for r := range 4 {
+			y[i+r] += dots[r]
+		}
+	}
+	symvUpperRows(n, i, a, lda, x, y)
+}
+
+// symv4AVX2 adds the products of four rows of a (row stride lda, n columns,
+// n a positive multiple of 4) with x to dots and their combination
+// Σ_r xr[r]·row_r to y.
+//
+//go:noescape
+func symv4AVX2(a *float64, lda int, x, y *float64, n int, xr, dots *[4]float64)

@@ -207,3 +207,82 @@ dadone:
 	VZEROUPPER
 	MOVSD X0, ret+40(FP)
 	RET
+
+// SYMV4COLS does four columns at byte offset off of symv4AVX2's rows: X ← x,
+// Y ← y, the row sums Y0..Y3 += row·x, and y ← y + Σ_r xr[r]·row_r with the
+// sum split over Y and Q.
+#define SYMV4COLS(off, X, Y, Q) \
+	VMOVUPD     off(DI), X \
+	VMOVUPD     off(DX), Y \
+	VMOVUPD     off(SI), Y6 \
+	VFMADD231PD Y6, X, Y0 \
+	VFMADD231PD Y6, Y12, Y \
+	VMOVUPD     off(R8), Y7 \
+	VFMADD231PD Y7, X, Y1 \
+	VMULPD      Y7, Y13, Q \
+	VMOVUPD     off(R9), Y6 \
+	VFMADD231PD Y6, X, Y2 \
+	VFMADD231PD Y6, Y14, Y \
+	VMOVUPD     off(R10), Y7 \
+	VFMADD231PD Y7, X, Y3 \
+	VFMADD231PD Y7, Y15, Q \
+	VADDPD      Q, Y, Y \
+	VMOVUPD     Y, off(DX)
+
+// func symv4AVX2(a *float64, lda int, x, y *float64, n int, xr, dots *[4]float64)
+//
+// Four consecutive rows a, a+lda, a+2·lda, a+3·lda over n columns (n a
+// positive multiple of 4): dots[r] += Σ_j a_r[j]·x[j] and
+// y[j] += Σ_r xr[r]·a_r[j]. Each load of x and y serves four matrix rows.
+// Registers: SI, R8, R9, R10 the rows; Y12..Y15 xr broadcast; Y0..Y3 the
+// row sums; Y4/Y9 x, Y5/Y10 y, Y8/Y11 the second half of the y update,
+// Y6, Y7 matrix entries.
+TEXT ·symv4AVX2(SB), NOSPLIT, $0-56
+	MOVQ         a+0(FP), SI
+	MOVQ         lda+8(FP), AX
+	SHLQ         $3, AX
+	LEAQ         (SI)(AX*1), R8
+	LEAQ         (R8)(AX*1), R9
+	LEAQ         (R9)(AX*1), R10
+	MOVQ         x+16(FP), DI
+	MOVQ         y+24(FP), DX
+	MOVQ         n+32(FP), CX
+	MOVQ         xr+40(FP), BX
+	VBROADCASTSD (BX), Y12
+	VBROADCASTSD 8(BX), Y13
+	VBROADCASTSD 16(BX), Y14
+	VBROADCASTSD 24(BX), Y15
+	ZERO4
+	CMPQ         CX, $8
+	JL           sy4
+
+sy8:
+	SYMV4COLS(0, Y4, Y5, Y8)
+	SYMV4COLS(32, Y9, Y10, Y11)
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $64, R10
+	ADDQ $64, DI
+	ADDQ $64, DX
+	SUBQ $8, CX
+	CMPQ CX, $8
+	JGE  sy8
+
+sy4:
+	TESTQ CX, CX
+	JE    sydone
+	SYMV4COLS(0, Y4, Y5, Y8)
+
+sydone:
+	// Y0..Y3 → (Σ Y0, Σ Y1, Σ Y2, Σ Y3), added to dots.
+	VHADDPD    Y1, Y0, Y0
+	VHADDPD    Y3, Y2, Y2
+	VPERM2F128 $0x20, Y2, Y0, Y4
+	VPERM2F128 $0x31, Y2, Y0, Y5
+	VADDPD     Y5, Y4, Y0
+	MOVQ       dots+48(FP), BX
+	VADDPD     (BX), Y0, Y0
+	VMOVUPD    Y0, (BX)
+	VZEROUPPER
+	RET

@@ -107,7 +107,7 @@ func TestVec64CheckerCatchesPlantedBugs(t *testing.T) {
 	r := rand.New(rand.NewPCG(64, 2))
 	good := vec64Go
 	planted := []vec64Impl{
-		{"dot-drops-last", func(x, y []float64) float64 { return dot64Go(x[:len(x)-1], y) }, good.axpy, good.dotAxpy},
+		{"dot-drops-last", func(x, y []float64) float64 { return dot64Go(x[:len(x)-1], y) }, good.axpy, good.dotAxpy, good.symv},
 		{"axpy-tail-sign", good.dot, func(alpha float64, x, y []float64) {
 			for i := range x {
 				if i >= len(x)/4*4 {
@@ -116,24 +116,24 @@ func TestVec64CheckerCatchesPlantedBugs(t *testing.T) {
 					y[i] += alpha * x[i]
 				}
 			}
-		}, good.dotAxpy},
+		}, good.dotAxpy, good.symv},
 		{"dotaxpy-forgets-tail", good.dot, good.axpy, func(alpha float64, x, y, z []float64) float64 {
 			k := len(x) / 16 * 16
 			axpy64Go(alpha, x[:k], z)
 			return dot64Go(x, y)
-		}},
+		}, good.symv},
 	}
 	for _, impl := range planted {
 		assert.Error(t, checkVec64(impl, r), impl.name)
 	}
 }
 
-// SymvUpper64 against a product with the full symmetric matrix written
-// here, with NaN in the strict lower triangle (never read) and a row stride
-// wider than n.
-func TestSymvUpper64(t *testing.T) {
-	r := rand.New(rand.NewPCG(64, 3))
-	for _, n := range []int{0, 1, 2, 5, 17, 64, 130} {
+// checkSymv compares symv (y = A·x from the upper triangle, y cleared
+// first) with a product by the full symmetric matrix written here, with NaN
+// in the strict lower triangle (never to be read) and a row stride wider
+// than n, for sizes covering the 4-row blocks and their column tails.
+func checkSymv(name string, symv func(n int, a []float64, lda int, x, y []float64), r *rand.Rand) error {
+	for _, n := range []int{1, 2, 3, 4, 5, 7, 8, 9, 12, 17, 30, 64, 130} {
 		lda := n + 3
 		full := make([]float64, n*n)
 		for i := range n {
@@ -142,7 +142,7 @@ func TestSymvUpper64(t *testing.T) {
 				full[i*n+j], full[j*n+i] = v, v
 			}
 		}
-		a := make([]float64, max(0, (n-1)*lda+n))
+		a := make([]float64, (n-1)*lda+n)
 		for i := range n {
 			for j := range n {
 				if j < i {
@@ -153,17 +153,39 @@ func TestSymvUpper64(t *testing.T) {
 			}
 		}
 		x := randVec64(r, n)
-		y := randVec64(r, n) // overwritten
-		SymvUpper64(n, a, lda, x, y)
+		y := make([]float64, n)
+		symv(n, a, lda, x, y)
 		for i := range n {
 			var want, bound float64
 			for j := range n {
 				want += full[i*n+j] * x[j]
 				bound += math.Abs(full[i*n+j] * x[j])
 			}
-			assert.InDelta(t, want, y[i], 2*float64(n)*0x1p-53*bound+1e-300, "n=%d y[%d]", n, i)
+			if !(math.Abs(y[i]-want) <= 2*float64(n)*0x1p-53*bound) {
+				return fmt.Errorf("%s n=%d: y[%d] = %v, want %v", name, n, i, y[i], want)
+			}
 		}
 	}
+	return nil
+}
+
+// SymvUpper64 and every symmetric product this CPU runs match the full
+// product; a planted one that forgets the mirrored (lower) half fails.
+func TestSymvUpper64(t *testing.T) {
+	r := rand.New(rand.NewPCG(64, 3))
+	for _, impl := range vec64Impls() {
+		assert.NoError(t, checkSymv(impl.name, impl.symv, r))
+	}
+	assert.NoError(t, checkSymv("SymvUpper64", func(n int, a []float64, lda int, x, y []float64) {
+		SymvUpper64(n, a, lda, x, y)
+	}, r))
+	upperOnly := func(n int, a []float64, lda int, x, y []float64) {
+		for i := range n {
+			y[i] = Dot64(a[i*lda+i:i*lda+n], x[i:n])
+		}
+	}
+	assert.Error(t, checkSymv("planted", upperOnly, r))
+	SymvUpper64(0, nil, 1, nil, nil)
 }
 
 // The exported kernels check lengths and handle empty slices.
