@@ -18,10 +18,11 @@
 // product in the BLIS style: panels of op(A) and op(B) are copied into
 // contiguous slivers (which is also how the four transpose combinations and
 // edges that do not fill a tile are handled: zero-padded packs), and a
-// register-blocked micro-kernel multiplies them. On amd64 CPUs with AVX2 and
-// FMA (checked at run time with golang.org/x/sys/cpu) the micro-kernel is a
-// 6x16 assembly kernel; elsewhere, or when built with the purego tag
-// (go build -tags purego), a 4x4 pure-Go kernel runs instead. No cgo.
+// register-blocked micro-kernel multiplies them. On amd64 the micro-kernel
+// is chosen at run time from the CPU's extensions (golang.org/x/sys/cpu): a
+// 6x32 assembly kernel on AVX-512F, a 6x16 one on AVX2 and FMA; elsewhere,
+// or when built with the purego tag (go build -tags purego), a 4x4 pure-Go
+// kernel runs instead. No cgo.
 //
 // Gemm64 is the same product on float64 (one driver, generic over the
 // element type), for numerical code that needs double precision (Gram

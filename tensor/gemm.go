@@ -13,8 +13,9 @@ import (
 // its old contents (even NaN) are ignored. Operands that do not fit these
 // shapes panic with an error wrapping ErrShape.
 //
-// It dispatches to the fastest kernel available on this CPU (AVX2+FMA
-// assembly on amd64, blocked pure Go elsewhere or with the purego build tag)
+// It dispatches to the fastest kernel available on this CPU (AVX-512F or
+// AVX2+FMA assembly on amd64, blocked pure Go elsewhere or with the purego
+// build tag)
 // and splits large products over GOMAXPROCS goroutines. Gemm is safe for
 // concurrent use as long as the calls write distinct destinations.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

@@ -24,3 +24,9 @@ TEXT ·dgemmKernel6x8AVX2(SB), NOSPLIT, $0-56
 // AVX-512F, float64: the 6 x 16 tile in Z4..Z15 (two ZMM of eight per row).
 TEXT ·dgemmKernel6x16AVX512(SB), NOSPLIT, $0-56
 	GEMM_6X2V(VMOVUPD, VBROADCASTSD, VFMADD231PD, VMULPD, VXORPD, MOVQ, SHLQ, 3, 8, 64, 48, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+
+// func sgemmKernel6x32AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+//
+// AVX-512F, float32: the 6 x 32 tile in Z4..Z15 (two ZMM of sixteen per row).
+TEXT ·sgemmKernel6x32AVX512(SB), NOSPLIT, $0-48
+	GEMM_6X2V(VMOVUPS, VBROADCASTSS, VFMADD231PS, VMULPS, VXORPS, MOVL, SHLL, 2, 4, 64, 44, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)

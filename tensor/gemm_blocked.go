@@ -152,6 +152,14 @@ func packA[T float](dst []T, transA bool, a []T, lda, ic, pc, mc, kc, mr int) {
 		}
 		if transA {
 			// op(A)[i,p] = a[p*lda+i]: each p is a contiguous run of rows.
+			if rows == 6 && mr == 6 {
+				for p := 0; p < kc; p++ {
+					o := (pc+p)*lda + ic + s
+					src, q := a[o:o+6:o+6], d[p*6:p*6+6:p*6+6]
+					q[0], q[1], q[2], q[3], q[4], q[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+				}
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := a[(pc+p)*lda+ic+s:]
 				copy(d[p*mr:p*mr+rows], src[:rows])
@@ -159,6 +167,20 @@ func packA[T float](dst []T, transA bool, a []T, lda, ic, pc, mc, kc, mr int) {
 			continue
 		}
 		r := 0
+		if rows == 6 && mr == 6 {
+			// The assembly kernels' sliver: six rows read side by side,
+			// each p one contiguous write of six values.
+			o := (ic+s)*lda + pc
+			r0 := a[o : o+kc]
+			r1, r2 := a[o+lda:o+lda+kc], a[o+2*lda:o+2*lda+kc]
+			r3, r4 := a[o+3*lda:o+3*lda+kc], a[o+4*lda:o+4*lda+kc]
+			r5 := a[o+5*lda : o+5*lda+kc]
+			for p := range r0 {
+				q := d[p*6 : p*6+6 : p*6+6]
+				q[0], q[1], q[2], q[3], q[4], q[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+			}
+			continue
+		}
 		if mr%4 == 0 || mr%4 == 2 {
 			// Two rows at a time: fewer passes over the strided destination.
 			for ; r+2 <= rows; r += 2 {

@@ -241,6 +241,7 @@ func testAgainstReference[T float](t *testing.T, rng *rand.Rand, cases []gemmCas
 
 func TestGemmAgainstFloat64Reference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	t.Logf("float32 kernels on this CPU: %v", kernelNames(kernelsFor[float32]()))
 	testAgainstReference[float32](t, rng, referenceCases(t, rng))
 }
 
@@ -258,50 +259,65 @@ func kernelNames[T float](ks []*microKernel[T]) []string {
 	return names
 }
 
-// TestGemm64CheckCatchesWrongKernels shows that the float64 check can fail:
-// kernels that are wrong in ways a real bug would be (float32 rounding, a
-// dropped k step, beta ignored) must each produce mismatches.
-func TestGemm64CheckCatchesWrongKernels(t *testing.T) {
-	rng := rand.New(rand.NewPCG(13, 14))
-	good := pickKernel[float64]()
-	wrap := func(name string, fn func(kc int, a, b, c []float64, ldc int, alpha, beta float64)) *microKernel[float64] {
-		k := *good
-		k.name, k.fn = name, fn
-		return &k
+// TestGemmCheckCatchesWrongKernels shows that the reference check can fail:
+// every kernel, wrapped to be wrong in a way a real bug would be (half the
+// precision, a dropped k step, beta ignored), must produce mismatches, in
+// float32 and in float64.
+func TestGemmCheckCatchesWrongKernels(t *testing.T) {
+	testCatchesWrongKernels[float32](t, rand.New(rand.NewPCG(13, 14)))
+	testCatchesWrongKernels[float64](t, rand.New(rand.NewPCG(13, 14)))
+}
+
+// coarsen drops half of T's precision: float64 to float32, float32 to its
+// top 12 mantissa bits.
+func coarsen[T float](v T) T {
+	if x, ok := any(v).(float32); ok {
+		return T(math.Float32frombits(math.Float32bits(x) &^ 0xfff))
 	}
-	wrong := []*microKernel[float64]{
-		wrap("float32-rounding", func(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
-			good.fn(kc, a, b, c, ldc, alpha, beta)
-			for i := 0; i < good.mr; i++ {
-				for j := 0; j < good.nr; j++ {
-					c[i*ldc+j] = float64(float32(c[i*ldc+j]))
-				}
-			}
-		}),
-		wrap("drops-last-k", func(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
-			if kc > 1 {
-				kc--
-			}
-			good.fn(kc, a, b, c, ldc, alpha, beta)
-		}),
-		wrap("ignores-beta", func(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
-			good.fn(kc, a, b, c, ldc, alpha, 0)
-		}),
-	}
+	return T(float32(v))
+}
+
+func testCatchesWrongKernels[T float](t *testing.T, rng *rand.Rand) {
 	cases := []gemmCase{
-		{m: 13, n: 21, k: 40, lda: 40, ldb: 21, ldc: 21, alpha: 1, beta: 0.5},
+		{m: 13, n: 37, k: 40, lda: 40, ldb: 37, ldc: 37, alpha: 1, beta: 0.5},
 		{transA: true, transB: true, m: 30, n: 17, k: 300, lda: 30, ldb: 300, ldc: 19, alpha: -0.5, beta: 1},
 	}
 	ws := new(workspace)
-	for _, kern := range wrong {
-		var bad []string
-		for _, g := range cases {
-			a, b, c := operands[float64](g, rng)
-			want, bound := refGemm(g, a, b, c)
-			gemmSerial(ws, kern, g.transA, g.transB, g.m, g.n, g.k, float64(g.alpha), a, g.lda, b, g.ldb, float64(g.beta), c, g.ldc)
-			bad = append(bad, gemmMismatches(g, c, want, bound)...)
+	for _, good := range kernelsFor[T]() {
+		wrap := func(name string, fn func(kc int, a, b, c []T, ldc int, alpha, beta T)) *microKernel[T] {
+			k := *good
+			k.name, k.fn = good.name+"/"+name, fn
+			return &k
 		}
-		assert.NotEmpty(t, bad, "wrong kernel %s passed the check", kern.name)
+		wrong := []*microKernel[T]{
+			wrap("half-precision", func(kc int, a, b, c []T, ldc int, alpha, beta T) {
+				good.fn(kc, a, b, c, ldc, alpha, beta)
+				for i := 0; i < good.mr; i++ {
+					for j := 0; j < good.nr; j++ {
+						c[i*ldc+j] = coarsen(c[i*ldc+j])
+					}
+				}
+			}),
+			wrap("drops-last-k", func(kc int, a, b, c []T, ldc int, alpha, beta T) {
+				if kc > 1 {
+					kc--
+				}
+				good.fn(kc, a, b, c, ldc, alpha, beta)
+			}),
+			wrap("ignores-beta", func(kc int, a, b, c []T, ldc int, alpha, beta T) {
+				good.fn(kc, a, b, c, ldc, alpha, 0)
+			}),
+		}
+		for _, kern := range wrong {
+			var bad []string
+			for _, g := range cases {
+				a, b, c := operands[T](g, rng)
+				want, bound := refGemm(g, a, b, c)
+				gemmSerial(ws, kern, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), c, g.ldc)
+				bad = append(bad, gemmMismatches(g, c, want, bound)...)
+			}
+			assert.NotEmpty(t, bad, "%T: wrong kernel %s passed the check", T(0), kern.name)
+		}
 	}
 }
 
