@@ -1,7 +1,6 @@
 package recpca
 
 import (
-	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -229,7 +228,7 @@ func TestFitStatsMatchesFitSynthetic(t *testing.T) {
 		{Dim: 4, Lambda: 0.5, Whiten: true},
 		{Dim: 4, Beta: 0.3},
 	} {
-		want, err := fit(context.Background(), x, g, opt, fitPaths{gram64: true})
+		want, err := Fit(x, g, opt)
 		require.NoError(t, err)
 		accs := accumulateShards(t, x, g, AccumulatorOptions{NormalizeInput: opt.NormalizeInput, Laplacian: opt.Laplacian}, 2,
 			func(i int) int { return i % 2 }, func(i, j int) int { return j % 2 })

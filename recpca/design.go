@@ -9,6 +9,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack"
 	"gonum.org/v1/gonum/lapack/lapack64"
+
+	"github.com/llmrec/llmrec/tensor"
 )
 
 // maxMaterialize is the number of float64 elements (n·D) up to which the
@@ -28,7 +30,12 @@ type design struct {
 	chunk int
 }
 
-func newDesign(x []float32, n, dim int, normalize bool, eps float64, center bool) *design {
+// materialize asks for X̄ as one n x D float64 matrix (when n·D ≤
+// maxMaterialize), for the solvers that run many products over it; the exact
+// solver reads X̄ twice (the Gram pass and the projections), chunk by chunk,
+// and the 8·n·D bytes of a materialized copy would cost more in page faults
+// than its conversions save.
+func newDesign(x []float32, n, dim int, normalize bool, eps float64, center, materialize bool) *design {
 	m := &design{x: x, n: n, d: dim}
 	if normalize {
 		m.scale = make([]float64, n)
@@ -66,7 +73,7 @@ func newDesign(x []float32, n, dim int, normalize bool, eps float64, center bool
 		m.mean = mean
 	}
 	m.chunk = max(64, (1<<20)/max(dim, 1))
-	if n*dim <= maxMaterialize {
+	if materialize && n*dim <= maxMaterialize {
 		// Materialize X̄ and take ||X̄||²_F on the way (partials per row
 		// range, added in a fixed order).
 		full := make([]float64, n*dim)
@@ -116,6 +123,17 @@ func (m *design) fill(lo, hi int, buf []float64) {
 	}
 }
 
+// rows returns rows lo..hi−1 of X̄: a view of the materialized matrix, or
+// else buf (at least (hi−lo)·D long) filled.
+func (m *design) rows(lo, hi int, buf []float64) []float64 {
+	if m.full != nil {
+		return m.full[lo*m.d : hi*m.d]
+	}
+	buf = buf[:(hi-lo)*m.d]
+	m.fill(lo, hi, buf)
+	return buf
+}
+
 // chunks calls f for each row block of X̄, as a General view.
 func (m *design) chunks(f func(lo, hi int, a blas64.General)) {
 	if m.full != nil {
@@ -130,11 +148,19 @@ func (m *design) chunks(f func(lo, hi int, a blas64.General)) {
 	}
 }
 
-// mul computes U = X̄·V (V is D x k, U is n x k).
+// mul computes U = X̄·V (V is D x k, U is n x k): one product over the
+// materialized X̄, or else row chunks converted and multiplied in parallel.
 func (m *design) mul(u, v []float64, k int) {
-	vg := blas64.General{Rows: m.d, Cols: k, Stride: k, Data: v}
-	m.chunks(func(lo, hi int, a blas64.General) {
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, vg, 0, blas64.General{Rows: hi - lo, Cols: k, Stride: k, Data: u[lo*k : hi*k]})
+	if m.full != nil {
+		tensor.Gemm64(false, false, m.n, k, m.d, 1, m.full, m.d, v, k, 0, u, k)
+		return
+	}
+	parallelRows(m.n, func(lo, hi int) {
+		buf := make([]float64, min(gramRows, hi-lo)*m.d)
+		for c0 := lo; c0 < hi; c0 += gramRows {
+			c1 := min(c0+gramRows, hi)
+			tensor.Gemm64(false, false, c1-c0, k, m.d, 1, m.rows(c0, c1, buf), m.d, v, k, 0, u[c0*k:c1*k], k)
+		}
 	})
 }
 
@@ -145,17 +171,6 @@ func (m *design) mulT(y, u []float64, k int) {
 	m.chunks(func(lo, hi int, a blas64.General) {
 		blas64.Gemm(blas.Trans, blas.NoTrans, 1, a, blas64.General{Rows: hi - lo, Cols: k, Stride: k, Data: u[lo*k : hi*k]}, 1, yg)
 	})
-}
-
-// gram returns C = X̄ᵀX̄ as a full (both triangles) D x D row-major matrix.
-func (m *design) gram() []float64 {
-	c := make([]float64, m.d*m.d)
-	cs := blas64.Symmetric{N: m.d, Stride: m.d, Data: c, Uplo: blas.Upper}
-	m.chunks(func(lo, hi int, a blas64.General) {
-		blas64.Syrk(blas.Trans, 1, a, 1, cs)
-	})
-	mirrorUpper(c, m.d)
-	return c
 }
 
 // traceC returns ||X̄||_F².
@@ -198,58 +213,6 @@ func (m *design) row(i int, buf []float64) {
 		return
 	}
 	m.fill(i, i+1, buf)
-}
-
-// edgeQuad returns Σ_{i<j} A_ij ||u_i s_i − u_j s_j||² over the rows of the
-// implicit matrix (row i given by get), with s = 1 for the combinatorial
-// Laplacian and s = d^{-1/2} for the normalized one: this is tr(UᵀLU).
-func edgeQuad(g *Graph, kind LaplacianKind, cols int, get func(i int, buf []float64)) float64 {
-	procs := max(1, min(runtime.GOMAXPROCS(0), 8))
-	n := g.N
-	parts := make([]float64, procs)
-	var wg sync.WaitGroup
-	for p := range procs {
-		wg.Go(func() {
-			bi := make([]float64, cols)
-			bj := make([]float64, cols)
-			var s float64
-			for i := 1 + p; i < n; i += procs {
-				lo, hi := g.RowPtr[i], g.RowPtr[i+1]
-				if lo == hi {
-					continue
-				}
-				get(i-1, bi)
-				si := 1.0
-				if kind == SymNormalized {
-					si = g.invSqrt[i]
-				}
-				for t := lo; t < hi; t++ {
-					j := int(g.Col[t])
-					if j <= i {
-						continue
-					}
-					get(j-1, bj)
-					sj := 1.0
-					if kind == SymNormalized {
-						sj = g.invSqrt[j]
-					}
-					var q float64
-					for c := range bi {
-						dd := bi[c]*si - bj[c]*sj
-						q += dd * dd
-					}
-					s += g.Val[t] * q
-				}
-			}
-			parts[p] = s
-		})
-	}
-	wg.Wait()
-	var s float64
-	for _, v := range parts {
-		s += v
-	}
-	return s
 }
 
 // parallelRows calls f on contiguous row ranges covering 0..n−1, one per

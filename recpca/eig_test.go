@@ -206,13 +206,10 @@ func beautyGrams(tb testing.TB) (c, m []float64, D int) {
 	b := loadBeauty(tb)
 	n := b.x.Rows() - 1
 	D = b.x.Cols()
-	dm := newDesign(b.x.Data, n, D, false, normEps, true)
-	p := &problem{m: dm, n: n, D: D, kind: SymNormalized, g: b.g, trC: dm.traceC(), trG: edgeQuad(b.g, SymNormalized, D, dm.row)}
-	c = dm.gram32()
-	for i := range c {
-		c[i] /= p.trC
-	}
-	return c, p.gramM32(0.9), D
+	p := &problem{m: newDesign(b.x.Data, n, D, false, normEps, true, false), n: n, D: D, kind: SymNormalized}
+	p.C, p.G = p.grams(b.g, true)
+	p.trC, p.trG = trace(p.C, D), trace(p.G, D)
+	return p.matM(0), p.matM(0.9), D
 }
 
 // On Beauty's actual matrices (C/trC and M at λ = 0.9, 512 x 512, d = 64)

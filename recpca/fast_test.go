@@ -26,7 +26,7 @@ func TestOp32MatchesFloat64(t *testing.T) {
 		u[i] = r.NormFloat64()
 	}
 	for _, normalize := range []bool{false, true} {
-		m := newDesign(x.Data, n, D, normalize, normEps, true)
+		m := newDesign(x.Data, n, D, normalize, normEps, true, true)
 		// Naive float64 reference from the centred rows.
 		xb := make([]float64, n*D)
 		for i := range n {

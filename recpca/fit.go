@@ -27,21 +27,20 @@ const (
 	// float64 products are about ten times slower.
 	SolverAuto Solver = iota
 	// SolverExact forms the D x D matrix M and keeps its top d eigenvectors.
-	// M is formed as X̄ᵀP/trC with P = X̄ − λ·(trC/trG)·LX̄ computed in
-	// float64 (so the cancellation between the two terms is exact), the
-	// D x D products as float32 GEMMs (tensor.Gemm) over chunks of 64 rows
-	// summed in float64; the eigenvectors come from a tridiagonal reduction
-	// (dsytrd), its eigenvalues (dsterf), inverse iteration for the top d
-	// and a Rayleigh–Ritz check against M (dsyev when the check fails).
-	// C = X̄ᵀX̄ (PCA) is formed as its upper triangle only (half the GEMM
-	// work); with TargetVariance, L·X̄ is formed once (float64, n x D)
-	// together with tr(X̄ᵀLX̄) and kept, so every further λ of the
-	// bisection costs one GEMM and one eigen-solve (the bisection compares
-	// tr(WᵀCW)/trC; the reported retained variance is ||X̄W||²/trC).
-	// Cost O(n·D² + D³). On Beauty (12,101 x 512 -> 64) its subspace is
-	// within 2e-6 rad of a float64 dsyev of a float64 M at λ = 0.9 (the edge
-	// of the useful band, where M nearly cancels) and its PCA retained
-	// variance agrees to 1e-9; it is the test oracle.
+	// C = X̄ᵀX̄ and G = X̄ᵀLX̄ are formed in float64 in one pass over the
+	// rows of X̄ (upper triangles by float64 GEMMs over chunks of rows, the
+	// rows of L·X̄ formed on the fly from the sparse graph), with trC =
+	// tr(C) and trG = tr(G); M = C/trC − λ·G/trG is then O(D²) for every
+	// λ (a TargetVariance bisection costs one eigen-solve per λ; it compares
+	// tr(WᵀCW)/trC, the reported retained variance is ||X̄W||²/trC). The
+	// eigenvectors come from a tridiagonal reduction (dsytrd), its
+	// eigenvalues (dsterf), inverse iteration for the top d and a
+	// Rayleigh–Ritz check against M (dsyev when the check fails); with a
+	// fixed λ, PCA's eigen-solve and M's run side by side. Cost O(n·D² +
+	// D³). On Beauty (12,101 x 512 -> 64) its subspace is within 4e-12 rad
+	// of a float64 dsyev of an independently formed float64 M at λ = 0.9
+	// (the edge of the useful band, where M nearly cancels) and its PCA
+	// retained variance agrees to 1e-9; it is the test oracle.
 	SolverExact
 	// SolverRandomized runs shifted block subspace iteration with
 	// Rayleigh–Ritz on the implicit operator v ↦ X̄ᵀ(X̄v)/trC −
@@ -86,7 +85,7 @@ const (
 	// below 1e-5 it iterates until the residual stops falling (the float32
 	// floor) and finishes with a float64 Rayleigh–Ritz step on the Ritz
 	// block: on Beauty (12,101 x 512 -> 64) within 2.1e-7 rad of
-	// SolverExact at λ = 0.3 and 3.1e-6 rad at λ = 0.9, where
+	// SolverExact at λ = 0.3 and 1.1e-6 rad at λ = 0.9, where
 	// SolverRandomized32 fails (TestKrylov32Beauty); at Tol 1e-5, 5e-4 rad
 	// (λ = 0) and 1.1e-3 rad (λ = 0.3). It is meant for large D and n: at
 	// D = 512 its Rayleigh–Ritz eigen-solves over a basis of up to 8 blocks
@@ -324,10 +323,10 @@ func (opt *Options) setDefaults() {
 }
 
 // fitPaths selects the exact solver's previous code paths, kept so that the
-// benchmarks can time them beside the current ones: gram64 forms the Gram
-// matrices with float64 BLAS, fullEig decomposes M fully with dsyev.
+// benchmarks can time them beside the current ones: fullEig decomposes M
+// fully with dsyev.
 type fitPaths struct {
-	gram64, fullEig bool
+	fullEig bool
 }
 
 func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fitPaths) (*Projection, error) {
@@ -373,22 +372,26 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 	}
 
 	p := &problem{
-		m: newDesign(x.Data, n, D, opt.NormalizeInput, normEps, !opt.NoCenter),
+		m: newDesign(x.Data, n, D, opt.NormalizeInput, normEps, !opt.NoCenter, solver != SolverExact),
 		n: n, D: D, d: d, kind: opt.Laplacian, opt: opt, solver: solver,
 		ctx: ctx, paths: paths,
 	}
-	p.trC = p.m.traceC()
+	if solver == SolverExact {
+		// One pass for C and, when a penalty will need it, G.
+		var gg *Graph
+		if penalized {
+			gg = g
+		}
+		p.C, p.G = p.grams(gg, true)
+		p.gramGraph = gg
+		p.trC = trace(p.C, D)
+	} else {
+		p.trC = p.m.traceC()
+	}
 	if !(p.trC > 0) {
 		return nil, fmt.Errorf("recpca: fit: the item rows have zero variance")
 	}
-	switch solver {
-	case SolverExact:
-		if paths.gram64 {
-			p.C = p.m.gram()
-		} else {
-			p.C = p.m.gram32()
-		}
-	case SolverRandomized32, SolverKrylov32:
+	if solver == SolverRandomized32 || solver == SolverKrylov32 {
 		p.op = newOp32(p.m)
 	}
 	return p.run(g, penalized)
@@ -423,22 +426,26 @@ func (p *problem) run(g *Graph, penalized bool) (*Projection, error) {
 		return nil
 	}
 	var res *solution
+	// pcaDone, when not nil, is closed once the PCA fields of st are set
+	// (they are taken beside the λ solution's).
+	var pcaDone chan struct{}
 	if p.solver == SolverExact && p.m != nil && hasGraph && penalized && opt.TargetVariance == 0 {
 		// With a fixed λ the exact solver's two eigenproblems are
-		// independent: the PCA reference (dense eigensolver, one core) runs
-		// beside forming and solving M (parallel GEMMs), so that on a
-		// machine with idle cores the serial eigen-solves overlap. The two
-		// sides share only read-only state (p.C, p.trC, the design).
+		// independent once C and G exist: PCA's eigen-solve (the
+		// reference) runs beside M's, each on one core, then one product
+		// X̄·[W_PCA | W_λ] gives both projections and the two reports are
+		// taken side by side. The two sides share only read-only state.
+		if err := p.setGraph(g); err != nil {
+			return nil, err
+		}
 		var refErr error
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			refErr = reference()
+			pca, refErr = p.solve(0, nil)
 		}()
-		err := p.setGraph(g)
-		if err == nil {
-			res, err = p.solve(lambda, nil)
-		}
+		var err error
+		res, err = p.solve(lambda, nil)
 		<-done
 		if refErr != nil {
 			return nil, refErr
@@ -446,6 +453,16 @@ func (p *problem) run(g *Graph, penalized bool) (*Projection, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.normC = pca.vals[0]
+		if opt.TV == TVQuadratic {
+			p.projectPair(pca, res)
+		}
+		pcaDone = make(chan struct{})
+		go func() {
+			defer close(pcaDone)
+			st.PCARetainedVariance = p.retained(pca)
+			st.PCAGraphTV, st.PCAGraphTVL1 = p.graphTV(g, pca)
+		}()
 		st.TraceRatio = p.trG / p.trC
 		st.Lambda = lambda
 	} else {
@@ -486,6 +503,9 @@ func (p *problem) run(g *Graph, penalized bool) (*Projection, error) {
 	st.RetainedVariance = p.retained(res)
 	if hasGraph {
 		st.GraphTV, st.GraphTVL1 = p.graphTV(g, res)
+	}
+	if pcaDone != nil {
+		<-pcaDone
 	}
 	st.Iterations, st.Residual = res.iters, res.resid
 	for _, v := range res.vals {
@@ -597,11 +617,8 @@ func (p *Projection) Transform(dst, x *tensor.Tensor, normalize bool) *tensor.Te
 		return dst
 	}
 	n := rows - 1
-	m := newDesign(x.Data, n, D, p.NormalizeInput, normEps, false)
+	m := newDesign(x.Data, n, D, p.NormalizeInput, normEps, false, false)
 	m.mean = p.Mean
-	if m.full != nil {
-		m.fill(0, n, m.full)
-	}
 	z := make([]float64, n*d)
 	m.mul(z, p.W.RawMatrix().Data, d)
 	for i := range n {
@@ -640,13 +657,14 @@ type problem struct {
 	mean []float64 // the centring vector when there is no design (FitStats)
 	op   *op32     // float32 operator (SolverRandomized32 only)
 
-	g      *Graph
-	lx     []float64 // L·X̄ (n x D, float64) for the exact solver's M, or nil
-	trG    float64
-	G      []float64 // X̄ᵀLX̄, exact solver with fitPaths.gram64 only
-	gammaG float64   // estimate of λmax(G)/trG (randomized solver)
-	pcaV   []float64 // PCA's Ritz block (randomized solver), to start the λmax(G) estimate
-	normC  float64   // λmax(C)/trC, from the PCA solve
+	g   *Graph
+	trG float64
+	G   []float64 // X̄ᵀLX̄, exact solver (when a penalty needs it)
+	// gramGraph is the graph G was formed for (exact solver).
+	gramGraph *Graph
+	gammaG    float64   // estimate of λmax(G)/trG (randomized solver)
+	pcaV      []float64 // PCA's Ritz block (randomized solver), to start the λmax(G) estimate
+	normC     float64   // λmax(C)/trC, from the PCA solve
 	// keepNorm freezes trG (the penalty's normalizer) while IRLS reweights
 	// the graph, so that the rounds minimize one fixed ℓ1 objective.
 	keepNorm bool
@@ -665,13 +683,16 @@ type solution struct {
 func (p *problem) setGraph(g *Graph) error {
 	p.g = g
 	var tr float64
-	if p.solver == SolverExact && p.m.full != nil && p.opt.TargetVariance > 0 && !p.keepNorm {
-		// A bisection solves M for many λ: form L·X̄ once. (For one λ,
-		// two sparse passes cost less than the page faults of an n x D
-		// float64 L·X̄ on a fresh heap.)
-		p.lx, tr = p.lapRows()
-	} else {
-		p.lx = nil
+	switch {
+	case p.solver == SolverExact && (p.G != nil || p.keepNorm):
+		// G for this graph (formed with C by fit, or here for a
+		// reweighted IRLS graph), and trG = tr(G).
+		if g != p.gramGraph {
+			_, p.G = p.grams(g, false)
+			p.gramGraph = g
+		}
+		tr = trace(p.G, p.D)
+	default:
 		tr = p.m.laplacianTrace(g, p.kind)
 	}
 	if !(tr > 0) {
@@ -681,9 +702,6 @@ func (p *problem) setGraph(g *Graph) error {
 		p.trG = tr
 	}
 	if p.solver == SolverExact {
-		if p.paths.gram64 {
-			p.G = p.gramL()
-		}
 		return nil
 	}
 	if p.solver == SolverKrylov32 {
@@ -729,63 +747,29 @@ func (p *problem) setGraph(g *Graph) error {
 	return nil
 }
 
-// gramL returns G = X̄ᵀLX̄ (full, symmetrized).
-func (p *problem) gramL() []float64 {
-	D := p.D
-	G := make([]float64, D*D)
-	gg := blas64.General{Rows: D, Cols: D, Stride: D, Data: G}
-	lx := make([]float64, p.m.chunk*D)
-	bj := make([]float64, D)
-	bi := make([]float64, D)
-	p.m.chunks(func(lo, hi int, a blas64.General) {
-		if len(lx) < (hi-lo)*D {
-			lx = make([]float64, (hi-lo)*D)
-		}
-		for i := lo; i < hi; i++ {
-			out := lx[(i-lo)*D : (i-lo+1)*D]
-			node := i + 1
-			r0, r1 := p.g.RowPtr[node], p.g.RowPtr[node+1]
-			if r0 == r1 {
-				clear(out)
-				continue
-			}
-			p.m.row(i, bi)
-			if p.kind == Combinatorial {
-				dg := p.g.deg[node]
-				for c, v := range bi {
-					out[c] = dg * v
-				}
-			} else {
-				copy(out, bi)
-			}
-			for t := r0; t < r1; t++ {
-				jn := int(p.g.Col[t])
-				w := p.g.Val[t]
-				if p.kind == SymNormalized {
-					w *= p.g.invSqrt[node] * p.g.invSqrt[jn]
-				}
-				p.m.row(jn-1, bj)
-				for c, v := range bj {
-					out[c] -= w * v
-				}
-			}
-		}
-		blas64.Gemm(blas.Trans, blas.NoTrans, 1, a, blas64.General{Rows: hi - lo, Cols: D, Stride: D, Data: lx[:(hi-lo)*D]}, 1, gg)
-	})
-	for i := range D {
-		for j := i + 1; j < D; j++ {
-			s := (G[i*D+j] + G[j*D+i]) / 2
-			G[i*D+j], G[j*D+i] = s, s
-		}
-	}
-	return G
-}
-
 // project returns Z = X̄W (n x d).
 func (p *problem) project(w []float64) []float64 {
 	z := make([]float64, p.n*p.d)
 	p.m.mul(z, w, p.d)
 	return z
+}
+
+// projectPair sets a.z = X̄·W_a and b.z = X̄·W_b by one product X̄·[W_a |
+// W_b] (one pass over X̄ for both).
+func (p *problem) projectPair(a, b *solution) {
+	D, d := p.D, p.d
+	w := make([]float64, D*2*d)
+	for i := range D {
+		copy(w[i*2*d:], a.w[i*d:(i+1)*d])
+		copy(w[i*2*d+d:], b.w[i*d:(i+1)*d])
+	}
+	z := make([]float64, p.n*2*d)
+	p.m.mul(z, w, 2*d)
+	a.z, b.z = make([]float64, p.n*d), make([]float64, p.n*d)
+	for i := range p.n {
+		copy(a.z[i*d:(i+1)*d], z[i*2*d:])
+		copy(b.z[i*d:(i+1)*d], z[i*2*d+d:])
+	}
 }
 
 // projected returns X̄W for a solution, computed once and kept in s.z (the
@@ -845,21 +829,7 @@ func (p *problem) solve(lambda float64, warm []float64) (*solution, error) {
 
 func (p *problem) solveExact(lambda float64) (*solution, error) {
 	D, d := p.D, p.d
-	var a []float64
-	if lambda != 0 && !p.paths.gram64 {
-		a = p.gramM32(lambda)
-	} else {
-		a = make([]float64, D*D)
-		for i, c := range p.C {
-			a[i] = c / p.trC
-		}
-		if lambda != 0 {
-			s := lambda / p.trG
-			for i, gv := range p.G {
-				a[i] -= s * gv
-			}
-		}
-	}
+	a := p.matM(lambda)
 	top := topEig
 	if p.paths.fullEig {
 		top = topEigFull
@@ -871,6 +841,19 @@ func (p *problem) solveExact(lambda float64) (*solution, error) {
 	sol := &solution{w: w, vals: vals}
 	fixSigns(sol.w, D, d)
 	return sol, nil
+}
+
+// matM returns M = C/trC − λ·G/trG (D x D, full) from the Gram matrices.
+func (p *problem) matM(lambda float64) []float64 {
+	a := make([]float64, p.D*p.D)
+	s := lambda / p.trG
+	for i, c := range p.C {
+		a[i] = c / p.trC
+		if lambda != 0 {
+			a[i] -= s * p.G[i]
+		}
+	}
+	return a
 }
 
 // apply computes Y = M·V for the D x k block v.

@@ -98,7 +98,7 @@ func FitStatsContext(ctx context.Context, a *Accumulator, opt Options) (*Project
 	}
 	p := &problem{
 		n: n, D: D, d: opt.Dim, kind: opt.Laplacian, opt: opt, solver: SolverExact,
-		ctx: ctx, paths: fitPaths{gram64: true}, C: c, mean: mu,
+		ctx: ctx, C: c, mean: mu,
 	}
 	p.trC = trace(c, D)
 	if !(p.trC > 0) {

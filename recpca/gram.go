@@ -1,278 +1,175 @@
 package recpca
 
 import (
-	"gonum.org/v1/gonum/blas/blas64"
 	"runtime"
 	"sync"
 
 	"github.com/llmrec/llmrec/tensor"
 )
 
-// gramChunk is the number of rows of X̄ whose D x D product one float32 GEMM
-// forms before it is added to the float64 Gram matrix: every float32 sum runs
-// over at most gramChunk products, so the rounding error does not grow with
-// n. Smaller chunks are more accurate (the float32 accumulation dominates the
-// error, not the rounding of the inputs) and slower (more float64 additions
-// of D x D chunk products, shorter GEMMs).
-const gramChunk = 64
+// gramRows is the number of rows of X̄ per chunk of the Gram pass: the
+// chunk's rows and its L·X̄ rows (2 x 1 MB at D = 512) stay in cache for the
+// chunk's GEMMs.
+const gramRows = 256
 
-// gramPanel is the row-panel height of gramAcc's block-upper products.
+// gramPanel is the row-panel height of the block-upper Gram products.
 const gramPanel = 64
 
-// gramAcc accumulates float32 chunk products into the upper triangle of a
-// float64 D x D matrix. Only the products that the upper triangle needs are
-// formed (row panels i0..i0+gramPanel against columns i0..D): the totals it
-// accumulates are symmetric (X̄ᵀX̄, X̄ᵀLX̄), so the lower triangle is their
-// mirror, and this halves the work.
-type gramAcc struct {
-	D    int
-	a, b []float32 // chunk operands, c x D
-	prod []float32 // D x D chunk product (upper panels)
-	sum  []float64 // D x D total (upper triangle)
-	// both accumulates both triangles (for X̄ᵀP, whose chunks are not
-	// symmetric): the total is then symmetrized by averaging, which halves
-	// the variance of its rounding error; on Beauty at λ = 0.9 the exact
-	// subspace is 2e-6 rad from float64 this way, 8e-6 with the upper
-	// triangle alone.
-	both bool
-}
-
-func newGramAcc(D int) *gramAcc {
-	return &gramAcc{
-		D:    D,
-		a:    make([]float32, gramChunk*D),
-		b:    make([]float32, gramChunk*D),
-		prod: make([]float32, D*D),
-		sum:  make([]float64, D*D),
-	}
-}
-
-// add adds aᵀb for the c x D float64 row blocks a and b (c ≤ gramChunk).
-func (g *gramAcc) add(a, b []float64, c int) {
-	for i, v := range a[:c*g.D] {
-		g.a[i] = float32(v)
-	}
-	for i, v := range b[:c*g.D] {
-		g.b[i] = float32(v)
-	}
-	g.add32(g.a, g.b, c)
-}
-
-// add32 adds aᵀb for the c x D float32 row blocks a and b (c ≤ gramChunk)
-// to the upper triangle, or to the whole matrix when g.both is set.
-func (g *gramAcc) add32(a, b []float32, c int) {
-	D := g.D
-	if g.both {
-		tensor.Gemm(true, false, D, D, c, 1, a, D, b, D, 0, g.prod, D)
-		for i, v := range g.prod {
-			g.sum[i] += float64(v)
-		}
-		return
-	}
-	for i0 := 0; i0 < D; i0 += gramPanel {
-		i1 := min(i0+gramPanel, D)
-		tensor.Gemm(true, false, i1-i0, D-i0, c, 1, a[i0:], D, b[i0:], D, 0, g.prod[i0*D+i0:], D)
-	}
-	for i := range D {
-		row := g.sum[i*D+i : (i+1)*D]
-		for j, v := range g.prod[i*D+i : (i+1)*D] {
-			row[j] += float64(v)
-		}
-	}
-}
-
-// gramParallel (both: see gramAcc) runs the chunks [lo, hi) of gramChunk rows of 0..n−1 on up
-// to GOMAXPROCS workers: newWorker returns, once per worker, a function that
-// adds one chunk's product to that worker's accumulator. Chunks are dealt
-// round-robin, so the result is deterministic for a given GOMAXPROCS. It
-// returns the total, full and symmetric.
-func gramParallel(D, n int, both bool, newWorker func(acc *gramAcc) func(lo, hi int)) []float64 {
-	chunks := (n + gramChunk - 1) / gramChunk
+// grams returns, from one pass over the rows of X̄, C = X̄ᵀX̄ (when wantC) and
+// G = X̄ᵀLX̄ for the graph g and Laplacian p.kind (when g is not nil), both
+// full and symmetric, in float64. Each chunk of gramRows rows is read once:
+// its L·X̄ rows are formed on the fly (sparse, lapRow) and the chunk's
+// products are added to the upper triangles by float64 GEMMs over row panels
+// i0..i0+gramPanel against columns i0..D (the totals are symmetric, so the
+// lower triangle is their mirror and half the work is saved). Chunks are
+// dealt round-robin to up to GOMAXPROCS workers with their own accumulators,
+// added in a fixed order, so the result is deterministic for a given
+// GOMAXPROCS.
+//
+// In float64 the cancellation in M = C/trC − λ·G/trG (Beauty at λ = 0.9: M's
+// norm is 1/75 of C/trC's) costs nothing that matters: the rounding of C and
+// G is ~1e-16 of their norms, far below M's eigengaps (3e-7 at the 64th
+// eigenvalue there).
+func (p *problem) grams(g *Graph, wantC bool) (c, gm []float64) {
+	n, D := p.n, p.D
+	chunks := (n + gramRows - 1) / gramRows
 	procs := max(1, min(runtime.GOMAXPROCS(0), chunks, 8))
-	accs := make([]*gramAcc, procs)
+	type acc struct{ c, g []float64 }
+	accs := make([]acc, procs)
 	var wg sync.WaitGroup
 	for w := range procs {
-		accs[w] = newGramAcc(D)
-		accs[w].both = both
 		wg.Go(func() {
-			add := newWorker(accs[w])
-			for c := w; c < chunks; c += procs {
-				lo := c * gramChunk
-				add(lo, min(lo+gramChunk, n))
+			var a acc
+			if wantC {
+				a.c = make([]float64, D*D)
 			}
+			var xb, lb []float64
+			if p.m.full == nil {
+				xb = make([]float64, gramRows*D)
+			}
+			if g != nil {
+				a.g = make([]float64, D*D)
+				lb = make([]float64, gramRows*D)
+			}
+			for ch := w; ch < chunks; ch += procs {
+				lo := ch * gramRows
+				hi := min(lo+gramRows, n)
+				r := hi - lo
+				rows := p.m.rows(lo, hi, xb)
+				if g != nil {
+					for i := lo; i < hi; i++ {
+						p.lapRow(g, lb[(i-lo)*D:(i-lo+1)*D], i, rows[(i-lo)*D:(i-lo+1)*D])
+					}
+				}
+				for i0 := 0; i0 < D; i0 += gramPanel {
+					pw := min(gramPanel, D-i0)
+					if wantC {
+						tensor.Gemm64(true, false, pw, D-i0, r, 1, rows[i0:], D, rows[i0:], D, 1, a.c[i0*D+i0:], D)
+					}
+					if g != nil {
+						tensor.Gemm64(true, false, pw, D-i0, r, 1, rows[i0:], D, lb[i0:], D, 1, a.g[i0*D+i0:], D)
+					}
+				}
+			}
+			accs[w] = a
 		})
 	}
 	wg.Wait()
-	sum := accs[0].sum
-	if both {
+	total := func(get func(a acc) []float64) []float64 {
+		sum := get(accs[0])
+		if sum == nil {
+			return nil
+		}
 		for _, a := range accs[1:] {
-			for i, v := range a.sum {
-				sum[i] += v
+			for i := range D {
+				row := sum[i*D+i : (i+1)*D]
+				for j, v := range get(a)[i*D+i : (i+1)*D] {
+					row[j] += v
+				}
 			}
 		}
-		for i := range D {
-			for j := i + 1; j < D; j++ {
-				v := (sum[i*D+j] + sum[j*D+i]) / 2
-				sum[i*D+j], sum[j*D+i] = v, v
-			}
-		}
+		mirrorUpper(sum, D)
 		return sum
 	}
-	for _, a := range accs[1:] {
-		for i := range D {
-			row := sum[i*D+i : (i+1)*D]
-			for j, v := range a.sum[i*D+i : (i+1)*D] {
-				row[j] += v
-			}
-		}
-	}
-	mirrorUpper(sum, D)
-	return sum
+	return total(func(a acc) []float64 { return a.c }), total(func(a acc) []float64 { return a.g })
 }
 
-// gram32 returns C = X̄ᵀX̄ (full, symmetric) from float32 GEMMs over chunks
-// of gramChunk rows, each chunk's product summed in float64.
-func (m *design) gram32() []float64 {
-	D := m.d
-	return gramParallel(D, m.n, false, func(acc *gramAcc) func(lo, hi int) {
-		var buf []float64
-		if m.full == nil {
-			buf = make([]float64, gramChunk*D)
-		}
-		return func(lo, hi int) {
-			rows := buf
-			if m.full != nil {
-				rows = m.full[lo*D : hi*D]
-			} else {
-				m.fill(lo, hi, rows)
-			}
-			acc.add(rows, rows, hi-lo)
-		}
-	})
-}
-
-// gramM32 returns M = X̄ᵀP/trC with P = X̄ − λ·(trC/trG)·L·X̄ (full,
-// symmetrized) for the current graph. The cancellation between the two terms
-// of M happens row by row in float64 while P is formed (sparse, O(edges·D)),
-// before anything is rounded to float32, and the float32 GEMM's rounding
-// error is then relative to |X̄|ᵀ|P| instead of |X̄|ᵀ|X̄|/trC +
-// λ·|X̄|ᵀ|LX̄|/trG: on Beauty at λ = 0.9, where M's d-th eigenvalue is 75
-// times smaller than at λ = 0, this keeps the subspace within ~5e-6 rad of
-// the float64 one, against 1e-4 for separate float32 Grams C and G.
-func (p *problem) gramM32(lambda float64) []float64 {
-	m := p.gramXP(1, -lambda*p.trC/p.trG)
-	for i := range m {
-		m[i] /= p.trC
-	}
-	return m
-}
-
-// gramL32 returns G = X̄ᵀLX̄ (full, symmetrized) as float32 GEMMs summed in
-// float64 (a test reference for the Laplacian rows; Fit forms M directly with
-// gramM32).
-func (p *problem) gramL32() []float64 { return p.gramXP(0, 1) }
-
-// gramXP returns X̄ᵀP (full, symmetrized) with P = a·X̄ + b·L·X̄ formed row by
-// row in float64, then multiplied chunk by chunk with float32 GEMMs summed in
-// float64.
-func (p *problem) gramXP(a, b float64) []float64 {
-	D := p.D
-	return gramParallel(D, p.n, true, func(acc *gramAcc) func(lo, hi int) {
-		xb := make([]float64, gramChunk*D)
-		pr := make([]float64, gramChunk*D)
-		tmp := make([]float64, D)
-		row := func(i int) []float64 {
-			if p.m.full != nil {
-				return p.m.full[i*D : (i+1)*D]
-			}
-			p.m.row(i, tmp)
-			return tmp
-		}
-		return func(lo, hi int) {
-			c := hi - lo
-			if p.m.full != nil {
-				copy(xb, p.m.full[lo*D:hi*D])
-			} else {
-				p.m.fill(lo, hi, xb)
-			}
-			for i := lo; i < hi; i++ {
-				xi := xb[(i-lo)*D : (i-lo+1)*D]
-				out := acc.b[(i-lo)*D : (i-lo+1)*D]
-				if p.lx != nil {
-					for k, v := range xi {
-						out[k] = float32(a*v + b*p.lx[i*D+k])
-					}
-					continue
-				}
-				p.lapRow(pr[:D], i, xi, row)
-				for k, v := range xi {
-					out[k] = float32(a*v + b*pr[k])
-				}
-			}
-			for k, v := range xb[:c*D] {
-				acc.a[k] = float32(v)
-			}
-			acc.add32(acc.a, acc.b, c)
-		}
-	})
-}
-
-// lapRows returns L·X̄ (n x D, float64, from the materialized X̄) and
-// tr(X̄ᵀLX̄) = Σ_i x̄_i·(LX̄)_i, in parallel over rows (partial sums added in
-// a fixed order).
-func (p *problem) lapRows() ([]float64, float64) {
-	n, D := p.n, p.D
-	full := p.m.full
-	lx := make([]float64, n*D)
-	procs := max(1, min(runtime.GOMAXPROCS(0), n/1024))
-	parts := make([]float64, procs)
-	var wg sync.WaitGroup
-	for w := range procs {
-		lo, hi := w*n/procs, (w+1)*n/procs
-		wg.Go(func() {
-			var tr float64
-			for i := lo; i < hi; i++ {
-				xi, out := full[i*D:(i+1)*D], lx[i*D:(i+1)*D]
-				p.lapRow(out, i, xi, func(j int) []float64 { return full[j*D : (j+1)*D] })
-				tr += dot(xi, out)
-			}
-			parts[w] = tr
-		})
-	}
-	wg.Wait()
-	var tr float64
-	for _, v := range parts {
-		tr += v
-	}
-	return lx, tr
-}
-
-// lapRow writes row i (0-based item) of L·X̄ into out, given xi = row i of X̄
-// and row(j), which returns row j of X̄ (valid until the next call).
-func (p *problem) lapRow(out []float64, i int, xi []float64, row func(int) []float64) {
-	g := p.g
+// lapRow writes row i (0-based item) of L·X̄ for the graph g (Laplacian
+// p.kind) into out, given xi = row i of X̄. The neighbours' rows are read
+// from the float32 input, where x̄_j = r_j·x_j − μ (r_j the row scale), so
+// that Σ_j w_ij·x̄_j = Σ_j (w_ij·r_j)·x_j − (Σ_j w_ij)·μ: one fused loop per
+// four neighbours, summed in float64, and no row is converted or copied.
+func (p *problem) lapRow(g *Graph, out []float64, i int, xi []float64) {
 	node := i + 1
 	r0, r1 := g.RowPtr[node], g.RowPtr[node+1]
 	if r0 == r1 {
 		clear(out)
 		return
 	}
+	D := len(out)
+	xi = xi[:D]
+	si := 1.0
 	if p.kind == Combinatorial {
 		dg := g.deg[node]
 		for c, v := range xi {
 			out[c] = dg * v
 		}
 	} else {
+		si = g.invSqrt[node]
 		copy(out, xi)
 	}
-	ov := blas64.Vector{N: len(out), Inc: 1, Data: out}
+	x, sc := p.m.x, p.m.scale
+	var wsum float64
+	var w [4]float64
+	var rows [4][]float32
+	k := 0
 	for t := r0; t < r1; t++ {
 		jn := int(g.Col[t])
-		w := g.Val[t]
-		if p.kind == SymNormalized {
-			w *= g.invSqrt[node] * g.invSqrt[jn]
+		wt := g.Val[t]
+		if p.kind != Combinatorial {
+			wt *= si * g.invSqrt[jn]
 		}
-		blas64.Axpy(-w, blas64.Vector{N: len(out), Inc: 1, Data: row(jn - 1)}, ov)
+		wsum += wt
+		if sc != nil {
+			wt *= sc[jn-1]
+		}
+		w[k], rows[k] = wt, x[jn*D:jn*D+D]
+		if k++; k == 4 {
+			subRows(out, &w, &rows, 4)
+			k = 0
+		}
+	}
+	for t := range k {
+		w[0], rows[0] = w[t], rows[t]
+		subRows(out, &w, &rows, 1)
+	}
+	if mu := p.m.mean; mu != nil {
+		mu = mu[:D]
+		for c := range out {
+			out[c] += wsum * mu[c]
+		}
+	}
+}
+
+// subRows sets out[c] −= Σ_t w[t]·x[t][c] over the first k (1 or 4) rows of
+// x (float32, each at least len(out) long), summed in float64, with the
+// vector kernel where there is one.
+func subRows(out []float64, w *[4]float64, x *[4][]float32, k int) {
+	c0 := subRowsBlocks(out, w, x, k)
+	if c0 == len(out) {
+		return
+	}
+	n := len(out)
+	if k == 1 {
+		w0, x0 := w[0], x[0][:n]
+		for c := c0; c < n; c++ {
+			out[c] -= w0 * float64(x0[c])
+		}
+		return
+	}
+	x0, x1, x2, x3 := x[0][:n], x[1][:n], x[2][:n], x[3][:n]
+	for c := c0; c < n; c++ {
+		out[c] -= ((w[0]*float64(x0[c]) + w[1]*float64(x1[c])) + w[2]*float64(x2[c])) + w[3]*float64(x3[c])
 	}
 }
 

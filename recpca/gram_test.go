@@ -1,6 +1,7 @@
 package recpca
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -58,39 +59,56 @@ func maxAbsDiff(a []float64, b *mat.Dense) (diff, scale float64) {
 	return diff, scale
 }
 
-// The float32 chunked Gram matrices match float64 products on a small
-// problem whose row count is not a multiple of the chunk (so the last,
-// partial chunk is exercised), for both Laplacians and both design paths.
-func TestGram32MatchesFloat64Small(t *testing.T) {
-	const n, D = 2*gramChunk + 37, 24
+// The one-pass float64 Gram matrices C = X̄ᵀX̄ and G = X̄ᵀLX̄ match gonum
+// float64 products of an independent L·X̄ (naiveLX) on a small problem whose
+// row count is not a multiple of the chunk (so the last, partial chunk is
+// exercised) with a few isolated items, for both Laplacians, with and without
+// row normalization and centring, on both design paths.
+func TestGramsMatchFloat64Small(t *testing.T) {
+	const n, D = 2*gramRows + 37, 24
 	x, g := synth(n, D, 3, 21)
-	xb := centred(x)
-	var wantC mat.Dense
-	wantC.Mul(xb.T(), xb)
-	for _, kind := range []LaplacianKind{SymNormalized, Combinatorial} {
-		var wantG mat.Dense
-		wantG.Mul(xb.T(), naiveLX(xb, g, kind))
-		for _, materialized := range []bool{true, false} {
-			m := newDesign(x.Data, n, D, false, normEps, true)
-			if !materialized {
-				m.full = nil
+	for _, normalize := range []bool{false, true} {
+		for _, center := range []bool{true, false} {
+			m0 := newDesign(x.Data, n, D, normalize, normEps, center, false)
+			xb := mat.NewDense(n, D, nil)
+			for i := range n {
+				m0.row(i, xb.RawRowView(i))
 			}
-			p := &problem{m: m, n: n, D: D, kind: kind, g: g}
-			diff, sc := maxAbsDiff(m.gram32(), &wantC)
-			assert.Less(t, diff, 1e-6*sc, "C: kind %v materialized %v", kind, materialized)
-			diff, sc = maxAbsDiff(p.gramL32(), &wantG)
-			assert.Less(t, diff, 1e-6*sc, "G: kind %v materialized %v", kind, materialized)
+			var wantC mat.Dense
+			wantC.Mul(xb.T(), xb)
+			for _, kind := range []LaplacianKind{SymNormalized, Combinatorial} {
+				var wantG mat.Dense
+				wantG.Mul(xb.T(), naiveLX(xb, g, kind))
+				for _, materialized := range []bool{true, false} {
+					m := newDesign(x.Data, n, D, normalize, normEps, center, materialized)
+					require.Equal(t, materialized, m.full != nil)
+					p := &problem{m: m, n: n, D: D, kind: kind}
+					c, gm := p.grams(g, true)
+					name := fmt.Sprintf("normalize %v center %v kind %v materialized %v", normalize, center, kind, materialized)
+					diff, sc := maxAbsDiff(c, &wantC)
+					assert.Less(t, diff, 1e-12*sc, "C: %s", name)
+					diff, sc = maxAbsDiff(gm, &wantG)
+					assert.Less(t, diff, 1e-12*sc, "G: %s", name)
+					c2, gm2 := p.grams(g, false)
+					assert.Nil(t, c2)
+					assert.Equal(t, gm, gm2, "G alone: %s", name)
+					c3, gm3 := p.grams(nil, true)
+					assert.Nil(t, gm3)
+					assert.Equal(t, c, c3, "C alone: %s", name)
+				}
+			}
 		}
 	}
 }
 
-// On real data (Beauty, 12,101 x 512, window-1 graph) the float32 chunked
-// products agree entry by entry with float64 products (gonum dgemm) — C =
-// X̄ᵀX̄ and M = C/trC − λ·X̄ᵀLX̄/trG at λ = 0.9, the edge of the useful band
-// where M nearly cancels — and the exact fit built on them spans the
-// subspace of a full dsyev of the float64 M, with PCA's retained variance
-// equal to the float64 top-d eigenvalue sum.
-func TestGram32MatchesFloat64Beauty(t *testing.T) {
+// On real data (Beauty, 12,101 x 512, window-1 graph) the one-pass Gram
+// matrices agree entry by entry with float64 products formed independently
+// (gonum dgemm of the centred rows and of naiveLXFast) — C = X̄ᵀX̄ and M =
+// C/trC − λ·X̄ᵀLX̄/trG at λ = 0.9, the edge of the useful band where M nearly
+// cancels, formed as the exact solver forms it — and the exact fit built on
+// them spans the subspace of a full dsyev of the float64 M, with PCA's
+// retained variance equal to the float64 top-d eigenvalue sum.
+func TestGramsMatchFloat64Beauty(t *testing.T) {
 	b := loadBeauty(t)
 	n, D := b.x.Rows()-1, b.x.Cols()
 	const d, lambda = 64, 0.9
@@ -127,12 +145,18 @@ func TestGram32MatchesFloat64Beauty(t *testing.T) {
 		}
 	}
 
-	m := newDesign(b.x.Data, n, D, false, normEps, true)
-	p := &problem{m: m, n: n, D: D, kind: SymNormalized, g: b.g, trC: m.traceC(), trG: edgeQuad(b.g, SymNormalized, D, m.row)}
+	m := newDesign(b.x.Data, n, D, false, normEps, true, false)
+	p := &problem{m: m, n: n, D: D, kind: SymNormalized}
+	c, gm := p.grams(b.g, true)
+	p.C, p.G, p.trC, p.trG = c, gm, trace(c, D), trace(gm, D)
 	require.InDelta(t, trC, p.trC, 1e-9*trC)
 	require.InDelta(t, trG, p.trG, 1e-9*trG)
-	diffC, scC := maxAbsDiff(m.gram32(), &wantC)
-	diffM, scM := maxAbsDiff(p.gramM32(lambda), mat.NewDense(D, D, symM))
+	gotM := make([]float64, D*D)
+	for i := range gotM {
+		gotM[i] = c[i]/p.trC - lambda*gm[i]/p.trG
+	}
+	diffC, scC := maxAbsDiff(c, &wantC)
+	diffM, scM := maxAbsDiff(gotM, mat.NewDense(D, D, symM))
 	t.Logf("C: max |Δ| %.3g of max %.3g (%.2g); M(λ=%v): %.3g of %.3g (%.2g)", diffC, scC, diffC/scC, lambda, diffM, scM, diffM/scM)
 	assert.Less(t, diffC, 2e-7*scC)
 	assert.Less(t, diffM, 5e-8*scM)
@@ -257,7 +281,7 @@ func TestLaplacianTrace(t *testing.T) {
 	const n, D = 150, 12
 	x, g := synth(n, D, 3, 23)
 	for _, normalize := range []bool{false, true} {
-		m0 := newDesign(x.Data, n, D, normalize, normEps, true)
+		m0 := newDesign(x.Data, n, D, normalize, normEps, true, false)
 		xb := mat.NewDense(n, D, nil)
 		for i := range n {
 			m0.row(i, xb.RawRowView(i))
@@ -269,11 +293,41 @@ func TestLaplacianTrace(t *testing.T) {
 				want += v * lx.RawMatrix().Data[i]
 			}
 			for _, materialized := range []bool{true, false} {
-				m := newDesign(x.Data, n, D, normalize, normEps, true)
-				if !materialized {
-					m.full = nil
-				}
+				m := newDesign(x.Data, n, D, normalize, normEps, true, materialized)
 				assert.InDelta(t, want, m.laplacianTrace(g, kind), 1e-10*want, "normalize %v kind %v materialized %v", normalize, kind, materialized)
+			}
+		}
+	}
+}
+
+// subRows (the vector kernel where the CPU has one, with its 8- and
+// 4-column steps and the scalar tail) matches a plain float64 loop for every
+// length up to 40, with one and four rows.
+func TestSubRowsMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 7))
+	for n := range 41 {
+		for _, k := range []int{1, 4} {
+			var w [4]float64
+			var x [4][]float32
+			for q := range k {
+				w[q] = r.NormFloat64()
+				x[q] = make([]float32, n+3) // longer than out, as rows may be
+				for c := range x[q] {
+					x[q][c] = float32(r.NormFloat64())
+				}
+			}
+			out := make([]float64, n)
+			want := make([]float64, n)
+			for c := range out {
+				out[c] = r.NormFloat64()
+				want[c] = out[c]
+				for q := range k {
+					want[c] -= w[q] * float64(x[q][c])
+				}
+			}
+			subRows(out, &w, &x, k)
+			for c := range out {
+				assert.InDelta(t, want[c], out[c], 1e-14*(1+math.Abs(want[c])), "n %d k %d column %d", n, k, c)
 			}
 		}
 	}

@@ -1,0 +1,38 @@
+//go:build amd64 && !purego
+
+package recpca
+
+import "golang.org/x/sys/cpu"
+
+var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// subRowsBlocks runs subRows' AVX2+FMA kernel on the longest prefix of out
+// whose length is a multiple of 4 and returns that length; without AVX2 and
+// FMA it does nothing and subRows' portable loop does it all. x holds 1 or 4
+// rows, each at least as long as out.
+func subRowsBlocks(out []float64, w *[4]float64, x *[4][]float32, k int) int {
+	n := len(out) &^ 3
+	if !hasAVX2FMA || n == 0 {
+		return 0
+	}
+	if k == 1 {
+		_ = x[0][n-1]
+		subRow1AVX2(&out[0], &x[0][0], w[0], n)
+		return n
+	}
+	_, _, _, _ = x[0][n-1], x[1][n-1], x[2][n-1], x[3][n-1]
+	subRows4AVX2(&out[0], &x[0][0], &x[1][0], &x[2][0], &x[3][0], w, n)
+	return n
+}
+
+// subRows4AVX2 sets out[c] −= w[0]·x0[c] + w[1]·x1[c] + w[2]·x2[c] +
+// w[3]·x3[c] for c < n (n a positive multiple of 4), the float32 rows
+// widened to float64.
+//
+//go:noescape
+func subRows4AVX2(out *float64, x0, x1, x2, x3 *float32, w *[4]float64, n int)
+
+// subRow1AVX2 sets out[c] −= w·x0[c] for c < n (n a positive multiple of 4).
+//
+//go:noescape
+func subRow1AVX2(out *float64, x0 *float32, w float64, n int)

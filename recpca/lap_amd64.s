@@ -1,0 +1,110 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func subRows4AVX2(out *float64, x0, x1, x2, x3 *float32, w *[4]float64, n int)
+//
+// Eight columns per step (two lanes of four float64): s = w0·x0 + w1·x1 +
+// w2·x2 + w3·x3 (VCVTPS2PD widens four float32 to float64), out −= s; then
+// one step of four columns when n is not a multiple of 8.
+//
+// Registers: Y0..Y3 the weights; Y4, Y5 the sums; Y6, Y7 scratch.
+TEXT ·subRows4AVX2(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ x0+8(FP), R8
+	MOVQ x1+16(FP), R9
+	MOVQ x2+24(FP), R10
+	MOVQ x3+32(FP), R11
+	MOVQ w+40(FP), AX
+	MOVQ n+48(FP), CX
+	VBROADCASTSD 0(AX), Y0
+	VBROADCASTSD 8(AX), Y1
+	VBROADCASTSD 16(AX), Y2
+	VBROADCASTSD 24(AX), Y3
+	XORQ BX, BX
+
+loop8:
+	LEAQ 8(BX), DX
+	CMPQ DX, CX
+	JGT  tail4
+	VCVTPS2PD (R8)(BX*4), Y4
+	VCVTPS2PD 16(R8)(BX*4), Y5
+	VMULPD    Y0, Y4, Y4
+	VMULPD    Y0, Y5, Y5
+	VCVTPS2PD (R9)(BX*4), Y6
+	VCVTPS2PD 16(R9)(BX*4), Y7
+	VFMADD231PD Y6, Y1, Y4
+	VFMADD231PD Y7, Y1, Y5
+	VCVTPS2PD (R10)(BX*4), Y6
+	VCVTPS2PD 16(R10)(BX*4), Y7
+	VFMADD231PD Y6, Y2, Y4
+	VFMADD231PD Y7, Y2, Y5
+	VCVTPS2PD (R11)(BX*4), Y6
+	VCVTPS2PD 16(R11)(BX*4), Y7
+	VFMADD231PD Y6, Y3, Y4
+	VFMADD231PD Y7, Y3, Y5
+	VMOVUPD   (DI)(BX*8), Y6
+	VMOVUPD   32(DI)(BX*8), Y7
+	VSUBPD    Y4, Y6, Y6
+	VSUBPD    Y5, Y7, Y7
+	VMOVUPD   Y6, (DI)(BX*8)
+	VMOVUPD   Y7, 32(DI)(BX*8)
+	MOVQ      DX, BX
+	JMP       loop8
+
+tail4:
+	CMPQ BX, CX
+	JGE  done4
+	VCVTPS2PD (R8)(BX*4), Y4
+	VMULPD    Y0, Y4, Y4
+	VCVTPS2PD (R9)(BX*4), Y6
+	VFMADD231PD Y6, Y1, Y4
+	VCVTPS2PD (R10)(BX*4), Y6
+	VFMADD231PD Y6, Y2, Y4
+	VCVTPS2PD (R11)(BX*4), Y6
+	VFMADD231PD Y6, Y3, Y4
+	VMOVUPD   (DI)(BX*8), Y6
+	VSUBPD    Y4, Y6, Y6
+	VMOVUPD   Y6, (DI)(BX*8)
+
+done4:
+	VZEROUPPER
+	RET
+
+// func subRow1AVX2(out *float64, x0 *float32, w float64, n int)
+//
+// out −= w·x0, eight columns per step, then one step of four when n is not
+// a multiple of 8. Registers: Y0 the weight; Y4..Y7 scratch.
+TEXT ·subRow1AVX2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ x0+8(FP), R8
+	VBROADCASTSD w+16(FP), Y0
+	MOVQ n+24(FP), CX
+	XORQ BX, BX
+
+loop1:
+	LEAQ 8(BX), DX
+	CMPQ DX, CX
+	JGT  tail1
+	VCVTPS2PD (R8)(BX*4), Y4
+	VCVTPS2PD 16(R8)(BX*4), Y5
+	VMOVUPD   (DI)(BX*8), Y6
+	VMOVUPD   32(DI)(BX*8), Y7
+	VFNMADD231PD Y4, Y0, Y6
+	VFNMADD231PD Y5, Y0, Y7
+	VMOVUPD   Y6, (DI)(BX*8)
+	VMOVUPD   Y7, 32(DI)(BX*8)
+	MOVQ      DX, BX
+	JMP       loop1
+
+tail1:
+	CMPQ BX, CX
+	JGE  done1
+	VCVTPS2PD (R8)(BX*4), Y4
+	VMOVUPD   (DI)(BX*8), Y6
+	VFNMADD231PD Y4, Y0, Y6
+	VMOVUPD   Y6, (DI)(BX*8)
+
+done1:
+	VZEROUPPER
+	RET
