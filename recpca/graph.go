@@ -70,28 +70,36 @@ func BuildGraph(seqs [][]int, numItems int, opt GraphOptions) (*Graph, error) {
 	if numItems < 0 {
 		return nil, fmt.Errorf("recpca: build graph: negative item count %d", numItems)
 	}
-	type pair struct {
-		key uint64
-		w   float64
+	// The pairs (i < j) in emission order, then sorted by (i, j) with two
+	// stable counting sorts (by j, then by i: O(pairs + items) each), so
+	// that repeated pairs are adjacent and summed in emission order.
+	var total int
+	for _, s := range seqs {
+		total += maxPairs(len(s), opt.Window)
 	}
-	var pairs []pair
+	pi := make([]int32, 0, total)
+	pj := make([]int32, 0, total)
+	pw := make([]float64, 0, total)
 	for u, s := range seqs {
 		err := CoOccurrences(s, numItems, opt, func(i, j int, wt float64) {
-			pairs = append(pairs, pair{uint64(i)<<32 | uint64(j), wt})
+			pi = append(pi, int32(i))
+			pj = append(pj, int32(j))
+			pw = append(pw, wt)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("recpca: build graph: sequence %d %w", u, err)
 		}
 	}
-	slices.SortFunc(pairs, func(x, y pair) int { return cmp.Compare(x.key, y.key) })
-	edges := make([]Edge, 0, len(pairs))
-	for k := 0; k < len(pairs); {
-		key := pairs[k].key
+	byJ := countingOrder(pj, nil, numItems)
+	order := countingOrder(pi, byJ, numItems)
+	edges := make([]Edge, 0, len(order))
+	for k := 0; k < len(order); {
+		i, j := pi[order[k]], pj[order[k]]
 		var sum float64
-		for ; k < len(pairs) && pairs[k].key == key; k++ {
-			sum += pairs[k].w
+		for ; k < len(order) && pi[order[k]] == i && pj[order[k]] == j; k++ {
+			sum += pw[order[k]]
 		}
-		edges = append(edges, Edge{I: int(key >> 32), J: int(key & 0xffffffff), W: sum})
+		edges = append(edges, Edge{I: int(i), J: int(j), W: sum})
 	}
 	g, err := NewGraph(numItems, edges)
 	if err != nil {
@@ -101,6 +109,46 @@ func BuildGraph(seqs [][]int, numItems int, opt GraphOptions) (*Graph, error) {
 		g = g.topK(opt.TopK)
 	}
 	return g, nil
+}
+
+// maxPairs bounds the number of pairs CoOccurrences emits for a sequence of
+// length l with the given window (repeated items make it fewer).
+func maxPairs(l, window int) int {
+	if window == 0 {
+		window = 1
+	}
+	if window < 0 || window >= l {
+		return l * (l - 1) / 2
+	}
+	// Positions a < l−window have window partners, the last window
+	// positions 0..window−1.
+	return (l-window)*window + window*(window-1)/2
+}
+
+// countingOrder returns the indices of keys (values in 0..maxKey) sorted
+// stably by key, taking them in the order given by in (nil: 0, 1, ...).
+func countingOrder(keys []int32, in []int32, maxKey int) []int32 {
+	cnt := make([]int, maxKey+2)
+	for _, k := range keys {
+		cnt[k+1]++
+	}
+	for k := 1; k < len(cnt); k++ {
+		cnt[k] += cnt[k-1]
+	}
+	out := make([]int32, len(keys))
+	if in == nil {
+		for idx, k := range keys {
+			out[cnt[k]] = int32(idx)
+			cnt[k]++
+		}
+		return out
+	}
+	for _, idx := range in {
+		k := keys[idx]
+		out[cnt[k]] = idx
+		cnt[k]++
+	}
+	return out
 }
 
 // CoOccurrences calls emit(i, j, w) with i < j for every pair of positions
@@ -178,11 +226,20 @@ func NewGraph(numItems int, edges []Edge) (*Graph, error) {
 		col[pos[e.J]], val[pos[e.J]] = int32(e.I), e.W
 		pos[e.J]++
 	}
-	// Sort each row by column and merge duplicates (dropping zero weights).
-	g := &Graph{N: n, RowPtr: make([]int, n+1)}
+	// Sort each row by column and merge duplicates (dropping zero weights);
+	// a row that is already strictly ascending without zero weights (every
+	// row, when the edges come sorted by (I, J) without repeats, as from
+	// BuildGraph) is copied as it is.
+	g := &Graph{N: n, RowPtr: make([]int, n+1), Col: make([]int32, 0, cnt[n]), Val: make([]float64, 0, cnt[n])}
 	idx := make([]int, 0)
 	for i := 0; i < n; i++ {
 		lo, hi := cnt[i], cnt[i+1]
+		if strictRow(col[lo:hi], val[lo:hi]) {
+			g.Col = append(g.Col, col[lo:hi]...)
+			g.Val = append(g.Val, val[lo:hi]...)
+			g.RowPtr[i+1] = len(g.Col)
+			continue
+		}
 		idx = idx[:0]
 		for k := lo; k < hi; k++ {
 			idx = append(idx, k)
@@ -203,6 +260,17 @@ func NewGraph(numItems int, edges []Edge) (*Graph, error) {
 	}
 	g.finish()
 	return g, nil
+}
+
+// strictRow reports whether the columns are strictly ascending and the
+// weights positive.
+func strictRow(col []int32, val []float64) bool {
+	for t := range col {
+		if val[t] <= 0 || t > 0 && col[t] <= col[t-1] {
+			return false
+		}
+	}
+	return true
 }
 
 func (g *Graph) finish() {

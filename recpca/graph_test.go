@@ -1,7 +1,9 @@
 package recpca
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -172,4 +174,77 @@ func TestLaplacianProperties(t *testing.T) {
 		}
 	}
 	assert.Panics(t, func() { g.MulLaplacian(Combinatorial, make([]float64, 3), make([]float64, 3), 1) })
+}
+
+// checkGraphAgainst asserts that g holds exactly the weights of want (keys
+// i < j), in both rows, with every row strictly ascending.
+func checkGraphAgainst(t *testing.T, g *Graph, want map[[2]int]float64, name string) {
+	t.Helper()
+	assert.Equal(t, len(want), g.NumEdges(), name)
+	for e, w := range want {
+		assert.InDelta(t, w, g.Weight(e[0], e[1]), 1e-12, "%s edge %v", name, e)
+		assert.InDelta(t, w, g.Weight(e[1], e[0]), 1e-12, "%s edge %v symmetric", name, e)
+	}
+	for i := range g.N {
+		for t2 := g.RowPtr[i] + 1; t2 < g.RowPtr[i+1]; t2++ {
+			require.Less(t, g.Col[t2-1], g.Col[t2], "%s row %d not ascending", name, i)
+		}
+	}
+}
+
+// BuildGraph matches a map of pair weights summed naively over random
+// sequences with repeated items, for several windows, with and without
+// decay; NewGraph does the same for unsorted edges with repeats, zero
+// weights and self-loops.
+func TestBuildGraphMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	const items = 40
+	seqs := make([][]int, 60)
+	for u := range seqs {
+		seqs[u] = make([]int, r.IntN(12))
+		for p := range seqs[u] {
+			seqs[u][p] = 1 + r.IntN(items)
+		}
+	}
+	for _, opt := range []GraphOptions{{}, {Window: 3}, {Window: 2, Decay: true}, {Window: UserLevel}, {Window: UserLevel, Decay: true}} {
+		want := map[[2]int]float64{}
+		for _, s := range seqs {
+			for a := range s {
+				for b := a + 1; b < len(s); b++ {
+					w := opt.Window
+					if w == 0 {
+						w = 1
+					}
+					if (w > 0 && b-a > w) || s[a] == s[b] {
+						continue
+					}
+					wt := 1.0
+					if opt.Decay {
+						wt = 1 / float64(b-a)
+					}
+					want[[2]int{min(s[a], s[b]), max(s[a], s[b])}] += wt
+				}
+			}
+		}
+		g, err := BuildGraph(seqs, items, opt)
+		require.NoError(t, err)
+		checkGraphAgainst(t, g, want, fmt.Sprintf("%+v", opt))
+	}
+	var edges []Edge
+	want := map[[2]int]float64{}
+	for range 300 {
+		e := Edge{I: 1 + r.IntN(items), J: 1 + r.IntN(items), W: float64(r.IntN(3))}
+		edges = append(edges, e)
+		if e.I != e.J {
+			want[[2]int{min(e.I, e.J), max(e.I, e.J)}] += e.W
+		}
+	}
+	for k, w := range want {
+		if w == 0 {
+			delete(want, k)
+		}
+	}
+	g, err := NewGraph(items, edges)
+	require.NoError(t, err)
+	checkGraphAgainst(t, g, want, "NewGraph")
 }
