@@ -183,20 +183,28 @@ func syr2kUpper(a []float64, n, s int, p, q []float64, kk int) {
 func householder(x []float64) (beta, tau float64) {
 	alpha := x[0]
 	tail := x[1:]
-	var big float64
-	for _, v := range tail {
-		big = math.Max(big, math.Abs(v))
+	ss := tensor.Dot64(tail, tail)
+	sigma := math.Sqrt(ss)
+	if !(ss > 0x1p-900 && ss < 0x1p900) {
+		// Σ x² is zero, or under- or overflowed (or came close): sum
+		// scaled squares.
+		var big float64
+		for _, v := range tail {
+			if a := math.Abs(v); a > big {
+				big = a
+			}
+		}
+		if big == 0 {
+			return alpha, 0
+		}
+		inv := 1 / big
+		ss = 0
+		for _, v := range tail {
+			v *= inv
+			ss += v * v
+		}
+		sigma = big * math.Sqrt(ss)
 	}
-	if big == 0 {
-		return alpha, 0
-	}
-	inv := 1 / big
-	var ss float64
-	for _, v := range tail {
-		v *= inv
-		ss += v * v
-	}
-	sigma := big * math.Sqrt(ss)
 	beta = -math.Copysign(math.Hypot(alpha, sigma), alpha)
 	tau = (beta - alpha) / beta
 	scale(tail, 1/(alpha-beta))

@@ -310,3 +310,46 @@ func assertOrthonormal(t *testing.T, w *mat.Dense, tol float64, name string) {
 		}
 	}
 }
+
+// householder maps x onto (beta, 0, ..., 0) by an orthogonal H (tau·vᵀv =
+// 2), at ordinary, tiny and huge scales (where Σx² under- or overflows) and
+// with a zero tail (H = I).
+func TestHouseholder(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 2))
+	for _, sc := range []float64{1, 1e-170, 1e170, -3} {
+		for _, m := range []int{1, 2, 5, 40} {
+			x0 := make([]float64, m)
+			for i := range x0 {
+				x0[i] = sc * r.NormFloat64()
+			}
+			x := slices.Clone(x0)
+			beta, tau := householder(x)
+			v := append([]float64{1}, x[1:]...)
+			var vx, vv, norm float64
+			for i := range m {
+				vx += v[i] * x0[i]
+				vv += v[i] * v[i]
+				norm = math.Max(norm, math.Abs(x0[i]))
+			}
+			if m == 1 {
+				assert.Equal(t, 0.0, tau)
+				assert.Equal(t, x0[0], beta)
+				continue
+			}
+			assert.InDelta(t, 2, tau*vv, 1e-14, "scale %g m=%d", sc, m)
+			for i := range m {
+				// H·x₀ = x₀ − tau·v·(vᵀx₀), computed in units of norm.
+				got := x0[i]/norm - tau*v[i]*(vx/norm)
+				want := 0.0
+				if i == 0 {
+					want = beta / norm
+				}
+				assert.InDelta(t, want, got, 1e-14, "scale %g m=%d entry %d", sc, m, i)
+			}
+		}
+	}
+	x := []float64{2, 0, 0}
+	beta, tau := householder(x)
+	assert.Equal(t, 2.0, beta)
+	assert.Equal(t, 0.0, tau)
+}
