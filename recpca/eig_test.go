@@ -111,10 +111,10 @@ func checkTopEig(t *testing.T, name string, a []float64, n, d int) {
 
 // The blocked tridiagonal path agrees with dsyev on random, decaying,
 // clustered, repeated, low-rank, negative and indefinite spectra, for sizes
-// below, at and around multiples of the panel width eigPanel.
+// below, at and around multiples of the panel widths eigPanel and wyBlock.
 func TestTopEigTridiagMatchesDsyev(t *testing.T) {
 	r := rand.New(rand.NewPCG(14, 4))
-	for _, n := range []int{3, 4, 7, 31, 32, 33, 64, 65, 97, 130, 200} {
+	for _, n := range []int{3, 4, 7, 15, 16, 17, 31, 32, 33, 64, 65, 97, 130, 200} {
 		d := max(1, min(n/2, n/5+1))
 		spectra := map[string]func(i int) float64{
 			"decaying":  decayingSpectrum(n),
