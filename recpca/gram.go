@@ -13,7 +13,7 @@ import (
 const gramRows = 256
 
 // gramPanel is the row-panel height of the block-upper Gram products.
-const gramPanel = 64
+var gramPanel = 64
 
 // grams returns, from one pass over the rows of X̄, C = X̄ᵀX̄ (when wantC) and
 // G = X̄ᵀLX̄ for the graph g and Laplacian p.kind (when g is not nil), both
@@ -254,13 +254,13 @@ func edgeQuadRows(g *Graph, kind LaplacianKind, row func(i int) ([]float64, []fl
 }
 
 // sqDiff32 returns ||a·x − b·y − em·μ||² for float32 rows x, y (μ may be nil
-// when em is 0), in float64 with four partial sums: the single running sum
-// made the edge loop of laplacianTrace latency-bound (a quarter of the
-// non-GEMM time of a 50,000 x 4,096 fit).
+// when em is 0), in float64: by the AVX2+FMA kernel where there is one, else
+// (and for the tail) with four partial sums, since a single running sum
+// made the edge loop of laplacianTrace latency-bound.
 func sqDiff32(x, y []float32, a, b, em float64, mu []float64) float64 {
 	y = y[:len(x)]
-	var q0, q1, q2, q3 float64
-	c := 0
+	c, q0 := sqDiffBlocks(x, y, a, b, em, mu)
+	var q1, q2, q3 float64
 	if em == 0 {
 		for ; c+4 <= len(x); c += 4 {
 			e0 := a*float64(x[c]) - b*float64(y[c])

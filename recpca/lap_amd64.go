@@ -36,3 +36,32 @@ func subRows4AVX2(out *float64, x0, x1, x2, x3 *float32, w *[4]float64, n int)
 //
 //go:noescape
 func subRow1AVX2(out *float64, x0 *float32, w float64, n int)
+
+// sqDiffBlocks runs sqDiff32's AVX2+FMA kernel on the longest prefix of x
+// whose length is a multiple of 4 and returns that length and the prefix's
+// sum; without AVX2 and FMA it does nothing. y (and mu when em ≠ 0) are at
+// least as long as x.
+func sqDiffBlocks(x, y []float32, a, b, em float64, mu []float64) (int, float64) {
+	n := len(x) &^ 3
+	if !hasAVX2FMA || n == 0 {
+		return 0, 0
+	}
+	_ = y[n-1]
+	if em == 0 {
+		return n, sqDiffAVX2(&x[0], &y[0], n, a, b)
+	}
+	_ = mu[n-1]
+	return n, sqDiffMuAVX2(&x[0], &y[0], &mu[0], n, a, b, em)
+}
+
+// sqDiffAVX2 returns Σ_c (a·x[c] − b·y[c])² for c < n (n a positive
+// multiple of 4).
+//
+//go:noescape
+func sqDiffAVX2(x, y *float32, n int, a, b float64) float64
+
+// sqDiffMuAVX2 returns Σ_c (a·x[c] − b·y[c] − em·mu[c])² for c < n (n a
+// positive multiple of 4).
+//
+//go:noescape
+func sqDiffMuAVX2(x, y *float32, mu *float64, n int, a, b, em float64) float64

@@ -108,3 +108,112 @@ tail1:
 done1:
 	VZEROUPPER
 	RET
+
+// func sqDiffAVX2(x, y *float32, n int, a, b float64) float64
+//
+// Σ_c (a·x[c] − b·y[c])² for c < n (n a positive multiple of 4), the
+// float32 rows widened to float64; eight columns per step into two
+// accumulators, then one step of four. Registers: Y0 a, Y1 b; Y2, Y3 the
+// sums; Y4..Y7 scratch.
+TEXT ·sqDiffAVX2(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), R8
+	MOVQ y+8(FP), R9
+	MOVQ n+16(FP), CX
+	VBROADCASTSD a+24(FP), Y0
+	VBROADCASTSD b+32(FP), Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	XORQ BX, BX
+
+sqloop8:
+	LEAQ 8(BX), DX
+	CMPQ DX, CX
+	JGT  sqtail4
+	VCVTPS2PD (R8)(BX*4), Y4
+	VCVTPS2PD 16(R8)(BX*4), Y5
+	VCVTPS2PD (R9)(BX*4), Y6
+	VCVTPS2PD 16(R9)(BX*4), Y7
+	VMULPD    Y0, Y4, Y4
+	VMULPD    Y0, Y5, Y5
+	VFNMADD231PD Y6, Y1, Y4
+	VFNMADD231PD Y7, Y1, Y5
+	VFMADD231PD Y4, Y4, Y2
+	VFMADD231PD Y5, Y5, Y3
+	MOVQ      DX, BX
+	JMP       sqloop8
+
+sqtail4:
+	CMPQ BX, CX
+	JGE  sqdone
+	VCVTPS2PD (R8)(BX*4), Y4
+	VCVTPS2PD (R9)(BX*4), Y6
+	VMULPD    Y0, Y4, Y4
+	VFNMADD231PD Y6, Y1, Y4
+	VFMADD231PD Y4, Y4, Y2
+
+sqdone:
+	VADDPD       Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X3
+	VADDPD       X3, X2, X2
+	VHADDPD      X2, X2, X2
+	MOVSD        X2, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func sqDiffMuAVX2(x, y *float32, mu *float64, n int, a, b, em float64) float64
+//
+// Σ_c (a·x[c] − b·y[c] − em·mu[c])² for c < n (n a positive multiple of
+// 4), as sqDiffAVX2. Registers: Y0 a, Y1 b, Y8 em; Y2, Y3 the sums; Y4..Y7
+// scratch.
+TEXT ·sqDiffMuAVX2(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), R8
+	MOVQ y+8(FP), R9
+	MOVQ mu+16(FP), R10
+	MOVQ n+24(FP), CX
+	VBROADCASTSD a+32(FP), Y0
+	VBROADCASTSD b+40(FP), Y1
+	VBROADCASTSD em+48(FP), Y8
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	XORQ BX, BX
+
+muloop8:
+	LEAQ 8(BX), DX
+	CMPQ DX, CX
+	JGT  mutail4
+	VCVTPS2PD (R8)(BX*4), Y4
+	VCVTPS2PD 16(R8)(BX*4), Y5
+	VCVTPS2PD (R9)(BX*4), Y6
+	VCVTPS2PD 16(R9)(BX*4), Y7
+	VMULPD    Y0, Y4, Y4
+	VMULPD    Y0, Y5, Y5
+	VFNMADD231PD Y6, Y1, Y4
+	VFNMADD231PD Y7, Y1, Y5
+	VMOVUPD   (R10)(BX*8), Y6
+	VMOVUPD   32(R10)(BX*8), Y7
+	VFNMADD231PD Y6, Y8, Y4
+	VFNMADD231PD Y7, Y8, Y5
+	VFMADD231PD Y4, Y4, Y2
+	VFMADD231PD Y5, Y5, Y3
+	MOVQ      DX, BX
+	JMP       muloop8
+
+mutail4:
+	CMPQ BX, CX
+	JGE  mudone
+	VCVTPS2PD (R8)(BX*4), Y4
+	VCVTPS2PD (R9)(BX*4), Y6
+	VMULPD    Y0, Y4, Y4
+	VFNMADD231PD Y6, Y1, Y4
+	VMOVUPD   (R10)(BX*8), Y6
+	VFNMADD231PD Y6, Y8, Y4
+	VFMADD231PD Y4, Y4, Y2
+
+mudone:
+	VADDPD       Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X3
+	VADDPD       X3, X2, X2
+	VHADDPD      X2, X2, X2
+	MOVSD        X2, ret+56(FP)
+	VZEROUPPER
+	RET
