@@ -7,8 +7,7 @@ import (
 	"math"
 	"slices"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
+	"github.com/llmrec/llmrec/tensor"
 )
 
 // ErrBadAccumulator is returned (wrapped) when accumulators that cannot be
@@ -337,10 +336,7 @@ const syrkBlock = 64
 func syrkUpper(q, u []float64, b, D int) {
 	for i0 := 0; i0 < D; i0 += syrkBlock {
 		i1 := min(i0+syrkBlock, D)
-		ai := blas64.General{Rows: b, Cols: i1 - i0, Stride: D, Data: u[i0:]}
-		cg := blas64.General{Rows: i1 - i0, Cols: D - i0, Stride: D, Data: q[i0*D+i0:]}
-		aj := blas64.General{Rows: b, Cols: D - i0, Stride: D, Data: u[i0:]}
-		blas64.Gemm(blas.Trans, blas.NoTrans, 1, ai, aj, 1, cg)
+		tensor.Gemm64(true, false, i1-i0, D-i0, b, 1, u[i0:], D, u[i0:], D, 1, q[i0*D+i0:], D)
 	}
 }
 
