@@ -75,17 +75,23 @@ func symvUpper64(n int, a []float64, lda int, x, y []float64) {
 	}
 	i := 0
 	for ; i+4 <= n; i += 4 {
+		// The 4 x 4 diagonal block: its upper triangle row by row, its
+		// mirrored strict lower part into y.
+		r0 := a[i*lda+i : i*lda+i+4]
+		r1 := a[(i+1)*lda+i+1 : (i+1)*lda+i+4]
+		r2 := a[(i+2)*lda+i+2 : (i+2)*lda+i+4]
+		a33 := a[(i+3)*lda+i+3]
 		xr := [4]float64(x[i : i+4])
-		var dots [4]float64
-		for r := range 4 {
-			row := a[(i+r)*lda+i : (i+r)*lda+i+4]
-			for c := r; c < 4; c++ {
-				dots[r] += row[c] * xr[c]
-				if c > r {
-					y[i+c] += row[c] * xr[r]
-				}
-			}
+		dots := [4]float64{
+			r0[0]*xr[0] + r0[1]*xr[1] + r0[2]*xr[2] + r0[3]*xr[3],
+			r1[0]*xr[1] + r1[1]*xr[2] + r1[2]*xr[3],
+			r2[0]*xr[2] + r2[1]*xr[3],
+			a33 * xr[3],
 		}
+		yb := y[i : i+4]
+		yb[1] += r0[1] * xr[0]
+		yb[2] += r0[2]*xr[0] + r1[1]*xr[1]
+		yb[3] += r0[3]*xr[0] + r1[2]*xr[1] + r2[1]*xr[2]
 		rest := n - i - 4
 		if l4 := rest &^ 3; l4 > 0 {
 			_ = a[(i+3)*lda+i+4+l4-1]
@@ -98,9 +104,10 @@ func symvUpper64(n int, a []float64, lda int, x, y []float64) {
 				y[j] += v * xr[r]
 			}
 		}
-		for r := range 4 {
-			y[i+r] += dots[r]
-		}
+		yb[0] += dots[0]
+		yb[1] += dots[1]
+		yb[2] += dots[2]
+		yb[3] += dots[3]
 	}
 	symvUpperRows(n, i, a, lda, x, y)
 }
