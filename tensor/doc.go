@@ -30,6 +30,11 @@
 // CPU has AVX-512F, an AVX2+FMA 6x8 one otherwise, the 4x4 Go kernel as the
 // fallback.
 //
+// A product that reuses one large left operand with many right-hand sides
+// (an iterative eigensolver's X·V, say) can pack it once with PackA and
+// multiply with GemmPackedA, which skips the repacking Gemm does on every
+// call; ColRange selects a range of k for chunked sums.
+//
 // Packing buffers are recycled through a sync.Pool, so steady-state calls
 // allocate nothing. A product of at least 2^21 multiply-adds is split into
 // blocks of C over GOMAXPROCS goroutines, and a batched MatMul of small

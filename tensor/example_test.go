@@ -58,3 +58,23 @@ func ExampleGemm64() {
 	fmt.Println(gram)
 	// Output: [35 44 44 56]
 }
+
+func ExampleGemmPackedA() {
+	// Pack a 3x2 matrix A once, then multiply it by several right-hand
+	// sides without repacking it.
+	a := []float32{
+		1, 2,
+		3, 4,
+		5, 6,
+	}
+	pa := tensor.PackA(nil, false, 3, 2, a, 2)
+	c := make([]float32, 3)
+	for _, v := range [][]float32{{1, 0}, {0, 1}, {1, -1}} {
+		tensor.GemmPackedA(pa, false, 1, 1, v, 1, 0, c, 1) // C = A·v
+		fmt.Println(c)
+	}
+	// Output:
+	// [1 3 5]
+	// [2 4 6]
+	// [-1 -1 -1]
+}

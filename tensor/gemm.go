@@ -43,24 +43,37 @@ func gemm[T float](name string, transA, transB bool, m, n, k int, alpha T, a []T
 		return
 	}
 	ws := getWorkspace()
-	gemmDispatch(ws, runtime.GOMAXPROCS(0), pickKernel[T](), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemmDispatch(ws, runtime.GOMAXPROCS(0), pickKernel[T](), nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	putWorkspace(ws)
 }
 
 func checkGemm[T float](name string, transA, transB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Errorf("%w: %s m=%d n=%d k=%d", ErrShape, name, m, n, k))
+	}
 	ar, ac := m, k
 	if transA {
 		ar, ac = k, m
 	}
+	checkMatrix(name, "A", ar, ac, len(a), lda)
+	checkBC(name, transB, m, n, k, b, ldb, c, ldc)
+}
+
+// checkBC checks op(B) (k x n) and C (m x n) of a product.
+func checkBC[T float](name string, transB bool, m, n, k int, b []T, ldb int, c []T, ldc int) {
 	br, bc := k, n
 	if transB {
 		br, bc = n, k
 	}
-	if m < 0 || n < 0 || k < 0 || lda < max(ac, 1) || ldb < max(bc, 1) || ldc < max(n, 1) {
-		panic(fmt.Errorf("%w: %s m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", ErrShape, name, m, n, k, lda, ldb, ldc))
-	}
-	if (ar > 0 && ac > 0 && len(a) < (ar-1)*lda+ac) || (br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc) || (m > 0 && n > 0 && len(c) < (m-1)*ldc+n) {
-		panic(fmt.Errorf("%w: %s slices too short for m=%d n=%d k=%d", ErrShape, name, m, n, k))
+	checkMatrix(name, "B", br, bc, len(b), ldb)
+	checkMatrix(name, "C", m, n, len(c), ldc)
+}
+
+// checkMatrix panics unless a rows x cols matrix with row stride ld fits in
+// length values.
+func checkMatrix(name, what string, rows, cols, length, ld int) {
+	if ld < max(cols, 1) || (rows > 0 && cols > 0 && length < (rows-1)*ld+cols) {
+		panic(fmt.Errorf("%w: %s: %s is %d x %d with row stride %d in %d values", ErrShape, name, what, rows, cols, ld, length))
 	}
 }
 
@@ -85,10 +98,11 @@ const parallelMinWork = 1 << 21
 
 // gemmDispatch runs one product with kern, splitting it over up to procs
 // goroutines when it is large enough. ws serves the calling goroutine's share.
-func gemmDispatch[T float](ws *workspace, procs int, kern *microKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+// pre, when not nil, is op(A) pre-packed for kern (see gemmSerial).
+func gemmDispatch[T float](ws *workspace, procs int, kern *microKernel[T], pre *packedView[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	work := m * n * k
 	if procs < 2 || work < parallelMinWork {
-		gemmSerial(ws, kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemmSerial(ws, kern, pre, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	// Split C into blocks of whole micro-tiles along its longer side; each
@@ -97,6 +111,9 @@ func gemmDispatch[T float](ws *workspace, procs int, kern *microKernel[T], trans
 	j := &bufs[T](ws).split
 	*j = splitJob[T]{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
 		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, byRows: m >= n}
+	if pre != nil {
+		j.pre, j.hasPre = *pre, true
+	}
 	if j.byRows {
 		j.step = roundUp((m+parts-1)/parts, kern.mr)
 		parts = (m + j.step - 1) / j.step
@@ -120,9 +137,16 @@ type splitJob[T float] struct {
 	lda, ldb, ldc  int
 	step           int
 	byRows         bool
+	pre            packedView[T] // op(A) pre-packed, when hasPre
+	hasPre         bool
 }
 
 func (j *splitJob[T]) part(ws *workspace, p int) {
+	var pre *packedView[T]
+	if j.hasPre {
+		v := j.pre
+		pre = &v
+	}
 	if j.byRows {
 		i0 := p * j.step
 		rows := min(j.step, j.m-i0)
@@ -130,7 +154,11 @@ func (j *splitJob[T]) part(ws *workspace, p int) {
 		if j.transA {
 			ao = i0
 		}
-		gemmSerial(ws, j.kern, j.transA, j.transB, rows, j.n, j.k, j.alpha, j.a[ao:], j.lda, j.b, j.ldb, j.beta, j.c[i0*j.ldc:], j.ldc)
+		if pre != nil {
+			pre.i0 += i0
+			ao = 0
+		}
+		gemmSerial(ws, j.kern, pre, j.transA, j.transB, rows, j.n, j.k, j.alpha, j.a[ao:], j.lda, j.b, j.ldb, j.beta, j.c[i0*j.ldc:], j.ldc)
 		return
 	}
 	j0 := p * j.step
@@ -139,7 +167,7 @@ func (j *splitJob[T]) part(ws *workspace, p int) {
 	if j.transB {
 		bo = j0 * j.ldb
 	}
-	gemmSerial(ws, j.kern, j.transA, j.transB, j.m, cols, j.k, j.alpha, j.a, j.lda, j.b[bo:], j.ldb, j.beta, j.c[j0:], j.ldc)
+	gemmSerial(ws, j.kern, pre, j.transA, j.transB, j.m, cols, j.k, j.alpha, j.a, j.lda, j.b[bo:], j.ldb, j.beta, j.c[j0:], j.ldc)
 }
 
 func roundUp(x, to int) int { return (x + to - 1) / to * to }
@@ -219,7 +247,7 @@ func (j *batchJob) run(ws *workspace, lo, hi, procs, batch int) {
 			if j.bBatched {
 				bo = i * j.sb
 			}
-			gemmDispatch(ws, procs, pickKernel[float32](), j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a[i*j.sa:(i+1)*j.sa], j.lda,
+			gemmDispatch(ws, procs, pickKernel[float32](), nil, j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a[i*j.sa:(i+1)*j.sa], j.lda,
 				j.b[bo:bo+j.sb], j.ldb, j.beta, j.c[i*j.sc:(i+1)*j.sc], j.n)
 		}
 		return

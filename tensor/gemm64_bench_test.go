@@ -45,7 +45,7 @@ func BenchmarkGemm64(b *testing.B) {
 			b.Run(fmt.Sprintf("llmrec-%s/%s", kern.name, s.name), func(b *testing.B) {
 				run := func() {
 					ws := getWorkspace()
-					gemmDispatch(ws, runtime.GOMAXPROCS(0), kern, s.transA, s.transB, s.m, s.n, s.k, 1, a, ac, bm, bc, 0, c, s.n)
+					gemmDispatch(ws, runtime.GOMAXPROCS(0), kern, nil, s.transA, s.transB, s.m, s.n, s.k, 1, a, ac, bm, bc, 0, c, s.n)
 					putWorkspace(ws)
 				}
 				run() // warm up pool buffers and page faults before the clock

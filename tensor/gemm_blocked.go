@@ -65,8 +65,9 @@ func grow[T float](buf []T, n int) []T {
 }
 
 // gemmSerial computes the whole product on the calling goroutine. It expects
-// m, n > 0 and validated operands.
-func gemmSerial[T float](ws *workspace, kern *microKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+// m, n > 0 and validated operands. With pre non-nil, op(A) is read from its
+// pre-packed slivers (a, lda and transA are then unused).
+func gemmSerial[T float](ws *workspace, kern *microKernel[T], pre *packedView[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
 		return
@@ -78,7 +79,9 @@ func gemmSerial[T float](ws *workspace, kern *microKernel[T], transA, transB boo
 	mcMax := min(roundUp(m, mr), MC)
 	w := bufs[T](ws)
 	w.b = grow(w.b, kcMax*ncMax)
-	w.a = grow(w.a, kcMax*mcMax)
+	if pre == nil {
+		w.a = grow(w.a, kcMax*mcMax)
+	}
 	w.tile = grow(w.tile, mr*nr)
 	for jc := 0; jc < n; jc += NC {
 		nc := min(NC, n-jc)
@@ -91,13 +94,20 @@ func gemmSerial[T float](ws *workspace, kern *microKernel[T], transA, transB boo
 			}
 			for ic := 0; ic < m; ic += MC {
 				mc := min(MC, m-ic)
-				packA(w.a, transA, a, lda, ic, pc, mc, kc, mr)
+				if pre == nil {
+					packA(w.a, transA, a, lda, ic, pc, mc, kc, mr)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					nw := min(nr, nc-jr)
 					bp := w.b[jr*kc : (jr+nr)*kc]
 					for ir := 0; ir < mc; ir += mr {
 						mh := min(mr, mc-ir)
-						ap := w.a[ir*kc : (ir+mr)*kc]
+						var ap []T
+						if pre == nil {
+							ap = w.a[ir*kc : (ir+mr)*kc]
+						} else {
+							ap = pre.sliver(ic+ir, pc, kc)
+						}
 						co := (ic+ir)*ldc + jc + jr
 						if mh == mr && nw == nr {
 							kern.fn(kc, ap, bp, c[co:], ldc, alpha, bet)

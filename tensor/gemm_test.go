@@ -229,7 +229,7 @@ func testAgainstReference[T float](t *testing.T, rng *rand.Rand, cases []gemmCas
 		want, bound := refGemm(g, a, b, c)
 		for _, kern := range kernelsFor[T]() {
 			got := append([]T(nil), c...)
-			gemmSerial(ws, kern, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), got, g.ldc)
+			gemmSerial(ws, kern, nil, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), got, g.ldc)
 			for _, msg := range gemmMismatches(g, got, want, bound) {
 				t.Errorf("kernel %s: %s", kern.name, msg)
 			}
@@ -313,7 +313,7 @@ func testCatchesWrongKernels[T float](t *testing.T, rng *rand.Rand) {
 			for _, g := range cases {
 				a, b, c := operands[T](g, rng)
 				want, bound := refGemm(g, a, b, c)
-				gemmSerial(ws, kern, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), c, g.ldc)
+				gemmSerial(ws, kern, nil, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), c, g.ldc)
 				bad = append(bad, gemmMismatches(g, c, want, bound)...)
 			}
 			assert.NotEmpty(t, bad, "%T: wrong kernel %s passed the check", T(0), kern.name)
@@ -443,10 +443,10 @@ func testParallelMatchesSerial[T float](t *testing.T, rng *rand.Rand) {
 		want, bound := refGemm(g, a, b, c)
 		for _, kern := range kernelsFor[T]() {
 			serial := append([]T(nil), c...)
-			gemmSerial(new(workspace), kern, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), serial, g.ldc)
+			gemmSerial(new(workspace), kern, nil, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), serial, g.ldc)
 			for _, procs := range []int{2, 3, 8} {
 				par := append([]T(nil), c...)
-				gemmDispatch(new(workspace), procs, kern, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), par, g.ldc)
+				gemmDispatch(new(workspace), procs, kern, nil, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), par, g.ldc)
 				require.Equal(t, serial, par, "%s: %v procs=%d", kern.name, g, procs)
 			}
 			checkGemmResult(t, g, serial, want, bound)
