@@ -92,19 +92,40 @@ func BuildGraph(seqs [][]int, numItems int, opt GraphOptions) (*Graph, error) {
 	}
 	byJ := countingOrder(pj, nil, numItems)
 	order := countingOrder(pi, byJ, numItems)
-	edges := make([]Edge, 0, len(order))
+	// The CSR rows straight from the sorted distinct pairs: row r receives
+	// its columns i < r from the pairs (i, r) and then its columns j > r
+	// from the pairs (r, j), both in ascending order, so no row needs
+	// sorting. (Ids were checked by CoOccurrences and weights are positive.)
+	n := numItems + 1
+	g := &Graph{N: n, RowPtr: make([]int, n+1)}
+	type edge struct {
+		i, j int32
+		w    float64
+	}
+	edges := make([]edge, 0, len(order))
 	for k := 0; k < len(order); {
 		i, j := pi[order[k]], pj[order[k]]
 		var sum float64
 		for ; k < len(order) && pi[order[k]] == i && pj[order[k]] == j; k++ {
 			sum += pw[order[k]]
 		}
-		edges = append(edges, Edge{I: int(i), J: int(j), W: sum})
+		edges = append(edges, edge{i, j, sum})
+		g.RowPtr[i+1]++
+		g.RowPtr[j+1]++
 	}
-	g, err := NewGraph(numItems, edges)
-	if err != nil {
-		return nil, err
+	for r := range n {
+		g.RowPtr[r+1] += g.RowPtr[r]
 	}
+	g.Col = make([]int32, g.RowPtr[n])
+	g.Val = make([]float64, g.RowPtr[n])
+	pos := slices.Clone(g.RowPtr[:n])
+	for _, e := range edges {
+		g.Col[pos[e.i]], g.Val[pos[e.i]] = e.j, e.w
+		pos[e.i]++
+		g.Col[pos[e.j]], g.Val[pos[e.j]] = e.i, e.w
+		pos[e.j]++
+	}
+	g.finish()
 	if opt.TopK > 0 {
 		g = g.topK(opt.TopK)
 	}
@@ -229,7 +250,7 @@ func NewGraph(numItems int, edges []Edge) (*Graph, error) {
 	// Sort each row by column and merge duplicates (dropping zero weights);
 	// a row that is already strictly ascending without zero weights (every
 	// row, when the edges come sorted by (I, J) without repeats, as from
-	// BuildGraph) is copied as it is.
+	// PartialGraph.Graph) is copied as it is.
 	g := &Graph{N: n, RowPtr: make([]int, n+1), Col: make([]int32, 0, cnt[n]), Val: make([]float64, 0, cnt[n])}
 	idx := make([]int, 0)
 	for i := 0; i < n; i++ {
