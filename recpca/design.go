@@ -134,17 +134,17 @@ func (m *design) rows(lo, hi int, buf []float64) []float64 {
 	return buf
 }
 
-// chunks calls f for each row block of X̄, as a General view.
-func (m *design) chunks(f func(lo, hi int, a blas64.General)) {
+// chunks calls f for each row block of X̄ (rows lo..hi−1, row-major).
+func (m *design) chunks(f func(lo, hi int, a []float64)) {
 	if m.full != nil {
-		f(0, m.n, blas64.General{Rows: m.n, Cols: m.d, Stride: m.d, Data: m.full})
+		f(0, m.n, m.full)
 		return
 	}
 	buf := make([]float64, m.chunk*m.d)
 	for lo := 0; lo < m.n; lo += m.chunk {
 		hi := min(lo+m.chunk, m.n)
 		m.fill(lo, hi, buf)
-		f(lo, hi, blas64.General{Rows: hi - lo, Cols: m.d, Stride: m.d, Data: buf[:(hi-lo)*m.d]})
+		f(lo, hi, buf[:(hi-lo)*m.d])
 	}
 }
 
@@ -166,10 +166,9 @@ func (m *design) mul(u, v []float64, k int) {
 
 // mulT computes Y = X̄ᵀ·U (U is n x k, Y is D x k).
 func (m *design) mulT(y, u []float64, k int) {
-	yg := blas64.General{Rows: m.d, Cols: k, Stride: k, Data: y}
 	clear(y)
-	m.chunks(func(lo, hi int, a blas64.General) {
-		blas64.Gemm(blas.Trans, blas.NoTrans, 1, a, blas64.General{Rows: hi - lo, Cols: k, Stride: k, Data: u[lo*k : hi*k]}, 1, yg)
+	m.chunks(func(lo, hi int, a []float64) {
+		tensor.Gemm64(true, false, m.d, k, hi-lo, 1, a, m.d, u[lo*k:hi*k], k, 1, y, k)
 	})
 }
 

@@ -43,7 +43,7 @@
 // faster than SolverRandomized32 there (BenchmarkFitSynthetic50k, one run
 // at load 6-9: 44.2 s vs 66.3 s at Tol 1e-5); with Tol below 1e-5 it runs to the
 // float32 floor and finishes in float64 (Beauty: 2.1e-7 rad from the exact
-// subspace at λ = 0.3, 1.1e-6 rad at λ = 0.9). No randomized or Krylov
+// subspace at λ = 0.3, 1.4e-6 rad at λ = 0.9). No randomized or Krylov
 // solver forms a D x D matrix.
 //
 // Fit time, measured on 2 shared cores (load 2.6-5.4), graph construction

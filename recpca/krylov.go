@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-
 	"github.com/llmrec/llmrec/tensor"
 )
 
@@ -79,9 +76,6 @@ func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error)
 		lu = make([]float64, p.n*b)
 	}
 	ay := make([]float64, D*b)
-	gen := func(a []float64, r, c, stride int) blas64.General {
-		return blas64.General{Rows: r, Cols: c, Stride: stride, Data: a}
-	}
 	setCols := func(dst []float64, c0 int, src []float64, w int) {
 		for i := range D {
 			copy(dst[i*maxCols+c0:i*maxCols+c0+w], src[i*w:(i+1)*w])
@@ -115,7 +109,7 @@ func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error)
 		// Rayleigh–Ritz over the basis: H = QᵀY (symmetrized).
 		m := cols
 		h := make([]float64, m*m)
-		blas64.Gemm(blas.Trans, blas.NoTrans, 1, gen(q, D, m, maxCols), gen(y, D, m, maxCols), 0, gen(h, m, m, m))
+		gemm64(true, false, m, m, D, 1, q, maxCols, y, maxCols, 0, h, m)
 		for i := range m {
 			for j := i + 1; j < m; j++ {
 				s := (h[i*m+j] + h[j*m+i]) / 2
@@ -130,8 +124,8 @@ func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error)
 		theta, lastS = vals, s
 		ritzQ = make([]float64, D*kk)
 		ritzY = make([]float64, D*kk)
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(q, D, m, maxCols), gen(s, m, kk, kk), 0, gen(ritzQ, D, kk, kk))
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(y, D, m, maxCols), gen(s, m, kk, kk), 0, gen(ritzY, D, kk, kk))
+		gemm64(false, false, D, kk, m, 1, q, maxCols, s, kk, 0, ritzQ, kk)
+		gemm64(false, false, D, kk, m, 1, y, maxCols, s, kk, 0, ritzY, kk)
 		norm := math.Max(math.Abs(theta[0]), math.Abs(theta[kk-1]))
 		worst := ritzResiduals(ritzY, ritzQ, D, kk, theta, d, norm, nil)
 		sol.iters, sol.resid = it, worst
@@ -168,8 +162,8 @@ func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error)
 		// Block classical Gram–Schmidt against the basis, twice.
 		againstBasis := func() {
 			for range 2 {
-				blas64.Gemm(blas.Trans, blas.NoTrans, 1, gen(q, D, cols, maxCols), gen(blk, D, b, b), 0, gen(coef, cols, b, b))
-				blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, gen(q, D, cols, maxCols), gen(coef, cols, b, b), 1, gen(blk, D, b, b))
+				gemm64(true, false, cols, b, D, 1, q, maxCols, blk, b, 0, coef, b)
+				gemm64(false, false, D, b, cols, -1, q, maxCols, coef, b, 1, blk, b)
 			}
 		}
 		againstBasis()
