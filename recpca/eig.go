@@ -130,8 +130,17 @@ func tridiagonalize(a []float64, n int, td, te, tau []float64) {
 	y := make([]float64, n)
 	for j0 := 0; j0 < n-1; j0 += nb {
 		ib := min(nb, n-1-j0)
-		clear(p[:2*nb*n])
-		clear(q[:2*nb*n])
+		// Step i writes entries k+1.. of its rows of p and q, and only
+		// those are read; the rows of steps a short last panel lacks must
+		// be zero for the trailing product.
+		if ib < nb {
+			for c := ib; c < nb; c++ {
+				clear(p[c*n : (c+1)*n])
+				clear(p[(nb+c)*n : (nb+c+1)*n])
+				clear(q[c*n : (c+1)*n])
+				clear(q[(nb+c)*n : (nb+c+1)*n])
+			}
+		}
 		for i := range ib {
 			k := j0 + i
 			row := a[k*n+k : k*n+n]
