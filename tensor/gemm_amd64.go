@@ -36,35 +36,24 @@ func withFallback[T float](fallback *microKernel[T], ks ...*microKernel[T]) []*m
 	return append(out, fallback)
 }
 
+// The assembly kernels, each with its half-width tail kernel.
 var (
-	avx2Kernel32   = &microKernel[float32]{name: "avx2-6x16", mr: 6, nr: 16, kc: gemmKC, mc: gemmMC, nc: gemmNC, fn: kernel6x16AVX2}
-	avx512Kernel32 = &microKernel[float32]{name: "avx512-6x32", mr: 6, nr: 32, kc: gemmKC, mc: gemmMC, nc: gemmNC, fn: kernel6x32AVX512}
-	avx2Kernel64   = &microKernel[float64]{name: "avx2-6x8", mr: 6, nr: 8, kc: gemmKC, mc: gemmMC, nc: gemmNC, fn: kernel6x8AVX2F64}
-	avx512Kernel64 = &microKernel[float64]{name: "avx512-6x16", mr: 6, nr: 16, kc: gemmKC, mc: gemmMC, nc: gemmNC, fn: kernel6x16AVX512F64}
+	avx2Kernel32   = asmKernel("avx2-6x16", 16, sgemmKernel6x16, asmKernel("avx2-6x8", 8, sgemmKernel6x8, nil))
+	avx512Kernel32 = asmKernel("avx512-6x32", 32, sgemmKernel6x32AVX512, asmKernel("avx512-6x16", 16, sgemmKernel6x16AVX512, nil))
+	avx2Kernel64   = asmKernel("avx2-6x8", 8, dgemmKernel6x8AVX2, asmKernel("avx2-6x4", 4, dgemmKernel6x4AVX2, nil))
+	avx512Kernel64 = asmKernel("avx512-6x16", 16, dgemmKernel6x16AVX512, asmKernel("avx512-6x8", 8, dgemmKernel6x8AVX512, nil))
 )
 
-// The Go wrappers check what the driver guarantees (len(a) >= mr·kc,
-// len(b) >= nr·kc, the mr x nr tile at c inside c) before the assembly
-// reads and writes through raw pointers.
-
-func kernel6x16AVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
-	_, _, _ = a[6*kc-1], b[16*kc-1], c[5*ldc+15]
-	sgemmKernel6x16(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
-}
-
-func kernel6x32AVX512(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
-	_, _, _ = a[6*kc-1], b[32*kc-1], c[5*ldc+31]
-	sgemmKernel6x32AVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
-}
-
-func kernel6x8AVX2F64(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
-	_, _, _ = a[6*kc-1], b[8*kc-1], c[5*ldc+7]
-	dgemmKernel6x8AVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
-}
-
-func kernel6x16AVX512F64(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
-	_, _, _ = a[6*kc-1], b[16*kc-1], c[5*ldc+15]
-	dgemmKernel6x16AVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+// asmKernel describes an assembly kernel of a 6 x nr tile. Its Go side
+// checks what the driver guarantees (len(a) >= 6·kc, len(b) >= nr·kc, the
+// tile at c inside c) before the assembly reads and writes through raw
+// pointers.
+func asmKernel[T float](name string, nr int, fn func(kc int, a, b, c *T, ldc int, alpha, beta T), tail *microKernel[T]) *microKernel[T] {
+	return &microKernel[T]{name: name, mr: 6, nr: nr, kc: gemmKC, mc: gemmMC, nc: gemmNC, tail: tail,
+		fn: func(kc int, a, b, c []T, ldc int, alpha, beta T) {
+			_, _, _ = a[6*kc-1], b[nr*kc-1], c[5*ldc+nr-1]
+			fn(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+		}}
 }
 
 // The assembly kernels compute the mr x nr tile C = alpha·Â·B̂ + beta·C (C
@@ -72,6 +61,18 @@ func kernel6x16AVX512F64(kc int, a, b, c []float64, ldc int, alpha, beta float64
 
 //go:noescape
 func sgemmKernel6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func sgemmKernel6x8(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func sgemmKernel6x16AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func dgemmKernel6x4AVX2(kc int, a, b, c *float64, ldc int, alpha, beta float64)
+
+//go:noescape
+func dgemmKernel6x8AVX512(kc int, a, b, c *float64, ldc int, alpha, beta float64)
 
 //go:noescape
 func sgemmKernel6x32AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)

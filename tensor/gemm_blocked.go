@@ -28,6 +28,19 @@ type microKernel[T float] struct {
 	mr, nr     int
 	kc, mc, nc int
 	fn         func(kc int, a, b, c []T, ldc int, alpha, beta T)
+	// tail, when set, is a narrower kernel with the same mr (and blocks)
+	// for the last columns of a product when they fill at most tail.nr of
+	// the nr columns: a full-width kernel would spend most of its work on
+	// zero padding there.
+	tail *microKernel[T]
+}
+
+// forCols returns the kernel that computes a sliver of nw <= nr columns.
+func (k *microKernel[T]) forCols(nw int) *microKernel[T] {
+	if k.tail != nil && nw <= k.tail.nr {
+		return k.tail
+	}
+	return k
 }
 
 // gemmBufs are the packing buffers (and the split-job record) of one element
@@ -87,7 +100,7 @@ func gemmSerial[T float](ws *workspace, kern *microKernel[T], pre *packedView[T]
 		nc := min(NC, n-jc)
 		for pc := 0; pc < k; pc += KC {
 			kc := min(KC, k-pc)
-			packB(w.b, transB, b, ldb, pc, jc, kc, nc, nr)
+			packB(w.b, transB, b, ldb, pc, jc, kc, nc, kern)
 			bet := beta
 			if pc > 0 {
 				bet = 1
@@ -99,7 +112,8 @@ func gemmSerial[T float](ws *workspace, kern *microKernel[T], pre *packedView[T]
 				}
 				for jr := 0; jr < nc; jr += nr {
 					nw := min(nr, nc-jr)
-					bp := w.b[jr*kc : (jr+nr)*kc]
+					kn := kern.forCols(nw)
+					bp := w.b[jr*kc : jr*kc+kn.nr*kc]
 					for ir := 0; ir < mc; ir += mr {
 						mh := min(mr, mc-ir)
 						var ap []T
@@ -109,15 +123,15 @@ func gemmSerial[T float](ws *workspace, kern *microKernel[T], pre *packedView[T]
 							ap = pre.sliver(ic+ir, pc, kc)
 						}
 						co := (ic+ir)*ldc + jc + jr
-						if mh == mr && nw == nr {
-							kern.fn(kc, ap, bp, c[co:], ldc, alpha, bet)
+						if mh == mr && nw == kn.nr {
+							kn.fn(kc, ap, bp, c[co:], ldc, alpha, bet)
 							continue
 						}
 						// Edge tile: compute the full tile into scratch from
 						// zero-padded packs and merge the valid part.
-						kern.fn(kc, ap, bp, w.tile, nr, alpha, 0)
+						kn.fn(kc, ap, bp, w.tile, kn.nr, alpha, 0)
 						for i := 0; i < mh; i++ {
-							t := w.tile[i*nr : i*nr+nw]
+							t := w.tile[i*kn.nr : i*kn.nr+nw]
 							cr := c[co+i*ldc : co+i*ldc+nw]
 							if bet == 0 {
 								copy(cr, t)
@@ -214,12 +228,14 @@ func packA[T float](dst []T, transA bool, a []T, lda, ic, pc, mc, kc, mr int) {
 }
 
 // packB copies the kc x nc block of op(B) at (pc, jc) into dst as slivers of
-// nr columns: sliver s holds, for each p, the nr values op(B)[pc+p, jc+s·nr+j]
-// contiguously; columns past nc are zero.
-func packB[T float](dst []T, transB bool, b []T, ldb, pc, jc, kc, nc, nr int) {
-	for s := 0; s < nc; s += nr {
+// kern.nr columns: sliver s holds, for each p, the nr values
+// op(B)[pc+p, jc+s·nr+j] contiguously; columns past nc are zero. The last
+// sliver has the width of the kernel that will compute it (kern.forCols).
+func packB[T float](dst []T, transB bool, b []T, ldb, pc, jc, kc, nc int, kern *microKernel[T]) {
+	for s := 0; s < nc; s += kern.nr {
+		cols := min(kern.nr, nc-s)
+		nr := kern.forCols(cols).nr
 		d := dst[s*kc : (s+nr)*kc]
-		cols := min(nr, nc-s)
 		if cols < nr {
 			clear(d)
 		}

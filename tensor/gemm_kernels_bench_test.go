@@ -143,7 +143,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 func benchMicro[T float](b *testing.B) {
 	const kc = 256
 	rng := rand.New(rand.NewPCG(3, 3))
-	for _, kern := range kernelsFor[T]() {
+	for _, kern := range allKernels[T]() {
 		a, bp := randSliceOf[T](rng, kc*kern.mr), randSliceOf[T](rng, kc*kern.nr)
 		c := make([]T, kern.mr*kern.nr)
 		b.Run(fmt.Sprintf("%T/%s", T(0), kern.name), func(b *testing.B) {

@@ -227,7 +227,7 @@ func testAgainstReference[T float](t *testing.T, rng *rand.Rand, cases []gemmCas
 	for _, g := range cases {
 		a, b, c := operands[T](g, rng)
 		want, bound := refGemm(g, a, b, c)
-		for _, kern := range kernelsFor[T]() {
+		for _, kern := range allKernels[T]() {
 			got := append([]T(nil), c...)
 			gemmSerial(ws, kern, nil, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), got, g.ldc)
 			for _, msg := range gemmMismatches(g, got, want, bound) {
@@ -241,14 +241,27 @@ func testAgainstReference[T float](t *testing.T, rng *rand.Rand, cases []gemmCas
 
 func TestGemmAgainstFloat64Reference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	t.Logf("float32 kernels on this CPU: %v", kernelNames(kernelsFor[float32]()))
+	t.Logf("float32 kernels on this CPU: %v", kernelNames(allKernels[float32]()))
 	testAgainstReference[float32](t, rng, referenceCases(t, rng))
 }
 
 func TestGemm64AgainstReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	t.Logf("float64 kernels on this CPU: %v", kernelNames(kernelsFor[float64]()))
+	t.Logf("float64 kernels on this CPU: %v", kernelNames(allKernels[float64]()))
 	testAgainstReference[float64](t, rng, referenceCases(t, rng))
+}
+
+// allKernels lists every kernel this CPU runs for T, the tail kernels
+// included (run on their own here, as the main kernels run them at edges).
+func allKernels[T float]() []*microKernel[T] {
+	var ks []*microKernel[T]
+	for _, k := range kernelsFor[T]() {
+		ks = append(ks, k)
+		if k.tail != nil {
+			ks = append(ks, k.tail)
+		}
+	}
+	return ks
 }
 
 func kernelNames[T float](ks []*microKernel[T]) []string {
@@ -283,7 +296,7 @@ func testCatchesWrongKernels[T float](t *testing.T, rng *rand.Rand) {
 		{transA: true, transB: true, m: 30, n: 17, k: 300, lda: 30, ldb: 300, ldc: 19, alpha: -0.5, beta: 1},
 	}
 	ws := new(workspace)
-	for _, good := range kernelsFor[T]() {
+	for _, good := range allKernels[T]() {
 		wrap := func(name string, fn func(kc int, a, b, c []T, ldc int, alpha, beta T)) *microKernel[T] {
 			k := *good
 			k.name, k.fn = good.name+"/"+name, fn
@@ -441,7 +454,7 @@ func testParallelMatchesSerial[T float](t *testing.T, rng *rand.Rand) {
 		require.GreaterOrEqual(t, g.m*g.n*g.k, parallelMinWork)
 		a, b, c := operands[T](g, rng)
 		want, bound := refGemm(g, a, b, c)
-		for _, kern := range kernelsFor[T]() {
+		for _, kern := range allKernels[T]() {
 			serial := append([]T(nil), c...)
 			gemmSerial(new(workspace), kern, nil, g.transA, g.transB, g.m, g.n, g.k, T(g.alpha), a, g.lda, b, g.ldb, T(g.beta), serial, g.ldc)
 			for _, procs := range []int{2, 3, 8} {
