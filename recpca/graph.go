@@ -450,8 +450,19 @@ func (g *Graph) MulLaplacian(kind LaplacianKind, dst, y []float64, cols int) {
 
 // mulLap computes dst = L·Y for the rows of nodes off..N−1 (y has N−off rows;
 // node i is row i−off). Nodes below off must be isolated.
+//
+// Large products (N·cols ≥ 2^16) run over node ranges in parallel.
 func (g *Graph) mulLap(kind LaplacianKind, dst, y []float64, cols, off int) {
-	for i := off; i < g.N; i++ {
+	if n := g.N - off; n*cols >= 1<<16 {
+		parallelRows(n, func(lo, hi int) { g.mulLapRange(kind, dst, y, cols, off, off+lo, off+hi) })
+		return
+	}
+	g.mulLapRange(kind, dst, y, cols, off, off, g.N)
+}
+
+// mulLapRange is mulLap for the rows of nodes from..to−1.
+func (g *Graph) mulLapRange(kind LaplacianKind, dst, y []float64, cols, off, from, to int) {
+	for i := from; i < to; i++ {
 		r := (i - off) * cols
 		out := dst[r : r+cols]
 		yi := y[r : r+cols]

@@ -248,3 +248,23 @@ func TestBuildGraphMatchesNaive(t *testing.T) {
 	require.NoError(t, err)
 	checkGraphAgainst(t, g, want, "NewGraph")
 }
+
+// MulLaplacian on a product large enough to run over node ranges in
+// parallel matches the naive L·Y (naiveLX) for both Laplacians.
+func TestMulLaplacianParallelMatchesNaive(t *testing.T) {
+	const n, cols = 2500, 30 // n·cols ≥ 2^16
+	x, g := synth(n, cols, 3, 31)
+	y := make([]float64, (n+1)*cols) // node 0 (isolated) first
+	for i, v := range x.Data[cols:] {
+		y[cols+i] = float64(v)
+	}
+	ym := mat.NewDense(n, cols, y[cols:])
+	for _, kind := range []LaplacianKind{SymNormalized, Combinatorial} {
+		want := naiveLX(ym, g, kind)
+		dst := make([]float64, len(y))
+		g.MulLaplacian(kind, dst, y, cols)
+		diff, sc := maxAbsDiff(dst[cols:], want)
+		assert.Less(t, diff, 1e-12*sc, "kind %v", kind)
+		assert.Equal(t, make([]float64, cols), dst[:cols], "kind %v: node 0", kind)
+	}
+}

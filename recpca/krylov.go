@@ -95,12 +95,14 @@ func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error)
 		}
 		p.mul(u, blk, b)
 		if keepU {
-			for i := range p.n {
-				row := uq[i*maxCols+cols : i*maxCols+cols+b]
-				for j, v := range u[i*b : (i+1)*b] {
-					row[j] = float32(v)
+			parallelRows(p.n, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					row := uq[i*maxCols+cols : i*maxCols+cols+b]
+					for j, v := range u[i*b : (i+1)*b] {
+						row[j] = float32(v)
+					}
 				}
-			}
+			})
 		}
 		p.applyRest(ay, u, b, lambda, lu)
 		setCols(q, cols, blk, b)
