@@ -13,7 +13,7 @@ import (
 const gramRows = 256
 
 // gramPanel is the row-panel height of the block-upper Gram products.
-var gramPanel = 64
+const gramPanel = 64
 
 // grams returns, from one pass over the rows of X̄, C = X̄ᵀX̄ (when wantC) and
 // G = X̄ᵀLX̄ for the graph g and Laplacian p.kind (when g is not nil), both
