@@ -155,11 +155,21 @@ func (m *design) mul(u, v []float64, k int) {
 		tensor.Gemm64(false, false, m.n, k, m.d, 1, m.full, m.d, v, k, 0, u, k)
 		return
 	}
+	m.mulEach(v, k, func(lo, hi int, uc []float64) { copy(u[lo*k:hi*k], uc) })
+}
+
+// mulEach computes X̄·V (V is D x k) over row chunks in parallel and passes
+// each chunk's rows lo..hi−1 of the product ((hi−lo) x k, row-major, valid
+// during the call) to f, which may run concurrently for disjoint chunks.
+func (m *design) mulEach(v []float64, k int, f func(lo, hi int, uc []float64)) {
 	parallelRows(m.n, func(lo, hi int) {
-		buf := make([]float64, min(gramRows, hi-lo)*m.d)
+		rows := min(gramRows, hi-lo)
+		buf := make([]float64, rows*m.d)
+		uc := make([]float64, rows*k)
 		for c0 := lo; c0 < hi; c0 += gramRows {
 			c1 := min(c0+gramRows, hi)
-			tensor.Gemm64(false, false, c1-c0, k, m.d, 1, m.rows(c0, c1, buf), m.d, v, k, 0, u[c0*k:c1*k], k)
+			tensor.Gemm64(false, false, c1-c0, k, m.d, 1, m.rows(c0, c1, buf), m.d, v, k, 0, uc, k)
+			f(c0, c1, uc[:(c1-c0)*k])
 		}
 	})
 }

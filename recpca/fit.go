@@ -760,13 +760,14 @@ func (p *problem) projectPair(a, b *solution) {
 		copy(w[i*2*d:], a.w[i*d:(i+1)*d])
 		copy(w[i*2*d+d:], b.w[i*d:(i+1)*d])
 	}
-	z := make([]float64, p.n*2*d)
-	p.m.mul(z, w, 2*d)
 	a.z, b.z = make([]float64, p.n*d), make([]float64, p.n*d)
-	for i := range p.n {
-		copy(a.z[i*d:(i+1)*d], z[i*2*d:])
-		copy(b.z[i*d:(i+1)*d], z[i*2*d+d:])
-	}
+	p.m.mulEach(w, 2*d, func(lo, hi int, z []float64) {
+		for i := lo; i < hi; i++ {
+			r := z[(i-lo)*2*d:]
+			copy(a.z[i*d:(i+1)*d], r[:d])
+			copy(b.z[i*d:(i+1)*d], r[d:2*d])
+		}
+	})
 }
 
 // projected returns X̄W for a solution, computed once and kept in s.z (the
