@@ -22,7 +22,9 @@
 // is chosen at run time from the CPU's extensions (golang.org/x/sys/cpu): a
 // 6x32 assembly kernel on AVX-512F, a 6x16 one on AVX2 and FMA; elsewhere,
 // or when built with the purego tag (go build -tags purego), a 4x4 pure-Go
-// kernel runs instead. No cgo.
+// kernel runs instead. No cgo. The last columns of a product, when they
+// fill at most half a tile, go to a half-width assembly kernel rather than
+// to the full one on zero padding.
 //
 // Gemm64 is the same product on float64 (one driver, generic over the
 // element type), for numerical code that needs double precision (Gram
