@@ -111,15 +111,25 @@ func (m *design) fill(lo, hi int, buf []float64) {
 	for i := lo; i < hi; i++ {
 		r := m.x[(i+1)*m.d : (i+2)*m.d]
 		out := buf[(i-lo)*m.d : (i-lo+1)*m.d]
-		s := m.rowScale(i)
-		for j, v := range r {
-			out[j] = float64(v) * s
+		widen(out, r, m.rowScale(i), m.mean)
+	}
+}
+
+// widen sets out[j] = float64(x[j])·s − mu[j] (mu nil: no subtraction), by
+// the AVX2 kernel where there is one (same rounding: a product, then a
+// difference).
+func widen(out []float64, x []float32, s float64, mu []float64) {
+	c := widenBlocks(out, x, s, mu)
+	x = x[:len(out)]
+	if mu == nil {
+		for j := c; j < len(out); j++ {
+			out[j] = float64(x[j]) * s
 		}
-		if m.mean != nil {
-			for j, mu := range m.mean {
-				out[j] -= mu
-			}
-		}
+		return
+	}
+	mu = mu[:len(out)]
+	for j := c; j < len(out); j++ {
+		out[j] = float64(x[j])*s - mu[j]
 	}
 }
 

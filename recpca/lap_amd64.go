@@ -65,3 +65,27 @@ func sqDiffAVX2(x, y *float32, n int, a, b float64) float64
 //
 //go:noescape
 func sqDiffMuAVX2(x, y *float32, mu *float64, n int, a, b, em float64) float64
+
+// widenBlocks runs widen's AVX2 kernel on the longest prefix of out whose
+// length is a multiple of 4 and returns that length; without AVX2 and FMA it
+// does nothing. x (and mu when not nil) are at least as long as out.
+func widenBlocks(out []float64, x []float32, s float64, mu []float64) int {
+	n := len(out) &^ 3
+	if !hasAVX2FMA || n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	var mp *float64
+	if mu != nil {
+		_ = mu[n-1]
+		mp = &mu[0]
+	}
+	widenAVX2(&out[0], &x[0], mp, n, s)
+	return n
+}
+
+// widenAVX2 sets out[c] = float64(x[c])·s − mu[c] (mu nil: without the
+// subtraction) for c < n (n a positive multiple of 4).
+//
+//go:noescape
+func widenAVX2(out *float64, x *float32, mu *float64, n int, s float64)
