@@ -46,21 +46,20 @@
 // subspace at λ = 0.3, 1.4e-6 rad at λ = 0.9). No randomized or Krylov
 // solver forms a D x D matrix.
 //
-// Fit time, measured on 2 shared cores, graph construction included:
-// Beauty 12,101 x 512 -> 64 at λ = 0.9 with the auto (exact) solver ~0.15 s
-// per fit within one process and 0.22-0.23 s for a process's first fit
-// (load 2-4; 0.54-0.71 s for the previous main's build, run alternately);
-// 50,000 x 4,096 -> 64 with SolverKrylov32 at Tol 1e-5, 20.0 s (35.7 s for
-// the previous main's build, one run each, load 5.6). Against scikit-learn
+// Fit time, measured on 2 shared cores, graph construction included: Beauty
+// 12,101 x 512 -> 64 at λ = 0.9 with the auto (exact) solver 0.14-0.18 s per
+// fit within one process and 0.16-0.23 s for a process's first fit (load
+// 1-4; 0.52-0.71 s for the previous main's build, run alternately); 50,000 x
+// 4,096 -> 64 with SolverKrylov32 at Tol 1e-5, 20.0 s (35.7 s for the
+// previous main's build, one run each, load 5.6). Against scikit-learn
 // 1.2.1's PCA (examples/recpcabench/side_by_side.py, alternating runs, one
-// fit per process; its default picks the randomized solver for both
-// shapes): Beauty, median of 5 at load 2.0, Rec-PCA with graph 0.229 s,
-// full SVD 0.357 s (1.56x), randomized 0.189 s (0.83x); 50,000 x 4,096 at
-// matched accuracy (Tol = scikit-learn's Ritz residual, 3.7e-3), median of
-// 3 at load 2.2-2.4, SolverKrylov32 6.53 s vs randomized 9.70 s (1.49x).
-// Most of the Beauty
-// fit is the two float64 Gram GEMMs (C and G, ~45% of the CPU) and the
-// sparse L·X̄ rows (15%); at 50,000 x 4,096 the float32 GEMMs and their
+// fit per process; its default picks the randomized solver for both shapes):
+// Beauty, median of 5 at load 1.2, Rec-PCA with graph 0.162 s, full SVD
+// 0.313 s (1.93x), randomized 0.152 s (0.94x); 50,000 x 4,096 at matched
+// accuracy (Tol = scikit-learn's Ritz residual, 3.7e-3), median of 3 at load
+// 2.2-2.4, SolverKrylov32 6.53 s vs randomized 9.70 s (1.49x). Most of the
+// Beauty fit is the two float64 Gram GEMMs (C and G, ~45% of the CPU) and
+// the sparse L·X̄ rows (15%); at 50,000 x 4,096 the float32 GEMMs and their
 // re-packing of X on every pass (examples/recpcabench/README.md).
 //
 // Choosing the penalty: Options.Lambda (default, the objective's own λ) or
