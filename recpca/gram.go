@@ -121,7 +121,7 @@ func (p *problem) lapRow(g *Graph, out []float64, i int, xi []float64) {
 	x, sc := p.m.x, p.m.scale
 	var wsum float64
 	var w [4]float64
-	var rows [4][]float32
+	var rows, pre [4][]float32
 	k := 0
 	for t := r0; t < r1; t++ {
 		jn := int(g.Col[t])
@@ -135,13 +135,22 @@ func (p *problem) lapRow(g *Graph, out []float64, i int, xi []float64) {
 		}
 		w[k], rows[k] = wt, x[jn*D:jn*D+D]
 		if k++; k == 4 {
-			subRows(out, &w, &rows, 4)
+			// The next four entries' rows (the next node's once this
+			// row's run out) are prefetched while these are summed.
+			for q := range pre {
+				pre[q] = rows[q]
+				if nt := t + 1 + q; nt < len(g.Col) {
+					nj := int(g.Col[nt])
+					pre[q] = x[nj*D : nj*D+D]
+				}
+			}
+			subRows(out, &w, &rows, &pre, 4)
 			k = 0
 		}
 	}
 	for t := range k {
 		w[0], rows[0] = w[t], rows[t]
-		subRows(out, &w, &rows, 1)
+		subRows(out, &w, &rows, nil, 1)
 	}
 	if mu := p.m.mean; mu != nil {
 		mu = mu[:D]
@@ -153,9 +162,10 @@ func (p *problem) lapRow(g *Graph, out []float64, i int, xi []float64) {
 
 // subRows sets out[c] −= Σ_t w[t]·x[t][c] over the first k (1 or 4) rows of
 // x (float32, each at least len(out) long), summed in float64, with the
-// vector kernel where there is one.
-func subRows(out []float64, w *[4]float64, x *[4][]float32, k int) {
-	c0 := subRowsBlocks(out, w, x, k)
+// vector kernel where there is one; with k = 4 the kernel prefetches the
+// rows pre (each at least len(out) long) for the next call.
+func subRows(out []float64, w *[4]float64, x, pre *[4][]float32, k int) {
+	c0 := subRowsBlocks(out, w, x, pre, k)
 	if c0 == len(out) {
 		return
 	}

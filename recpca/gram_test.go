@@ -325,7 +325,7 @@ func TestSubRowsMatchesNaive(t *testing.T) {
 					want[c] -= w[q] * float64(x[q][c])
 				}
 			}
-			subRows(out, &w, &x, k)
+			subRows(out, &w, &x, &x, k)
 			for c := range out {
 				assert.InDelta(t, want[c], out[c], 1e-14*(1+math.Abs(want[c])), "n %d k %d column %d", n, k, c)
 			}

@@ -9,8 +9,9 @@ var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // subRowsBlocks runs subRows' AVX2+FMA kernel on the longest prefix of out
 // whose length is a multiple of 4 and returns that length; without AVX2 and
 // FMA it does nothing and subRows' portable loop does it all. x holds 1 or 4
-// rows, each at least as long as out.
-func subRowsBlocks(out []float64, w *[4]float64, x *[4][]float32, k int) int {
+// rows, each at least as long as out; with 4, the kernel prefetches the rows
+// pre (each at least as long as out) on the way.
+func subRowsBlocks(out []float64, w *[4]float64, x, pre *[4][]float32, k int) int {
 	n := len(out) &^ 3
 	if !hasAVX2FMA || n == 0 {
 		return 0
@@ -21,16 +22,17 @@ func subRowsBlocks(out []float64, w *[4]float64, x *[4][]float32, k int) int {
 		return n
 	}
 	_, _, _, _ = x[0][n-1], x[1][n-1], x[2][n-1], x[3][n-1]
-	subRows4AVX2(&out[0], &x[0][0], &x[1][0], &x[2][0], &x[3][0], w, n)
+	_, _, _, _ = pre[0][n-1], pre[1][n-1], pre[2][n-1], pre[3][n-1]
+	subRows4AVX2(&out[0], &x[0][0], &x[1][0], &x[2][0], &x[3][0], w, n, &pre[0][0], &pre[1][0], &pre[2][0], &pre[3][0])
 	return n
 }
 
 // subRows4AVX2 sets out[c] −= w[0]·x0[c] + w[1]·x1[c] + w[2]·x2[c] +
 // w[3]·x3[c] for c < n (n a positive multiple of 4), the float32 rows
-// widened to float64.
+// widened to float64, and prefetches p0..p3[:n].
 //
 //go:noescape
-func subRows4AVX2(out *float64, x0, x1, x2, x3 *float32, w *[4]float64, n int)
+func subRows4AVX2(out *float64, x0, x1, x2, x3 *float32, w *[4]float64, n int, p0, p1, p2, p3 *float32)
 
 // subRow1AVX2 sets out[c] −= w·x0[c] for c < n (n a positive multiple of 4).
 //
