@@ -98,33 +98,35 @@ func BuildGraph(seqs [][]int, numItems int, opt GraphOptions) (*Graph, error) {
 	// sorting. (Ids were checked by CoOccurrences and weights are positive.)
 	n := numItems + 1
 	g := &Graph{N: n, RowPtr: make([]int, n+1)}
-	type edge struct {
-		i, j int32
-		w    float64
-	}
-	edges := make([]edge, 0, len(order))
-	for k := 0; k < len(order); {
-		i, j := pi[order[k]], pj[order[k]]
-		var sum float64
-		for ; k < len(order) && pi[order[k]] == i && pj[order[k]] == j; k++ {
-			sum += pw[order[k]]
+	// Two passes over the sorted pairs: count the distinct ones per row,
+	// then fill (no intermediate edge list: fewer fresh pages for a
+	// one-fit process).
+	distinct := func(f func(i, j int32, w float64)) {
+		for k := 0; k < len(order); {
+			i, j := pi[order[k]], pj[order[k]]
+			var sum float64
+			for ; k < len(order) && pi[order[k]] == i && pj[order[k]] == j; k++ {
+				sum += pw[order[k]]
+			}
+			f(i, j, sum)
 		}
-		edges = append(edges, edge{i, j, sum})
+	}
+	distinct(func(i, j int32, _ float64) {
 		g.RowPtr[i+1]++
 		g.RowPtr[j+1]++
-	}
+	})
 	for r := range n {
 		g.RowPtr[r+1] += g.RowPtr[r]
 	}
 	g.Col = make([]int32, g.RowPtr[n])
 	g.Val = make([]float64, g.RowPtr[n])
 	pos := slices.Clone(g.RowPtr[:n])
-	for _, e := range edges {
-		g.Col[pos[e.i]], g.Val[pos[e.i]] = e.j, e.w
-		pos[e.i]++
-		g.Col[pos[e.j]], g.Val[pos[e.j]] = e.i, e.w
-		pos[e.j]++
-	}
+	distinct(func(i, j int32, w float64) {
+		g.Col[pos[i]], g.Val[pos[i]] = j, w
+		pos[i]++
+		g.Col[pos[j]], g.Val[pos[j]] = i, w
+		pos[j]++
+	})
 	g.finish()
 	if opt.TopK > 0 {
 		g = g.topK(opt.TopK)
