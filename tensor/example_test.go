@@ -78,3 +78,18 @@ func ExampleGemmPackedA() {
 	// [2 4 6]
 	// [-1 -1 -1]
 }
+
+func ExampleGemmUpper64() {
+	// The Gram matrix XᵀX of a 3 x 2 matrix X, summed over two row blocks:
+	// only the upper triangle is formed (the lower one is left as it was).
+	x := []float64{
+		1, 2,
+		3, 4,
+		5, 6,
+	}
+	gram := make([]float64, 4)
+	tensor.GemmUpper64(true, false, 2, 2, 1, x[:4], 2, x[:4], 2, 0, gram, 2) // rows 0-1
+	tensor.GemmUpper64(true, false, 2, 1, 1, x[4:], 2, x[4:], 2, 1, gram, 2) // row 2, added
+	fmt.Println(gram)
+	// Output: [35 44 0 56]
+}

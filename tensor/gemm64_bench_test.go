@@ -74,3 +74,44 @@ func BenchmarkGemm64(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGemmUpper64 sums the upper triangle of XᵀX for X of 12,101 x 512
+// (Rec-PCA's Gram on Beauty) over chunks of 256 rows three ways: GemmUpper64,
+// the loop of Gemm64 calls over row panels of 64 it replaces (each call
+// repacks the columns right of its panel), and the full Gemm64 of each chunk.
+// GFLOP/s counts the triangle's multiply-adds (n(n+1)/2·k, times 2) for all
+// three:
+//
+//	go test ./tensor/ -run '^$' -bench GemmUpper64 -benchtime 10x
+func BenchmarkGemmUpper64(b *testing.B) {
+	const rows, n, chunk, panel = 12101, 512, 256, 64
+	x := randSliceOf[float64](rand.New(rand.NewPCG(1, 1)), rows*n)
+	c := make([]float64, n*n)
+	flops := float64(n) * float64(n+1) * float64(rows)
+	for _, v := range []struct {
+		name string
+		add  func(k int, xc []float64)
+	}{
+		{"GemmUpper64", func(k int, xc []float64) { GemmUpper64(true, false, n, k, 1, xc, n, xc, n, 1, c, n) }},
+		{"Gemm64-panels", func(k int, xc []float64) {
+			for i0 := 0; i0 < n; i0 += panel {
+				Gemm64(true, false, panel, n-i0, k, 1, xc[i0:], n, xc[i0:], n, 1, c[i0*n+i0:], n)
+			}
+		}},
+		{"Gemm64-full", func(k int, xc []float64) { Gemm64(true, false, n, n, k, 1, xc, n, xc, n, 1, c, n) }},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			run := func() {
+				for lo := 0; lo < rows; lo += chunk {
+					hi := min(lo+chunk, rows)
+					v.add(hi-lo, x[lo*n:hi*n])
+				}
+			}
+			run()
+			for b.Loop() {
+				run()
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -48,6 +48,7 @@ func (k *microKernel[T]) forCols(nw int) *microKernel[T] {
 type gemmBufs[T float] struct {
 	a, b, tile []T
 	split      splitJob[T]
+	upper      upperJob[T]
 }
 
 // workspace holds the buffers one goroutine needs; it is recycled through a
@@ -131,20 +132,25 @@ func gemmSerial[T float](ws *workspace, kern *microKernel[T], pre *packedView[T]
 						// zero-padded packs and merge the valid part.
 						kn.fn(kc, ap, bp, w.tile, kn.nr, alpha, 0)
 						for i := 0; i < mh; i++ {
-							t := w.tile[i*kn.nr : i*kn.nr+nw]
-							cr := c[co+i*ldc : co+i*ldc+nw]
-							if bet == 0 {
-								copy(cr, t)
-							} else {
-								for j, v := range t {
-									cr[j] = bet*cr[j] + v
-								}
-							}
+							mergeTile(c[co+i*ldc:co+i*ldc+nw], w.tile[i*kn.nr:i*kn.nr+nw], bet)
 						}
 					}
 				}
 			}
 		}
+	}
+}
+
+// mergeTile sets dst = bet·dst + t (dst = t when bet is 0: old NaN
+// ignored), for one row of a tile computed into scratch.
+func mergeTile[T float](dst, t []T, bet T) {
+	if bet == 0 {
+		copy(dst, t)
+		return
+	}
+	dst = dst[:len(t)]
+	for j, v := range t {
+		dst[j] = bet*dst[j] + v
 	}
 }
 

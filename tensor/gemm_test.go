@@ -203,20 +203,24 @@ func referenceCases(t *testing.T, rng *rand.Rand) []gemmCase {
 		for _, tB := range []bool{false, true} {
 			for _, mnk := range [][3]int{{1, 1, 1}, {6, 16, 4}, {7, 17, 3}, {200, 33, 600}, {13, 300, 257}} {
 				for _, ab := range [][2]float32{{1, 0}, {0.5, 2}} {
-					g := gemmCase{transA: tA, transB: tB, m: mnk[0], n: mnk[1], k: mnk[2], alpha: ab[0], beta: ab[1]}
-					g.lda, g.ldb, g.ldc = g.k+3, g.n+1, g.n+2
-					if tA {
-						g.lda = g.m + 3
-					}
-					if tB {
-						g.ldb = g.k + 1
-					}
-					cases = append(cases, g)
+					cases = append(cases, padded(gemmCase{transA: tA, transB: tB, m: mnk[0], n: mnk[1], k: mnk[2], alpha: ab[0], beta: ab[1]}))
 				}
 			}
 		}
 	}
 	return cases
+}
+
+// padded sets g's row strides a few values wider than its rows.
+func padded(g gemmCase) gemmCase {
+	g.lda, g.ldb, g.ldc = g.k+3, g.n+1, g.n+2
+	if g.transA {
+		g.lda = g.m + 3
+	}
+	if g.transB {
+		g.ldb = g.k + 1
+	}
+	return g
 }
 
 // testAgainstReference runs every case through every kernel this CPU has
@@ -297,31 +301,7 @@ func testCatchesWrongKernels[T float](t *testing.T, rng *rand.Rand) {
 	}
 	ws := new(workspace)
 	for _, good := range allKernels[T]() {
-		wrap := func(name string, fn func(kc int, a, b, c []T, ldc int, alpha, beta T)) *microKernel[T] {
-			k := *good
-			k.name, k.fn = good.name+"/"+name, fn
-			return &k
-		}
-		wrong := []*microKernel[T]{
-			wrap("half-precision", func(kc int, a, b, c []T, ldc int, alpha, beta T) {
-				good.fn(kc, a, b, c, ldc, alpha, beta)
-				for i := 0; i < good.mr; i++ {
-					for j := 0; j < good.nr; j++ {
-						c[i*ldc+j] = coarsen(c[i*ldc+j])
-					}
-				}
-			}),
-			wrap("drops-last-k", func(kc int, a, b, c []T, ldc int, alpha, beta T) {
-				if kc > 1 {
-					kc--
-				}
-				good.fn(kc, a, b, c, ldc, alpha, beta)
-			}),
-			wrap("ignores-beta", func(kc int, a, b, c []T, ldc int, alpha, beta T) {
-				good.fn(kc, a, b, c, ldc, alpha, 0)
-			}),
-		}
-		for _, kern := range wrong {
+		for _, kern := range wrongKernels(good) {
 			var bad []string
 			for _, g := range cases {
 				a, b, c := operands[T](g, rng)
@@ -331,6 +311,35 @@ func testCatchesWrongKernels[T float](t *testing.T, rng *rand.Rand) {
 			}
 			assert.NotEmpty(t, bad, "%T: wrong kernel %s passed the check", T(0), kern.name)
 		}
+	}
+}
+
+// wrongKernels wraps good in kernels that are wrong the way a real bug
+// would be: half the precision, a dropped k step, beta ignored.
+func wrongKernels[T float](good *microKernel[T]) []*microKernel[T] {
+	wrap := func(name string, fn func(kc int, a, b, c []T, ldc int, alpha, beta T)) *microKernel[T] {
+		k := *good
+		k.name, k.fn = good.name+"/"+name, fn
+		return &k
+	}
+	return []*microKernel[T]{
+		wrap("half-precision", func(kc int, a, b, c []T, ldc int, alpha, beta T) {
+			good.fn(kc, a, b, c, ldc, alpha, beta)
+			for i := 0; i < good.mr; i++ {
+				for j := 0; j < good.nr; j++ {
+					c[i*ldc+j] = coarsen(c[i*ldc+j])
+				}
+			}
+		}),
+		wrap("drops-last-k", func(kc int, a, b, c []T, ldc int, alpha, beta T) {
+			if kc > 1 {
+				kc--
+			}
+			good.fn(kc, a, b, c, ldc, alpha, beta)
+		}),
+		wrap("ignores-beta", func(kc int, a, b, c []T, ldc int, alpha, beta T) {
+			good.fn(kc, a, b, c, ldc, alpha, 0)
+		}),
 	}
 }
 
