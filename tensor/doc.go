@@ -32,6 +32,11 @@
 // CPU has AVX-512F, an AVX2+FMA 6x8 one otherwise, the 4x4 Go kernel as the
 // fallback.
 //
+// GemmUpper64 forms only the upper triangle of a square float64 product
+// (Gram matrices XᵀX and Xᵀ·(L·X) summed over row chunks): half the work,
+// each operand packed once per cache block, the triangle split into row
+// bands of equal work.
+//
 // A product that reuses one large left operand with many right-hand sides
 // (an iterative eigensolver's X·V, say) can pack it once with PackA and
 // multiply with GemmPackedA, which skips the repacking Gemm does on every
