@@ -12,16 +12,14 @@ import (
 // chunk's GEMMs.
 const gramRows = 256
 
-// gramPanel is the row-panel height of the block-upper Gram products.
-const gramPanel = 64
-
 // grams returns, from one pass over the rows of X̄, C = X̄ᵀX̄ (when wantC) and
 // G = X̄ᵀLX̄ for the graph g and Laplacian p.kind (when g is not nil), both
 // full and symmetric, in float64. Each chunk of gramRows rows is read once:
 // its L·X̄ rows are formed on the fly (sparse, lapRow) and the chunk's
-// products are added to the upper triangles by float64 GEMMs over row panels
-// i0..i0+gramPanel against columns i0..D (the totals are symmetric, so the
-// lower triangle is their mirror and half the work is saved). Chunks are
+// products are added to the upper triangles by tensor.GemmUpper64, which
+// packs the chunk once per product and skips the tiles below the diagonal
+// (the totals are symmetric, so the lower triangle is their mirror and half
+// the work is saved). Chunks are
 // dealt round-robin to up to GOMAXPROCS workers with their own accumulators,
 // added in a fixed order, so the result is deterministic for a given
 // GOMAXPROCS.
@@ -61,14 +59,11 @@ func (p *problem) grams(g *Graph, wantC bool) (c, gm []float64) {
 						p.lapRow(g, lb[(i-lo)*D:(i-lo+1)*D], i, rows[(i-lo)*D:(i-lo+1)*D])
 					}
 				}
-				for i0 := 0; i0 < D; i0 += gramPanel {
-					pw := min(gramPanel, D-i0)
-					if wantC {
-						tensor.Gemm64(true, false, pw, D-i0, r, 1, rows[i0:], D, rows[i0:], D, 1, a.c[i0*D+i0:], D)
-					}
-					if g != nil {
-						tensor.Gemm64(true, false, pw, D-i0, r, 1, rows[i0:], D, lb[i0:], D, 1, a.g[i0*D+i0:], D)
-					}
+				if wantC {
+					tensor.GemmUpper64(true, false, D, r, 1, rows, D, rows, D, 1, a.c, D)
+				}
+				if g != nil {
+					tensor.GemmUpper64(true, false, D, r, 1, rows, D, lb, D, 1, a.g, D)
 				}
 			}
 			accs[w] = a
