@@ -1274,16 +1274,32 @@ func tvRows(g *Graph, z []float64, cols, off int) (tv2, tv1 float64) {
 				continue
 			}
 			zj := z[(j-off)*cols : (j-off+1)*cols]
-			var q float64
-			for c := range zi {
-				e := zi[c] - zj[c]
-				q += e * e
-			}
+			q := sqDist(zi, zj)
 			tv2 += g.Val[t] * q
 			tv1 += g.Val[t] * math.Sqrt(q)
 		}
 	}
 	return tv2, tv1
+}
+
+// sqDist returns ||x − y||² (len(y) >= len(x)) with four partial sums: one
+// running sum made tvRows latency-bound.
+func sqDist(x, y []float64) float64 {
+	y = y[:len(x)]
+	var q0, q1, q2, q3 float64
+	c := 0
+	for ; c+4 <= len(x); c += 4 {
+		e0, e1, e2, e3 := x[c]-y[c], x[c+1]-y[c+1], x[c+2]-y[c+2], x[c+3]-y[c+3]
+		q0 += e0 * e0
+		q1 += e1 * e1
+		q2 += e2 * e2
+		q3 += e3 * e3
+	}
+	for ; c < len(x); c++ {
+		e := x[c] - y[c]
+		q0 += e * e
+	}
+	return (q0 + q1) + (q2 + q3)
 }
 
 // ritzResiduals returns the largest relative residual ||y_j − θ_j·v_j|| / norm
