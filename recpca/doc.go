@@ -54,8 +54,8 @@
 // previous main's build, one run each, load 5.6). Against scikit-learn
 // 1.2.1's PCA (examples/recpcabench/side_by_side.py, alternating runs, one
 // fit per process; its default picks the randomized solver for both shapes):
-// Beauty, median of 5 at load 1.2, Rec-PCA with graph 0.162 s, full SVD
-// 0.313 s (1.93x), randomized 0.152 s (0.94x); 50,000 x 4,096 at matched
+// Beauty, median of 5 at load 1.3-1.5, Rec-PCA with graph 0.126 s, full SVD
+// 0.338 s (2.69x), randomized 0.147 s (1.17x); 50,000 x 4,096 at matched
 // accuracy (Tol = scikit-learn's Ritz residual, 3.7e-3), median of 3 at load
 // 2.2-2.4, SolverKrylov32 6.53 s vs randomized 9.70 s (1.49x). Most of the
 // Beauty fit is the two float64 Gram GEMMs (C and G, ~45% of the CPU) and
