@@ -31,7 +31,7 @@ const (
 	// tr(C) and trG = tr(G); M = C/trC − λ·G/trG is then O(D²) for every
 	// λ (a TargetVariance bisection costs one eigen-solve per λ; it compares
 	// tr(WᵀCW)/trC, the reported retained variance is ||X̄W||²/trC). The
-	// eigenvectors come from a tridiagonal reduction (dsytrd), its
+	// eigenvectors come from a blocked Householder tridiagonal reduction, its
 	// eigenvalues (dsterf), inverse iteration for the top d and a
 	// Rayleigh–Ritz check against M (dsyev when the check fails); with a
 	// fixed λ, PCA's eigen-solve and M's run side by side. Cost O(n·D² +
