@@ -90,7 +90,15 @@ func Dot(x, y []float32) float32 {
 	if len(x) != len(y) {
 		panic(fmt.Errorf("%w: Dot lengths %d and %d", ErrShape, len(x), len(y)))
 	}
-	var s0, s1, s2, s3 float32
+	return dotGo(x, y)
+}
+
+// dotGo is the portable dot product of Dot and Dot64, in the element type,
+// with four partial sums (one running sum is latency-bound). y must be at
+// least as long as x.
+func dotGo[T float](x, y []T) T {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 T
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
 		s0 += x[i] * y[i]

@@ -78,22 +78,8 @@ func symvUpperRows(n, from int, a []float64, lda int, x, y []float64) {
 	}
 }
 
-// dot64Go is the portable dot product (four partial sums).
-func dot64Go(x, y []float64) float64 {
-	y = y[:len(x)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += x[i] * y[i]
-		s1 += x[i+1] * y[i+1]
-		s2 += x[i+2] * y[i+2]
-		s3 += x[i+3] * y[i+3]
-	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * y[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+// dot64Go is the portable float64 dot product.
+func dot64Go(x, y []float64) float64 { return dotGo(x, y) }
 
 // axpy64Go is the portable axpy.
 func axpy64Go(alpha float64, x, y []float64) {
