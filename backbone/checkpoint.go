@@ -43,8 +43,48 @@ func (m *SeqModel) Config() SavedConfig {
 
 // JSONPath returns the path of the JSON config written beside a model file:
 // the path with its extension replaced by ".json".
+//
+// The .json is a readable copy for people and other tools, not the source
+// of truth: a model written by Save (or moe.Mixture.Save) carries its
+// config in the .safetensors metadata, and Load reads it from there.
+// Editing or deleting the .json of such a model changes nothing. Only a
+// .safetensors file without llmrec metadata (written by another tool) takes
+// its config from the .json, read through ReadSidecar (size-limited).
 func JSONPath(path string) string {
 	return strings.TrimSuffix(path, filepath.Ext(path)) + ".json"
+}
+
+// MaxSidecarBytes bounds the .json config ReadSidecar reads beside a model
+// file (1 MiB; a saved config is a few KiB).
+const MaxSidecarBytes = 1 << 20
+
+// ReadSidecar reads the JSON config beside the model file at path
+// (JSONPath(path)). It reads at most MaxSidecarBytes and only from a regular
+// file, so a sidecar that is a link to an endless file (/dev/zero, a FIFO)
+// or a huge one is an error wrapping ErrBadCheckpoint, not an endless read.
+// A missing file is the os error (errors.Is(err, fs.ErrNotExist)).
+func ReadSidecar(path string) ([]byte, error) {
+	jp := JSONPath(path)
+	fh, err := os.Open(jp)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: config %s is not a regular file (%v)", ErrBadCheckpoint, jp, st.Mode().Type())
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, MaxSidecarBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxSidecarBytes {
+		return nil, fmt.Errorf("%w: config %s is larger than %d bytes", ErrBadCheckpoint, jp, MaxSidecarBytes)
+	}
+	return b, nil
 }
 
 // Save writes the model's parameters to path as .safetensors (keys = the
@@ -126,7 +166,9 @@ func buildWith(rng *rand.Rand, cfg SavedConfig, build TableBuilder) (*SeqModel, 
 }
 
 // Load reads a model written by Save. The structure comes from the file's
-// metadata (or, when absent, from JSONPath(path)); every parameter must be
+// metadata (or, when absent, from JSONPath(path), size-limited: see
+// ReadSidecar; editing the .json of a file with metadata changes nothing);
+// every parameter must be
 // present with its shape, and unexpected tensors are an error. The encoder
 // and item-table kinds must be registered (RegisterEncoder, RegisterTable;
 // the built-in ones are, and importing align registers PAD's).
@@ -209,7 +251,7 @@ func ReadConfig(f *safetensors.File, path, key string, v any) error {
 	if s, ok := f.Metadata[key]; ok {
 		raw = []byte(s)
 	} else {
-		b, err := os.ReadFile(JSONPath(path))
+		b, err := ReadSidecar(path)
 		if err != nil {
 			return fmt.Errorf("%w: no %q metadata and no config file: %w", ErrBadCheckpoint, key, err)
 		}

@@ -8,7 +8,7 @@ import (
 )
 
 // Errors a caller (typically a service) can tell apart with errors.Is. The
-// first two are the caller's fault (bad input: answer 400); the others mean
+// first three are the caller's fault (bad input: answer 400); the others mean
 // the model or its files are broken (answer 500, or refuse to start).
 var (
 	// ErrItemOutOfRange is wrapped when an item id in a history, a
@@ -18,6 +18,10 @@ var (
 	// ErrEmptyHistory is wrapped when a history with no items is scored:
 	// a sequential model has nothing to condition on.
 	ErrEmptyHistory = errors.New("empty history")
+	// ErrBadK is wrapped when TopK, AppendTopK or TopKBatch is asked for
+	// k < 1 items: a caller's bug or a bad request, never an empty answer
+	// that looks like "nothing to recommend".
+	ErrBadK = errors.New("k must be at least 1")
 	// ErrNonFinite is nn.ErrNonFinite (= tensor.ErrNonFinite): a weight,
 	// loss or score is NaN or infinite.
 	ErrNonFinite = nn.ErrNonFinite

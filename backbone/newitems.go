@@ -10,24 +10,6 @@ import (
 	"github.com/llmrec/llmrec/tensor"
 )
 
-// New items from their text: the vectors of items a trained table never saw,
-// from their raw LLM embedding alone, without retraining.
-//
-// Every table kind has a way:
-//
-//   - AdapterTable (frozen LLM + trainable adapter): run the adapter on the
-//     new rows; exactly what the table would give had the item been there.
-//   - IDTable (trained free vectors, typically initialized from a
-//     (Rec-)PCA of the LLM embeddings): a closed-form ridge regression from
-//     the item's (reduced) LLM embedding to its trained row, fit on the
-//     table's existing items: W = (X̄ᵀX̄ + λI)⁻¹X̄ᵀȲ on centred X and Y, and
-//     y = (x − x̄)W + ȳ. λ = Ridge · tr(X̄ᵀX̄)/p is scale-free.
-//   - NormalizedTable: its inner table's way, then the same s·x/‖x‖.
-//   - ConcatTable (dual view): every part's way, concatenated.
-//   - a TextItemTable: its own NewItemVectors.
-//   - any other table (a user's, or PAD's align tables): the ridge map to
-//     its materialized rows, as for an ID table.
-
 // TextItemTable is an ItemTable that computes the vectors of new items from
 // their raw LLM embeddings itself (as AdapterTable does); NewItemEncoder
 // uses it instead of a ridge map. NewItemVectors must be safe for
@@ -78,7 +60,28 @@ type ItemEncoderOptions struct {
 	MatchDispersion bool
 }
 
-// NewItemEncoder returns the ItemEncoder of table (see the kinds above).
+// NewItemEncoder returns the ItemEncoder of table: it gives the vectors of
+// items the trained table never saw from their raw LLM embedding alone,
+// without retraining.
+//
+// Every table kind has a way:
+//
+//   - AdapterTable (frozen LLM + trainable adapter): run the adapter on the
+//     new rows; exactly what the table would give had the item been there.
+//   - IDTable (trained free vectors, typically initialized from a
+//     (Rec-)PCA of the LLM embeddings): a closed-form ridge regression from
+//     the item's (reduced) LLM embedding to its trained row, fit on the
+//     table's existing items: W = (X̄ᵀX̄ + λI)⁻¹X̄ᵀȲ on centred X and Y, and
+//     y = (x − x̄)W + ȳ. λ = Ridge · tr(X̄ᵀX̄)/p is scale-free.
+//   - NormalizedTable: its inner table's way, then the same s·x/‖x‖.
+//   - ConcatTable (dual view): every part's way, concatenated.
+//   - a TextItemTable: its own NewItemVectors.
+//   - any other table (a user's, or PAD's align tables): the ridge map to
+//     its materialized rows, as for an ID table.
+//
+// For a model loaded from a file, pass the table of the Recommender's
+// SeqModel (LoadRecommender, then rec.SeqModel().Items): Recommender.Model
+// is the packed scorer, not the model.
 func NewItemEncoder(table ItemTable, opt ItemEncoderOptions) (ItemEncoder, error) {
 	if opt.LLM == nil || opt.LLM.Dims() != 2 || opt.LLM.Shape[0] != table.NumItems()+1 {
 		var shape []int

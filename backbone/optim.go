@@ -145,7 +145,8 @@ func (w WarmupSchedule) Factor(step, total int) float64 {
 type CosineSchedule struct {
 	// Warmup is the length of the linear warm-up (0 = none).
 	Warmup int
-	// Min is the final factor, in [0, 1].
+	// Min is the final factor, in [0, 1]: a fraction of the rate, where
+	// TrainConfig.MinLR is an absolute rate (Train passes MinLR / LR here).
 	Min float64
 }
 

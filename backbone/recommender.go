@@ -158,8 +158,37 @@ func newState(model ItemScorer) *recState {
 func (r *Recommender) NumItems() int { return r.state.Load().numItems }
 
 // Model returns the ItemScorer the Recommender serves (the current
-// snapshot: after an addition, a new one).
+// snapshot: after an addition, a new one). For a SeqModel it is an
+// unexported scorer over the packed item vectors; use SeqModel to reach the
+// model itself (its Items for NewItemEncoder).
 func (r *Recommender) Model() ItemScorer { return r.state.Load().model }
+
+// SeqModel returns the SeqModel the Recommender serves (as built by
+// NewRecommender or loaded by LoadRecommender), or nil when it serves any
+// other ItemScorer. Its Items is the trained table, without the items added
+// since: what NewItemEncoder fits on. Like the Recommender, it must not be
+// trained while the Recommender is in use.
+func (r *Recommender) SeqModel() *SeqModel {
+	if s := r.state.Load().seq; s != nil {
+		return s.model
+	}
+	return nil
+}
+
+// Window returns the longest history the model reads (a longer one is cut
+// to its last Window items): the encoder's MaxLen for a SeqModel, the
+// ItemScorer's Window() when it has that method (a moe.Mixture's does),
+// and 0 when unknown.
+func (r *Recommender) Window() int {
+	st := r.state.Load()
+	if st.seq != nil {
+		return st.seq.enc.MaxLen()
+	}
+	if w, ok := st.model.(interface{ Window() int }); ok {
+		return w.Window()
+	}
+	return 0
+}
 
 // ItemVectors returns the item table the Recommender scores with
 // ((NumItems+1) x Dim) when it serves a SeqModel, and nil for any other
@@ -278,8 +307,8 @@ func (r *Recommender) Score(dst []float32, history []int, candidates []int) ([]f
 // id or an item in exclude (e.g. the history itself; ids outside
 // 1..NumItems in exclude are ignored). Fewer than k items are returned when
 // fewer remain. Errors: an empty history wraps ErrEmptyHistory, a history
-// id outside 1..NumItems ErrItemOutOfRange, a NaN or infinite score of any
-// item ErrNonFinite.
+// id outside 1..NumItems ErrItemOutOfRange, k < 1 ErrBadK, a NaN or
+// infinite score of any item ErrNonFinite.
 func (r *Recommender) TopK(history []int, k int, exclude []int) ([]Scored, error) {
 	return r.AppendTopK(nil, history, k, exclude)
 }
@@ -298,7 +327,7 @@ func (r *Recommender) AppendTopK(dst []Scored, history []int, k int, exclude []i
 		return dst, err
 	}
 	if k <= 0 {
-		return dst, nil
+		return dst, fmt.Errorf("backbone: TopK: k = %d: %w", k, ErrBadK)
 	}
 	n1 := st.numItems + 1
 	var s []float32

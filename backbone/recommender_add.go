@@ -160,7 +160,7 @@ func (s *seqScorer) withItems(vecs *tensor.Tensor) *seqScorer {
 	table := tensor.New(n1, d)
 	copy(table.Data, old.Data)
 	copy(table.Data[len(old.Data):], vecs.Data)
-	ns := &seqScorer{enc: s.enc, table: table, masked: s.masked, numItems: n1 - 1}
+	ns := &seqScorer{model: s.model, enc: s.enc, table: table, masked: s.masked, numItems: n1 - 1}
 	// reuse the packing of the old items: copy the old packed blocks, pack
 	// only the panels that receive new items
 	p := s.packed

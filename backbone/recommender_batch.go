@@ -42,8 +42,11 @@ func (r *Recommender) TopKBatch(histories [][]int, k int, exclude [][]int) ([][]
 	if err := st.checkInputs(histories); err != nil {
 		return nil, fmt.Errorf("backbone: TopKBatch: %w", err)
 	}
+	if k <= 0 {
+		return nil, fmt.Errorf("backbone: TopKBatch: k = %d: %w", k, ErrBadK)
+	}
 	out := make([][]Scored, len(histories))
-	if k <= 0 || len(histories) == 0 {
+	if len(histories) == 0 {
 		return out, nil
 	}
 	k = min(k, st.numItems)

@@ -56,9 +56,12 @@ func TestTopKBatchErrors(t *testing.T) {
 	require.ErrorIs(t, err, ErrItemOutOfRange)
 	_, err = r.TopKBatch([][]int{{1}, {2}}, 3, [][]int{{1}})
 	require.ErrorContains(t, err, "2 histories, 1 exclusion lists")
-	got, err := r.TopKBatch([][]int{{1}, {2}}, 0, nil)
-	require.NoError(t, err)
-	require.Equal(t, [][]Scored{nil, nil}, got)
+	for _, k := range []int{0, -1} {
+		// k < 1 is the caller's bug, not an empty answer (issue 21)
+		got, err := r.TopKBatch([][]int{{1}, {2}}, k, nil)
+		require.ErrorIs(t, err, ErrBadK, "k=%d", k)
+		require.Nil(t, got)
+	}
 }
 
 // poisoned returns a small SASRec Recommender whose item vector of item

@@ -11,6 +11,7 @@ import (
 // a snapshot of the item table. It is safe for concurrent use: each call
 // takes its working memory from a sync.Pool.
 type seqScorer struct {
+	model    *SeqModel // the model served, nil when built from a bare table
 	enc      Encoder
 	table    *tensor.Tensor // (NumItems+1) x Dim
 	packed   *packedItems   // table packed for the scoring kernels
@@ -30,7 +31,9 @@ type seqScratch struct {
 }
 
 func newSeqScorer(m *SeqModel) *seqScorer {
-	return newSeqScorerTable(m.Enc, m.Items.Materialize(&tensor.Tensor{}), m.Cfg.Task == "masked")
+	s := newSeqScorerTable(m.Enc, m.Items.Materialize(&tensor.Tensor{}), m.Cfg.Task == "masked")
+	s.model = m
+	return s
 }
 
 // newSeqScorerTable returns the scorer of enc over the item vectors table

@@ -62,10 +62,17 @@ func TestRecommenderTopKMatchesSort(t *testing.T) {
 					require.NotContains(t, hist, g.Item)
 				}
 			}
-			got, err := r.TopK(hist, 0, nil)
-			require.NoError(t, err)
-			require.Empty(t, got)
-			_, err = r.TopK([]int{51}, 3, nil)
+			for _, k := range []int{0, -3} {
+				// k < 1 is an error, not an empty list (issue 21)
+				got, err := r.TopK(hist, k, nil)
+				require.ErrorIs(t, err, ErrBadK, "k=%d", k)
+				require.Empty(t, got)
+				dst := []Scored{{Item: 7}}
+				got, err = r.AppendTopK(dst, hist, k, nil)
+				require.ErrorIs(t, err, ErrBadK)
+				require.Equal(t, dst, got, "dst unchanged on error")
+			}
+			_, err := r.TopK([]int{51}, 3, nil)
 			require.ErrorContains(t, err, "item id 51 outside 1..50")
 			// a long history is cut to the window: only the last MaxLen items matter
 			long := append(slices.Repeat([]int{1}, 30), hist...)

@@ -43,7 +43,9 @@ type TrainConfig struct {
 	// of SchedWarmup and SchedCosine.
 	WarmupSteps int `json:"warmup_steps,omitempty"`
 	// MinLR is the learning rate SchedCosine decays to at the last step of
-	// Epochs (0 = zero).
+	// Epochs (0 = zero). It is an absolute rate, like LR (not a fraction of
+	// it): Train builds CosineSchedule{Min: MinLR / LR}, whose Min is the
+	// fraction. Validation requires 0 <= MinLR <= LR.
 	MinLR float64 `json:"min_lr,omitempty"`
 	// ClipNorm clips the global gradient norm when positive.
 	ClipNorm float64 `json:"clip_norm,omitempty"`
@@ -91,13 +93,27 @@ func (c *TrainConfig) fill() error {
 	if c.EvalEvery == 0 {
 		c.EvalEvery = 1
 	}
-	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || c.Patience < 0 || c.EvalEvery < 0 ||
-		c.WarmupSteps < 0 || c.MinLR < 0 || c.Momentum < 0 || c.WeightDecay < 0 || c.ClipNorm < 0 {
-		return fmt.Errorf("backbone: %w: negative training setting in %+v", ErrBadConfig, *c)
+	// each setting by its field name, so the error says which one is wrong
+	// (the whole config printed does not)
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"Epochs", c.Epochs}, {"BatchSize", c.BatchSize}, {"Patience", c.Patience},
+		{"EvalEvery", c.EvalEvery}, {"WarmupSteps", c.WarmupSteps}} {
+		if f.v < 0 {
+			return fmt.Errorf("backbone: %w: TrainConfig.%s is %d, want >= 0", ErrBadConfig, f.name, f.v)
+		}
 	}
-	for _, v := range []float64{c.LR, c.Beta1, c.Beta2, c.Eps, c.WeightDecay, c.ClipNorm, c.Momentum, c.MinLR} {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("backbone: %w: non-finite training setting in %+v", ErrBadConfig, *c)
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"LR", c.LR}, {"Beta1", c.Beta1}, {"Beta2", c.Beta2}, {"Eps", c.Eps}, {"WeightDecay", c.WeightDecay},
+		{"ClipNorm", c.ClipNorm}, {"Momentum", c.Momentum}, {"MinLR", c.MinLR}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return fmt.Errorf("backbone: %w: TrainConfig.%s is %v, want a finite value", ErrBadConfig, f.name, f.v)
+		}
+		if f.v < 0 && f.name != "Beta1" && f.name != "Beta2" && f.name != "Eps" {
+			return fmt.Errorf("backbone: %w: TrainConfig.%s is %v, want >= 0", ErrBadConfig, f.name, f.v)
 		}
 	}
 	if c.MinLR > c.LR {

@@ -76,3 +76,24 @@ func TestTrainConfigRejectsNonFinite(t *testing.T) {
 		assert.ErrorIs(t, err, ErrBadConfig, name)
 	}
 }
+
+// Issue 21, sharp edge: a bad training setting is named in the error (before:
+// "negative training setting in {Epochs:1 BatchSize:1 LR:-0.001 ...}", the
+// whole config, for the reader to search).
+func TestTrainConfigNamesTheField(t *testing.T) {
+	for field, edit := range map[string]func(c *TrainConfig){
+		"TrainConfig.LR is -0.001":     func(c *TrainConfig) { c.LR = -1e-3 },
+		"TrainConfig.MinLR is -1":      func(c *TrainConfig) { c.MinLR = -1 },
+		"TrainConfig.BatchSize is -2":  func(c *TrainConfig) { c.BatchSize = -2 },
+		"TrainConfig.ClipNorm is NaN":  func(c *TrainConfig) { c.ClipNorm = math.NaN() },
+		"TrainConfig.Patience is -1":   func(c *TrainConfig) { c.Patience = -1 },
+		"TrainConfig.Momentum is -0.5": func(c *TrainConfig) { c.Momentum = -0.5 },
+	} {
+		c := TrainConfig{Epochs: 1, BatchSize: 1}
+		edit(&c)
+		_, err := Train(context.Background(), newFake(), [][]int{{1, 2}}, c, TrainOptions{})
+		require.ErrorIs(t, err, ErrBadConfig, field)
+		require.ErrorContains(t, err, field)
+		require.NotContains(t, err.Error(), "Beta1", "only the bad field is named")
+	}
+}

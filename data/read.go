@@ -14,8 +14,46 @@ import (
 	"strings"
 )
 
-// maxLine bounds one line of a line-based file (64 MiB).
+// maxLine bounds one line of a line-based file (64 MiB): the sequence,
+// pair and atomic readers (bufio.Scanner) and the CSV readers (lineLimit)
+// all stop there.
 const maxLine = 64 << 20
+
+// lineLimit wraps a CSV input so that a line longer than limit bytes is an
+// error, as in the other readers: encoding/csv grows its buffer to hold
+// any line, so a 2 GB one-line file would be read whole into memory.
+type lineLimit struct {
+	r     io.Reader
+	file  string
+	limit int
+	run   int // bytes since the last newline
+	line  int // 1-based number of the current line
+}
+
+func newLineLimit(r io.Reader, file string) *lineLimit {
+	return &lineLimit{r: r, file: file, limit: maxLine, line: 1}
+}
+
+func (l *lineLimit) Read(p []byte) (int, error) {
+	// never hand out more than the rest of the allowed line plus one byte,
+	// so the limit is hit exactly
+	if room := l.limit - l.run + 1; len(p) > room {
+		p = p[:room]
+	}
+	n, err := l.r.Read(p)
+	for _, c := range p[:n] {
+		if c == '\n' {
+			l.run = 0
+			l.line++
+			continue
+		}
+		l.run++
+		if l.run > l.limit {
+			return 0, perr(l.file, l.line, "line longer than %d bytes", l.limit)
+		}
+	}
+	return n, err
+}
 
 // minTimestamp is the smallest timestamp accepted: -2^63, so that every
 // accepted timestamp converts to an int64 exactly (up to float64 precision).
@@ -196,7 +234,7 @@ func addRow(b *builder, line int, user, item, ts, rating string, hasTime, hasRat
 // item ids in the History column (PAD's layout). Quoted fields follow RFC
 // 4180; opts.Comma sets the delimiter (default ',').
 func ReadCSV(r io.Reader, name string, opts Options) (*Dataset, error) {
-	cr := csv.NewReader(stripBOM(r))
+	cr := csv.NewReader(newLineLimit(stripBOM(r), name))
 	if opts.Comma != 0 {
 		cr.Comma = opts.Comma
 	}
@@ -293,6 +331,9 @@ func csvErr(name string, err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		return perr(name, pe.Line, "csv: %v", pe.Err)
+	}
+	if e, ok := errors.AsType[*ParseError](err); ok { // lineLimit's
+		return e
 	}
 	return perr(name, 0, "%v", err)
 }
@@ -445,7 +486,7 @@ func LoadItemOrder(path, column string) ([]string, error) {
 	}
 	defer fh.Close()
 	name := filepath.Base(path)
-	cr := csv.NewReader(stripBOM(fh))
+	cr := csv.NewReader(newLineLimit(stripBOM(fh), name))
 	if strings.EqualFold(filepath.Ext(path), ".tsv") {
 		cr.Comma = '\t'
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
 
 	_ "github.com/llmrec/llmrec/align" // registers PAD's table kinds
@@ -253,7 +252,7 @@ func IsCheckpoint(path string) (bool, error) {
 			return false, nil // another llmrec model, e.g. "llmrec.backbone"
 		}
 	}
-	raw, err := os.ReadFile(backbone.JSONPath(path))
+	raw, err := backbone.ReadSidecar(path)
 	if err != nil {
 		return false, nil
 	}

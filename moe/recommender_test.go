@@ -245,6 +245,19 @@ func TestIsCheckpoint(t *testing.T) {
 	b, err := want.TopK([]int{1, 2}, 4, nil)
 	require.NoError(t, err)
 	assert.Equal(t, b, a)
+	assert.Equal(t, 6, rec.Window(), "a mixture's window is its experts' longest")
+
+	// Issue 21, row 6: a sidecar that is a link to an endless file is not
+	// read forever (before: a fatal out-of-memory in IsCheckpoint and Load)
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		require.NoError(t, os.Remove(backbone.JSONPath(bare)))
+		require.NoError(t, os.Symlink("/dev/zero", backbone.JSONPath(bare)))
+		is, err = IsCheckpoint(bare)
+		require.NoError(t, err)
+		assert.False(t, is)
+		_, err = Load(bare)
+		assert.ErrorIs(t, err, backbone.ErrBadCheckpoint)
+	}
 }
 
 // Many goroutines serve one mixture Recommender (run with -race).

@@ -77,6 +77,16 @@ func (s *Scorer) GateWeights() *tensor.Tensor { return s.w }
 
 func (mm *mixModel) NumItems() int { return mm.numItems }
 
+// Window returns the longest history any expert reads, so that
+// backbone.Recommender.Window (a service's probe histories) knows it.
+func (mm *mixModel) Window() int {
+	w := 0
+	for _, r := range mm.experts {
+		w = max(w, r.Window())
+	}
+	return w
+}
+
 // ScoreItems implements backbone.ItemScorer: out = Σ_k w[item, k]·score_k,
 // accumulated in expert order. The Recommender has checked every id.
 func (mm *mixModel) ScoreItems(inputs, cands [][]int, out []float32) error {

@@ -21,6 +21,19 @@ import (
 // allocated.
 const MaxHeaderSize = 100 << 20
 
+// Bounds on what a header may declare, so that parsing one costs memory
+// proportional to its length with a small factor (not to the counts it
+// declares): far above any real checkpoint (a 70B-parameter LLM has about a
+// thousand tensors of rank <= 4 and a handful of metadata keys).
+const (
+	// MaxRank is the largest number of dimensions of one tensor.
+	MaxRank = 64
+	// MaxTensors is the largest number of tensors in one file.
+	MaxTensors = 1 << 14
+	// MaxMetadataEntries is the largest number of "__metadata__" keys.
+	MaxMetadataEntries = 1 << 12
+)
+
 // ErrFormat is wrapped by every error that reports a malformed file, so that
 // callers can tell a bad file (errors.Is(err, ErrFormat)) from an I/O error.
 var ErrFormat = errors.New("safetensors: invalid file")
@@ -219,17 +232,18 @@ func (f *File) parseHeader(hdr []byte) error {
 			return formatErr(where, "duplicate key %q in header", key)
 		}
 		seen[key] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return formatErr(where, "header is not valid JSON at key %q: %v", key, err)
+		if key != metaKey && len(f.names) >= MaxTensors {
+			return formatErr(where, "more than %d tensors in header", MaxTensors)
 		}
+		// each value is decoded from the header's own token stream: no
+		// copy of it, and counts are checked as they are read
 		if key == metaKey {
-			if err := decodeMetadata(raw, &f.Metadata); err != nil {
+			if err := decodeMetadata(dec, &f.Metadata); err != nil {
 				return formatErr(where, "__metadata__ must be an object of strings: %v", err)
 			}
 			continue
 		}
-		info, err := decodeInfo(raw)
+		info, err := decodeInfo(dec)
 		if err != nil {
 			return formatErr(where, "tensor %q: %v", key, err)
 		}
@@ -248,23 +262,95 @@ func (f *File) parseHeader(hdr []byte) error {
 	return nil
 }
 
-func decodeMetadata(raw json.RawMessage, dst *map[string]string) error {
-	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+// decodeMetadata decodes the "__metadata__" object of strings token by
+// token, stopping at MaxMetadataEntries keys (a map of millions of tiny keys
+// costs ~100 bytes per key, many times its text).
+func decodeMetadata(dec *json.Decoder, dst *map[string]string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil { // null
 		return nil
 	}
+	if tok != json.Delim('{') {
+		return errors.New("not an object")
+	}
 	m := map[string]string{}
-	if err := json.Unmarshal(raw, &m); err != nil {
+	for dec.More() {
+		if len(m) >= MaxMetadataEntries {
+			return fmt.Errorf("more than %d keys", MaxMetadataEntries)
+		}
+		kt, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		vt, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		v, ok := vt.(string)
+		if !ok {
+			return fmt.Errorf("key %q: value %v is not a string", kt, vt)
+		}
+		m[kt.(string)] = v
+	}
+	if _, err := dec.Token(); err != nil {
 		return err
 	}
 	*dst = m
 	return nil
 }
 
-func decodeInfo(raw json.RawMessage) (Info, error) {
-	var ri rawInfo
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&ri); err != nil {
-		return Info{}, fmt.Errorf("entry is not {dtype, shape, data_offsets}: %v", err)
+// entryJSON is one tensor entry as decoded: the arrays are kept raw until
+// their length is known (counted in the raw text), so that a declared shape
+// of 44M dimensions is refused after a scan, not allocated.
+type entryJSON struct {
+	DType       *string         `json:"dtype"`
+	Shape       json.RawMessage `json:"shape"`
+	DataOffsets json.RawMessage `json:"data_offsets"`
+}
+
+// boundedInts decodes raw, a JSON array of integers, into a slice of at
+// most limit values.
+func boundedInts(raw json.RawMessage, limit int, what string) (*[]int64, error) {
+	if raw == nil || bytes.Equal(raw, []byte("null")) {
+		return nil, nil
+	}
+	// a JSON array of n numbers has n-1 commas outside strings, and a
+	// number holds no comma, so the count bounds n before decoding
+	if n := bytes.Count(raw, []byte(",")); n >= limit {
+		return nil, fmt.Errorf("%s has more than %d values", what, limit)
+	}
+	var v []int64
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("%s: %v", what, err)
+	}
+	return &v, nil
+}
+
+// decodeRawInfo decodes one tensor entry {dtype, shape, data_offsets} from
+// the header's decoder (shape at most MaxRank values).
+func decodeRawInfo(dec *json.Decoder) (rawInfo, error) {
+	var e entryJSON
+	if err := dec.Decode(&e); err != nil {
+		return rawInfo{}, fmt.Errorf("invalid JSON: %v", err)
+	}
+	ri := rawInfo{DType: e.DType}
+	var err error
+	if ri.Shape, err = boundedInts(e.Shape, MaxRank, "shape"); err != nil {
+		return ri, err
+	}
+	if ri.DataOffsets, err = boundedInts(e.DataOffsets, 3, "data_offsets"); err != nil {
+		return ri, err
+	}
+	return ri, nil
+}
+
+func decodeInfo(dec *json.Decoder) (Info, error) {
+	ri, err := decodeRawInfo(dec)
+	if err != nil {
+		return Info{}, fmt.Errorf("entry is not a JSON object {dtype, shape, data_offsets}: %v", err)
 	}
 	if ri.DType == nil || ri.Shape == nil || ri.DataOffsets == nil {
 		return Info{}, errors.New("entry needs dtype, shape and data_offsets")
