@@ -91,6 +91,8 @@ type Recommender struct {
 	mu   sync.Mutex // serializes additions; guards adds and enc
 	adds []addition // every addition since the model was built
 	enc  ItemEncoder
+
+	index atomic.Pointer[indexOpt] // SetIndex's, or nil
 }
 
 // recState is one immutable snapshot of what a Recommender serves.
@@ -339,6 +341,9 @@ func (r *Recommender) AppendTopK(dst []Scored, history []int, k int, exclude []i
 			sc.seq = st.seq.newScratch()
 		}
 		st.seq.encode(sc.seq, sc.one[:])
+		if o := r.index.Load(); o != nil && st.numItems >= o.min {
+			return o.appendTopK(dst, sc.seq.hid.Data, k, exclude, st.numItems)
+		}
 		st.seq.packed.scoreOne(sc.seq.hid.Data, s)
 		s = s[:n1]
 	} else {

@@ -149,7 +149,7 @@ func (r *Recommender) addVectorsLocked(vecs *tensor.Tensor) (int, error) {
 	}
 	r.adds = append(r.adds, addition{vectors: true, rows: vecs.Clone()})
 	r.state.Store(newState(s.withItems(vecs)))
-	return first, nil
+	return first, r.indexAdd(first, vecs)
 }
 
 // withItems returns a scorer over s's table with the rows of vecs appended:

@@ -53,6 +53,9 @@ type Config struct {
 	// Workers is the number of goroutines of the build (default
 	// GOMAXPROCS).
 	Workers int
+	// Base is the id of the first row when Build gets no ids (row i has id
+	// Base+i): 1 for a Recommender's table without its padding row.
+	Base int
 }
 
 // IVF is an inverted-file index for maximum inner product: the vectors are
@@ -175,7 +178,7 @@ func (x *IVF) SearchProbe(dst []qscan.Result, q []float32, k int, exclude []int,
 }
 
 // Build partitions n = len(rows)/d vectors (row-major; row i has id
-// ids[i], or i when ids is nil) into an IVF. rows is copied. Errors wrap
+// ids[i], or cfg.Base+i when ids is nil) into an IVF. rows is copied. Errors wrap
 // ErrBadConfig (shapes, ids outside 0..MaxID or repeated, options) or
 // ErrNonFinite.
 func Build(rng *rand.Rand, rows []float32, d int, ids []int32, cfg Config) (*IVF, error) {
@@ -206,7 +209,7 @@ func Build(rng *rand.Rand, rows []float32, d int, ids []int32, cfg Config) (*IVF
 	x.where = make([]int64, 0, n)
 	get := func(i int) int {
 		if ids == nil {
-			return i
+			return cfg.Base + i
 		}
 		return int(ids[i])
 	}
