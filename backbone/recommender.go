@@ -88,9 +88,10 @@ type Recommender struct {
 	state atomic.Pointer[recState]
 	pool  sync.Pool
 
-	mu   sync.Mutex // serializes additions; guards adds and enc
-	adds []addition // every addition since the model was built
-	enc  ItemEncoder
+	mu    sync.Mutex // serializes additions; guards adds, enc and check
+	adds  []addition // every addition since the model was built
+	enc   ItemEncoder
+	check AddCheck
 
 	index atomic.Pointer[indexOpt] // SetIndex's, or nil
 }

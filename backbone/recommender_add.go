@@ -30,6 +30,44 @@ type addition struct {
 	rows    *tensor.Tensor
 }
 
+// AddCheck vets an addition before it is served: next is a Recommender
+// serving the candidate snapshot (every current item and the n new ones,
+// ids first..first+n-1), which the check may score; an error refuses the
+// addition. See SetAddCheck.
+type AddCheck func(next *Recommender, first, n int) error
+
+// SetAddCheck sets the check every later addition (AddItems,
+// AddItemVectors, LoadItems) must pass before it is swapped in; nil removes
+// it. The check runs with the Recommender's addition lock held, after the
+// library's own checks (widths, finite values), so it sees each addition
+// alone; when it returns an error nothing is added and AddItems returns the
+// error wrapped. Requests in flight keep being served from the current
+// snapshot meanwhile. A service uses it to bound what clients may add (for
+// instance backbone/serve probes the candidate with histories of several
+// lengths and bounds the new vectors' norms) and to persist an addition
+// exactly when it is committed (the swap after a passing check cannot
+// fail).
+func (r *Recommender) SetAddCheck(check AddCheck) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.check = check
+}
+
+// commitLocked runs the addition check on the candidate snapshot st (n new
+// items from first) and swaps it in when it passes.
+func (r *Recommender) commitLocked(st *recState, first, n int) error {
+	if r.check != nil {
+		next := &Recommender{}
+		next.state.Store(st)
+		next.pool.New = r.pool.New
+		if err := r.check(next, first, n); err != nil {
+			return err
+		}
+	}
+	r.state.Store(st)
+	return nil
+}
+
 // SetItemEncoder sets how AddItems turns raw LLM embeddings into item
 // vectors for a SeqModel's Recommender (see NewItemEncoder); its Dim must be
 // the served table's. A Recommender over an ItemAdder needs none.
@@ -107,8 +145,10 @@ func (r *Recommender) addItemsLocked(llm *tensor.Tensor) (int, error) {
 	if next.NumItems() != st.numItems+llm.Rows() {
 		return 0, fmt.Errorf("backbone: AddItems: the model serves %d items after adding %d to %d: %w", next.NumItems(), llm.Rows(), st.numItems, ErrBadConfig)
 	}
+	if err := r.commitLocked(newState(next), first, llm.Rows()); err != nil {
+		return 0, fmt.Errorf("backbone: AddItems: %w", err)
+	}
 	r.adds = append(r.adds, addition{rows: llm.Clone()})
-	r.state.Store(newState(next))
 	return first, nil
 }
 
@@ -147,8 +187,10 @@ func (r *Recommender) addVectorsLocked(vecs *tensor.Tensor) (int, error) {
 	if vecs.Rows() == 0 {
 		return first, nil
 	}
+	if err := r.commitLocked(newState(s.withItems(vecs)), first, vecs.Rows()); err != nil {
+		return 0, fmt.Errorf("backbone: AddItemVectors: %w", err)
+	}
 	r.adds = append(r.adds, addition{vectors: true, rows: vecs.Clone()})
-	r.state.Store(newState(s.withItems(vecs)))
 	return first, r.indexAdd(first, vecs)
 }
 

@@ -22,7 +22,7 @@ func BenchmarkRecommend(b *testing.B) {
 	for i, h := range histories {
 		bodies[i], _ = json.Marshal(map[string]any{"history": h, "k": 10, "exclude_history": true})
 	}
-	h := newHandler(rec, defaultLimits())
+	h := mustHandler(b, rec, defaultOptions())
 
 	b.Run("TopK", func(b *testing.B) {
 		i := 0

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/backbone/serve"
 	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/data/sharedtest"
 	"github.com/stretchr/testify/require"
@@ -56,7 +57,7 @@ func TestLoad(t *testing.T) {
 	} else {
 		rec, histories, what = beautyModel(t)
 	}
-	srv := httptest.NewServer(newHandler(rec, defaultLimits()))
+	srv := httptest.NewServer(mustHandler(t, rec, defaultOptions()))
 	defer srv.Close()
 
 	bodies := make([][]byte, len(histories))
@@ -146,7 +147,7 @@ func doRecommend(ctx context.Context, c *http.Client, url string, body []byte) (
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("status %d: %s", resp.StatusCode, b)
 	}
-	var r recommendResponse
+	var r serve.RecommendResponse
 	if err := json.Unmarshal(b, &r); err != nil {
 		return 0, err
 	}
@@ -168,7 +169,7 @@ func beautyModel(t testing.TB) (*backbone.Recommender, [][]int, string) {
 	var histories [][]int
 	for _, s := range ds.Seqs {
 		if len(s) > 0 {
-			histories = append(histories, s[max(0, len(s)-defaultLimits().MaxHistory):])
+			histories = append(histories, s[max(0, len(s)-defaultOptions().MaxHistory):])
 		}
 	}
 	rng := rand.New(rand.NewPCG(3, 3))

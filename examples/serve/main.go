@@ -1,114 +1,72 @@
 // Command serve answers recommendation requests over HTTP with JSON for a
-// saved model (a .safetensors file with its .json config beside it): a
-// backbone.SeqModel, as written by examples/sasrec -out, or a PAD phase-3
-// moe.Mixture, as written by examples/pad -out:
+// saved model: a backbone.SeqModel, as written by examples/sasrec -out, or a
+// PAD phase-3 moe.Mixture, as written by examples/pad -out. It is a thin
+// main around the library package backbone/serve, which holds the handler,
+// the checks on writes and the items log (go doc ./backbone/serve is the
+// user's guide); this command adds flags, a loader that tells the two
+// model kinds apart (moe.IsCheckpoint), Prometheus metrics and signals:
 //
 //	go run ./examples/sasrec -data ../shared/data/amazon-beauty -epochs 5 -out beauty.safetensors
 //	go run ./examples/serve -model beauty.safetensors [-addr 127.0.0.1:8080] [-max-k 100] [-max-body 64KiB] [-max-history 1000]
-//	    [-llm ../shared/data/amazon-beauty/item_emb_use_lite_512.npy] [-watch 2s] [-max-add-rows 1000] [-max-items-body 16MiB]
+//	    [-llm ../shared/data/amazon-beauty/item_emb_use_lite_512.npy] [-watch 2s]
+//	    [-add-token-file token.txt] [-max-add-rows 1000] [-max-items-body 16MiB] [-max-added 10000]
 //
 //	go run ./examples/pad -data ../shared/data/amazon-pantry -seeds 1 -out pad.safetensors
 //	go run ./examples/serve -model pad.safetensors
 //
-// The kind of model is read from the checkpoint's metadata (moe.IsCheckpoint)
-// and both kinds are served by the same handler through a
-// backbone.Recommender (backbone.LoadRecommender or moe.LoadRecommender).
-//
-// Endpoints:
+// Endpoints (see backbone/serve for the bodies and every status):
 //
 //	POST /recommend  {"history": [12, 7, 301], "k": 10, "exclude_history": true}
-//	              -> {"items": [...], "scores": [...]}   items best first, ids as in the dataset
-//	GET  /healthz    -> {"status": "ok", "items": 12101, "dim": 64, "max_k": 100, ...}
-//
-//	POST /items      {"embeddings": [[0.1, ...], ...]}
+//	              -> {"items": [...], "scores": [...]}
+//	GET  /healthz    -> {"status": "ok", "items": 12101, "dim": 64, "max_k": 100, "writes": false, ...}
+//	POST /items      Authorization: Bearer <token>   {"embeddings": [[0.1, ...], ...]}
 //	              -> {"ids": [12102, ...], "items": 12103, "persisted": true}
 //	GET  /metrics    Prometheus text format
 //
-// ("dim", the width of the item vectors, is given for a SeqModel only: a
-// mixture's experts each have their own.)
-//
-// New items, without retraining: POST /items adds one item per row and
-// answers their ids (they continue after the model's items). With -llm
-// FILE.npy (the raw LLM embeddings of the model's items, row i = item i)
-// a row is a new item's raw LLM embedding, turned into item vectors by
-// backbone.NewItemEncoder (an adapter is run; an ID table gets a ridge map
-// fit on its trained rows; a PAD mixture uses each expert's text path and
-// its coldest popularity bin); without it a row is an item vector of the
-// model's width ("embedding_dim" in /healthz). Rows are checked before
-// anything changes (at most -max-add-rows rows, -max-items-body bytes, the
-// right width, finite float32 values: 400 otherwise); requests in flight
-// are not blocked (the library swaps a copy-on-write snapshot). All
-// additions are saved atomically beside the model (NAME.items.safetensors)
-// and served again after a restart or reload of the same model.
+// What each endpoint exposes: /recommend and /healthz are open (rankings
+// and scores of the model; sizes and limits). /metrics is open (request
+// counts and latencies, items served and added, reloads, Go and process
+// statistics): bind -addr to a private interface if that matters.
+// POST /items changes the catalog: it is off (403) unless a token is given
+// with -add-token-file FILE (or the LLMREC_ADD_TOKEN environment
+// variable, so that it does not show in the process list), and then needs
+// "Authorization: Bearer <token>". With -llm FILE.npy (the raw LLM
+// embeddings of the model's items, row i = item i) a row is a new item's
+// raw LLM embedding; without it a row is an item vector of the model's
+// width ("embedding_dim" in /healthz). Rows are checked before anything is
+// committed (streamed decoding with -max-add-rows and the width, finite
+// values, a norm bound from the trained items, probe histories); at most
+// -max-added items may be added. Additions are appended to
+// NAME.items.jsonl beside the model and re-encoded through every model
+// reloaded later; a model that cannot keep them is refused and the old one
+// keeps serving (logged, and counted in llmrec_model_reloads_total{result="refused"}).
 //
 // Hot reload: on SIGHUP, or with -watch DURATION whenever the model file's
 // size or modification time changes, the model is loaded, checked and
 // swapped in atomically; requests in flight finish on the old model and
-// none is dropped (tested under 8 concurrent clients). A file that fails
-// to load leaves the old model serving (logged; counted in /metrics).
+// none is dropped. A file that fails to load leaves the old model serving
+// (logged; counted in /metrics), and is not retried until it changes.
 //
 // /metrics (github.com/prometheus/client_golang, in this example only; the
-// library packages do not import it): llmrec_http_requests_total{path,code},
+// library implements no metrics client, it calls serve.Metrics):
+// llmrec_http_requests_total{path,code},
 // llmrec_http_request_duration_seconds{path} (histogram),
 // llmrec_items_served, llmrec_items_added_total,
 // llmrec_model_reloads_total{result}, and the Go and process collectors.
 //
-// "history" is required and must hold 1..max-history item ids in 1..items,
-// oldest first (an empty history is a 400: the model has nothing to encode
-// and would rank every item equally). "k" defaults to 10 (or max-k when
-// smaller) and must be in 1..max-k; "exclude_history" defaults to true. Every error is a JSON
-// {"error": "..."} saying what is wrong: 400 for malformed JSON, unknown
-// fields, wrong types, out-of-range ids or k; 413 for a body over -max-body;
-// 405 for a wrong method; 415 for a Content-Type other than
-// application/json; 404 for other paths. Item ids and empty histories are
-// checked by the library: the handler maps its errors with errors.Is,
-// backbone.ErrItemOutOfRange and backbone.ErrEmptyHistory to 400 and
-// anything else (backbone.ErrNonFinite: a NaN or infinite score) to 500.
-//
 // The command refuses to start, with a one-line error and exit status 2,
 // on a model it cannot serve: a malformed or truncated file, sizes beyond
 // what the file holds, unknown config fields or out-of-range values,
-// non-finite weights (all rejected by the loaders, wrapping
-// backbone.ErrBadCheckpoint, ErrBadConfig or ErrNonFinite), or weights
-// that load but give a NaN or infinite score for a one-item history.
+// non-finite weights (all rejected by the loaders), weights that load but
+// give a NaN or infinite score for probe histories of several lengths up
+// to the window, or an items log the model cannot keep.
 //
 // The server sets read, write and idle timeouts, logs one line per request
-// to stderr (log/slog), and on SIGTERM or SIGINT stops accepting
+// to stderr (log/slog, from the serve.Metrics calls), and on SIGTERM or SIGINT stops accepting
 // connections and lets requests in flight finish (up to -shutdown-timeout).
 //
-// # Measured serving figures
-//
-// Amazon Beauty (12,101 items), SASRec d=64, window 50, 2 blocks, trained 5
-// epochs by examples/sasrec (the first command above); requests are real
-// user histories from Beauty.txt, k=10 with exclude_history; 8 concurrent
-// keep-alive clients on loopback against one model, 8 x 500 requests;
-// GOMAXPROCS=2 on a 2-core machine that other jobs were loading at the time
-// (load average about 14), so these are pessimistic. Three runs:
-//
-//	throughput 704-752 req/s, p50 7.9-9.3 ms, p90 22.4-23.5 ms, p99 34-39 ms
-//
-// Reproduce with
-//
-//	LLMREC_SERVE_MODEL=beauty.safetensors go test ./examples/serve/ -count=1 -run TestLoad -v
-//
-// (without LLMREC_SERVE_MODEL the test trains a 1-epoch Beauty model
-// itself, which serves at the same cost; with -short it load-tests a tiny
-// synthetic model instead). Per-request cost, serially, side by side:
-//
-//	go test ./examples/serve/ -run '^$' -bench Recommend -benchtime 2000x -benchmem
-//
-// On the loaded machine these vary by 2x from run to run (TopK alone 0.9-1.3
-// ms, handler 1.0-1.8 ms, loopback 0.5-1.7 ms per request, load average
-// 14-19); a CPU profile of the handler benchmark puts about 90% of the time
-// in Recommender.TopK (72% in its per-item dot products over the 12,101
-// item vectors) and only a few percent in JSON decoding and encoding, so
-// serving cost is the model's, not the service's.
-//
-// The handler is fuzzed on the request body (no panic, only 200/400/413,
-// and every 200 checked against an independent reading of the request);
-// a 90 s run (about 780,000 bodies) found no crash:
-//
-//	go test ./examples/serve/ -run '^$' -fuzz '^FuzzRecommend$' -fuzztime 90s -parallel 1
+// Measured serving figures (the library's handler against the service of
+// the commit before it, side by side) are in README.md beside this file.
 package main
 
 import (
@@ -118,7 +76,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -129,7 +86,10 @@ import (
 	"time"
 
 	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/backbone/serve"
+	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/moe"
+	"github.com/llmrec/llmrec/tensor"
 )
 
 func main() {
@@ -149,26 +109,34 @@ func main() {
 type options struct {
 	model           string
 	addr            string
-	lim             limits
+	opt             serve.Options
 	shutdownTimeout time.Duration
 	llm             string
 	watch           time.Duration
+	tokenFile       string
+}
+
+// defaultOptions are the flag defaults: the library's.
+func defaultOptions() serve.Options {
+	return serve.Options{MaxK: 100, MaxBody: 64 << 10, MaxHistory: 1000, MaxItemsBody: 16 << 20, MaxAddRows: 1000, MaxAdded: 10000}
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
-	o := &options{lim: defaultLimits()}
+	o := &options{opt: defaultOptions()}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.model, "model", "", "saved model (.safetensors with its .json beside it)")
+	fs.StringVar(&o.model, "model", "", "saved model (.safetensors)")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.IntVar(&o.lim.MaxK, "max-k", o.lim.MaxK, "largest k a request may ask for")
-	fs.Var((*byteSize)(&o.lim.MaxBody), "max-body", "largest request body (bytes; suffixes KiB, MiB, KB, MB)")
-	fs.IntVar(&o.lim.MaxHistory, "max-history", o.lim.MaxHistory, "longest history a request may send")
+	fs.IntVar(&o.opt.MaxK, "max-k", o.opt.MaxK, "largest k a request may ask for")
+	fs.Var((*byteSize)(&o.opt.MaxBody), "max-body", "largest request body (bytes; suffixes KiB, MiB, KB, MB)")
+	fs.IntVar(&o.opt.MaxHistory, "max-history", o.opt.MaxHistory, "longest history a request may send")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish on SIGTERM")
 	fs.StringVar(&o.llm, "llm", "", "raw LLM embeddings of the model's items (.npy, row i = item i): POST /items then takes LLM embeddings")
 	fs.DurationVar(&o.watch, "watch", 0, "reload the model when its file changes, checking this often (0: only on SIGHUP)")
-	fs.IntVar(&o.lim.MaxAddRows, "max-add-rows", o.lim.MaxAddRows, "most items one POST /items may add")
-	fs.Var((*byteSize)(&o.lim.MaxItemsBody), "max-items-body", "largest POST /items body (bytes; suffixes as -max-body)")
+	fs.StringVar(&o.tokenFile, "add-token-file", "", "file holding the bearer token that enables POST /items (or set LLMREC_ADD_TOKEN); without one, writes are off")
+	fs.IntVar(&o.opt.MaxAddRows, "max-add-rows", o.opt.MaxAddRows, "most items one POST /items may add")
+	fs.Var((*byteSize)(&o.opt.MaxItemsBody), "max-items-body", "largest POST /items body (bytes; suffixes as -max-body)")
+	fs.IntVar(&o.opt.MaxAdded, "max-added", o.opt.MaxAdded, "most items that may be added to the model in all")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -177,20 +145,69 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	case o.model == "":
 		return nil, errors.New("-model is required")
-	case o.lim.MaxK < 1:
-		return nil, fmt.Errorf("-max-k %d: want >= 1", o.lim.MaxK)
-	case o.lim.MaxBody < 1:
-		return nil, fmt.Errorf("-max-body %d: want >= 1", o.lim.MaxBody)
-	case o.lim.MaxHistory < 1:
-		return nil, fmt.Errorf("-max-history %d: want >= 1", o.lim.MaxHistory)
+	case o.opt.MaxK < 1:
+		return nil, fmt.Errorf("-max-k %d: want >= 1", o.opt.MaxK)
+	case o.opt.MaxBody < 1:
+		return nil, fmt.Errorf("-max-body %d: want >= 1", o.opt.MaxBody)
+	case o.opt.MaxHistory < 1:
+		return nil, fmt.Errorf("-max-history %d: want >= 1", o.opt.MaxHistory)
 	case o.shutdownTimeout <= 0:
 		return nil, fmt.Errorf("-shutdown-timeout %v: want > 0", o.shutdownTimeout)
 	case o.watch < 0:
 		return nil, fmt.Errorf("-watch %v: want >= 0", o.watch)
-	case o.lim.MaxAddRows < 1 || o.lim.MaxItemsBody < 1:
-		return nil, fmt.Errorf("-max-add-rows %d, -max-items-body %d: want >= 1", o.lim.MaxAddRows, o.lim.MaxItemsBody)
+	case o.opt.MaxAddRows < 1 || o.opt.MaxItemsBody < 1 || o.opt.MaxAdded < 1:
+		return nil, fmt.Errorf("-max-add-rows %d, -max-items-body %d, -max-added %d: want >= 1", o.opt.MaxAddRows, o.opt.MaxItemsBody, o.opt.MaxAdded)
 	}
 	return o, nil
+}
+
+// addToken reads the write token: from -add-token-file (one line; at most
+// 4 KiB), else from LLMREC_ADD_TOKEN, else none (writes off).
+func addToken(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("LLMREC_ADD_TOKEN"), nil
+	}
+	fh, err := os.Open(file)
+	if err != nil {
+		return "", fmt.Errorf("-add-token-file: %w", err)
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, 4<<10))
+	if err != nil {
+		return "", fmt.Errorf("-add-token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" || strings.ContainsAny(tok, " \t\r\n") {
+		return "", fmt.Errorf("-add-token-file %s: want one token on one line", file)
+	}
+	return tok, nil
+}
+
+// loadModel is the service's serve.Loader: a moe.Mixture when the file is
+// one (moe.IsCheckpoint), a backbone.SeqModel otherwise (with its kinds
+// registered, a user's own too). With llm, the Recommender takes new items
+// from raw LLM embeddings (an item encoder; a mixture's text path).
+func loadModel(path string, llm *tensor.Tensor) (*backbone.Recommender, string, error) {
+	isMoE, err := moe.IsCheckpoint(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if !isMoE {
+		return serve.LoadSeqModel(path, llm)
+	}
+	m, err := moe.Load(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if llm == nil {
+		rec, err := m.NewRecommender()
+		return rec, "moe", err
+	}
+	sc, err := m.NewScorerWithText(backbone.ItemEncoderOptions{LLM: llm})
+	if err != nil {
+		return nil, "", fmt.Errorf("-llm: %w", err)
+	}
+	return sc.Recommender, "moe", nil
 }
 
 // run loads the model, serves until ctx is done, then shuts down
@@ -201,16 +218,26 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if o.opt.AddToken, err = addToken(o.tokenFile); err != nil {
+		return err
+	}
+	if o.llm != "" {
+		if o.opt.LLM, err = data.LoadNPY(o.llm); err != nil {
+			return err
+		}
+	}
+	var h *serve.Handler
+	m := newMetrics(func() int { return h.NumItems() }, log)
+	o.opt.Load, o.opt.Logger, o.opt.Metrics = loadModel, log, m
 	start := time.Now()
-	svc, err := newFileService(o.model, o.llm, log)
+	h, err = serve.Open(o.model, o.opt)
 	if err != nil {
 		return err
 	}
-	sv := svc.cur.Load()
-	rec, kind := sv.rec, sv.kind
-	attrs := []any{"path", o.model, "kind", kind, "items", rec.NumItems(), "add_width", sv.embDim, "from_text", sv.fromText}
-	if d := itemDim(rec); d > 0 { // a mixture has no single item width
-		attrs = append(attrs, "dim", d)
+	hl := h.Health()
+	attrs := []any{"path", o.model, "kind", hl.Kind, "items", hl.Items, "added", hl.Added, "writes", hl.Writes, "add_width", hl.EmbeddingDim, "from_text", hl.FromText}
+	if hl.Dim > 0 { // a mixture has no single item width
+		attrs = append(attrs, "dim", hl.Dim)
 	}
 	log.Info("model loaded", append(attrs, "took", time.Since(start).Round(time.Millisecond))...)
 
@@ -218,11 +245,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	if err != nil {
 		return err
 	}
-	h := newServiceHandler(svc, o.lim)
-	m := newMetrics(svc)
-	h.metrics = m.handler()
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.Handle("GET /metrics", m.handler())
 	srv := &http.Server{
-		Handler:           logRequests(m.instrument(h), log),
+		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -230,29 +257,25 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "max_k", o.lim.MaxK, "max_body", o.lim.MaxBody, "max_history", o.lim.MaxHistory)
+	log.Info("listening", "addr", ln.Addr().String(), "max_k", o.opt.MaxK, "max_body", o.opt.MaxBody, "max_history", o.opt.MaxHistory)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	stopWatch := make(chan struct{})
-	defer close(stopWatch)
-	if o.watch > 0 {
-		go svc.watch(o.watch, stopWatch)
-	}
+	wctx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go h.Watch(wctx, o.watch) // returns at once when -watch is 0
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for {
 			select {
-			case <-stopWatch:
+			case <-wctx.Done():
 				return
 			case <-hup:
-				if err := svc.reload(); err != nil {
-					log.Error("reload failed; the previous model keeps serving", "path", o.model, "err", err)
-				}
+				_ = h.Reload() // logged and counted by the handler
 			}
 		}
 	}()
@@ -273,80 +296,6 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// loadRecommender loads the model saved at path, a backbone.SeqModel or a
-// moe.Mixture (told apart by moe.IsCheckpoint), as the Recommender that
-// serves it, and says which kind it is ("backbone" or "moe").
-func loadRecommender(path string) (*backbone.Recommender, string, error) {
-	isMoE, err := moe.IsCheckpoint(path)
-	if err != nil {
-		return nil, "", err
-	}
-	if isMoE {
-		rec, err := moe.LoadRecommender(path)
-		return rec, "moe", err
-	}
-	rec, err := backbone.LoadRecommender(path)
-	return rec, "backbone", err
-}
-
-// checkServable scores every item for a one-item history and returns an
-// error (wrapping backbone.ErrNonFinite) when a score is NaN or infinite: a
-// model whose weights load but overflow (say, weights of ±3e38) would
-// otherwise answer every request with a 500. The loaders already reject
-// malformed files and non-finite weights; this catches what only running
-// the model shows.
-func checkServable(rec *backbone.Recommender) error {
-	out := make([]float32, rec.NumItems()+1)
-	if err := rec.ScoreAll([][]int{{1}}, out); err != nil {
-		return err
-	}
-	for it, v := range out[1:] {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("probe history [1]: item %d scores %v: %w", it+1, v, backbone.ErrNonFinite)
-		}
-	}
-	return nil
-}
-
-// statusWriter records the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// logRequests logs one line per request: Debug for successes, Info for
-// client errors, Error for server errors.
-func logRequests(h http.Handler, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r)
-		level := slog.LevelDebug
-		switch {
-		case sw.status >= 500:
-			level = slog.LevelError
-		case sw.status >= 400:
-			level = slog.LevelInfo
-		}
-		log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"remote", r.RemoteAddr, "took", time.Since(start))
-	})
 }
 
 // byteSize is a flag.Value for a size in bytes with an optional unit.

@@ -21,6 +21,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmrec/llmrec/backbone/serve"
 )
 
 func TestParseByteSize(t *testing.T) {
@@ -44,11 +46,11 @@ func TestParseFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "m.safetensors", o.model)
 	assert.Equal(t, ":0", o.addr)
-	assert.Equal(t, limits{MaxK: 7, MaxBody: 1 << 20, MaxHistory: 30, MaxItemsBody: 16 << 20, MaxAddRows: 1000}, o.lim)
+	assert.Equal(t, serve.Options{MaxK: 7, MaxBody: 1 << 20, MaxHistory: 30, MaxItemsBody: 16 << 20, MaxAddRows: 1000, MaxAdded: 10000}, o.opt)
 
 	o, err = parse([]string{"-model", "m.safetensors"}, io.Discard)
 	require.NoError(t, err)
-	assert.Equal(t, defaultLimits(), o.lim)
+	assert.Equal(t, defaultOptions(), o.opt)
 	assert.Equal(t, "127.0.0.1:8080", o.addr)
 
 	for _, args := range [][]string{
@@ -60,6 +62,7 @@ func TestParseFlags(t *testing.T) {
 		{"-model", "m", "-shutdown-timeout", "0s"},
 		{"-model", "m", "-watch", "-1s"},
 		{"-model", "m", "-max-add-rows", "0"},
+		{"-model", "m", "-max-added", "0"},
 		{"-model", "m", "extra"},
 		{"-nope"},
 	} {
@@ -126,7 +129,10 @@ func TestRunGracefulShutdownOnSIGTERM(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), `"items":20`)
 
-	got := recommendHTTP(t, c, url, `{"history":[3,4,5],"k":1}`)
+	code, text := postJSON(t, c, url+"/recommend", `{"history":[3,4,5],"k":1}`)
+	require.Equal(t, http.StatusOK, code, text)
+	var got serve.RecommendResponse
+	require.NoError(t, json.Unmarshal([]byte(text), &got))
 	assert.Equal(t, []int{6}, got.Items)
 
 	resp, err = c.Post(url+"/recommend", "application/json", strings.NewReader(`{"history":[0]}`))

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -8,13 +10,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/llmrec/llmrec/backbone/serve"
 )
 
 // metrics are the service's Prometheus metrics, on their own registry (no
-// global state): requests by path and status, request latency by path,
-// items served, items added and reloads. The zero of every method is safe
-// on a nil *metrics (a handler built without metrics).
+// global state): requests by route and status, request latency by route,
+// items served, items added and reloads by result. It implements
+// serve.Metrics, which is how the library reports them without depending on
+// a metrics client.
 type metrics struct {
+	log      *slog.Logger
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -22,10 +28,11 @@ type metrics struct {
 	reloads  *prometheus.CounterVec
 }
 
-// newMetrics registers the metrics of svc (items served is read from its
-// current model at scrape time).
-func newMetrics(svc *service) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+// newMetrics registers the metrics; items served is read from items() at
+// scrape time (set once the handler exists). Every request is also logged
+// to log.
+func newMetrics(items func() int, log *slog.Logger) *metrics {
+	m := &metrics{log: log, reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "llmrec_http_requests_total", Help: "HTTP requests by path and status code.",
 	}, []string{"path", "code"})
@@ -38,14 +45,13 @@ func newMetrics(svc *service) *metrics {
 		Name: "llmrec_items_added_total", Help: "Items added through POST /items since the start.",
 	})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "llmrec_model_reloads_total", Help: "Model reloads by result (ok, error).",
+		Name: "llmrec_model_reloads_total", Help: "Model reloads by result (ok; error: the file did not load; refused: it cannot keep the added items).",
 	}, []string{"result"})
-	items := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	itemsGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "llmrec_items_served", Help: "Items the served model ranks (including added ones).",
-	}, func() float64 { return float64(svc.cur.Load().rec.NumItems()) })
-	m.reg.MustRegister(m.requests, m.latency, m.addedN, m.reloads, items,
+	}, func() float64 { return float64(items()) })
+	m.reg.MustRegister(m.requests, m.latency, m.addedN, m.reloads, itemsGauge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc.metrics = m
 	return m
 }
 
@@ -54,52 +60,26 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// pathLabel keeps the path label's values to the known endpoints.
-func pathLabel(p string) string {
-	switch p {
-	case "/recommend", "/items", "/healthz", "/metrics":
-		return p
+// Request implements serve.Metrics: it counts the request and logs one
+// line, Debug for successes, Info for client errors, Error for server
+// errors.
+func (m *metrics) Request(route string, status int, took time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(took.Seconds())
+	level := slog.LevelDebug
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status >= 400:
+		level = slog.LevelInfo
 	}
-	return "other"
+	m.log.Log(context.Background(), level, "request", "route", route, "status", status, "took", took)
 }
 
-// observe counts one answered request.
-func (m *metrics) observe(path string, status int, took time.Duration) {
-	if m == nil {
-		return
-	}
-	p := pathLabel(path)
-	m.requests.WithLabelValues(p, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(p).Observe(took.Seconds())
-}
+// ItemsAdded implements serve.Metrics.
+func (m *metrics) ItemsAdded(n int) { m.addedN.Add(float64(n)) }
 
-func (m *metrics) added(n int) {
-	if m != nil {
-		m.addedN.Add(float64(n))
-	}
-}
+// Reload implements serve.Metrics.
+func (m *metrics) Reload(result string) { m.reloads.WithLabelValues(result).Inc() }
 
-func (m *metrics) reload(ok bool) {
-	if m == nil {
-		return
-	}
-	if ok {
-		m.reloads.WithLabelValues("ok").Inc()
-	} else {
-		m.reloads.WithLabelValues("error").Inc()
-	}
-}
-
-// instrument wraps h to count every request in m.
-func (m *metrics) instrument(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r)
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		m.observe(r.URL.Path, status, time.Since(start))
-	})
-}
+var _ serve.Metrics = (*metrics)(nil)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/llmrec/llmrec/align"
 	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/backbone/serve"
 	"github.com/llmrec/llmrec/moe"
 	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/tensor"
@@ -86,20 +87,21 @@ func tinyMixture(tb testing.TB, dir string) (string, *backbone.Recommender) {
 // a SeqModel, and answers what the in-memory mixture answers.
 func TestHandlerServesMixture(t *testing.T) {
 	path, mem := tinyMixture(t, t.TempDir())
-	rec, kind, err := loadRecommender(path)
+	_, kind, err := loadModel(path, nil)
 	require.NoError(t, err)
 	require.Equal(t, "moe", kind)
 	seqPath, _ := tinyModel(t)
-	_, kind, err = loadRecommender(seqPath)
+	_, kind, err = loadModel(seqPath, nil)
 	require.NoError(t, err)
 	require.Equal(t, "backbone", kind)
 
-	h := newHandler(rec, limits{MaxK: 20})
+	h, err := serve.Open(path, serve.Options{MaxK: 20, Load: loadModel})
+	require.NoError(t, err)
 	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
 	rr := httptest.NewRecorder()
 	h.ServeHTTP(rr, req)
 	require.Equal(t, http.StatusOK, rr.Code)
-	assert.JSONEq(t, `{"status":"ok","items":20,"max_k":20,"max_history":1000,"max_body":65536,"kind":"moe","embedding_dim":0,"from_text":false,"reloads":0}`, rr.Body.String())
+	assert.JSONEq(t, `{"status":"ok","items":20,"max_k":20,"max_history":1000,"max_body":65536,"kind":"moe","embedding_dim":0,"from_text":false,"writes":false,"added":0,"max_added":10000,"reloads":0}`, rr.Body.String())
 
 	for _, c := range []struct {
 		body    string
@@ -114,7 +116,7 @@ func TestHandlerServesMixture(t *testing.T) {
 	} {
 		rr := post(h, c.body)
 		require.Equal(t, http.StatusOK, rr.Code, rr.Body.String())
-		var got recommendResponse
+		var got serve.RecommendResponse
 		decodeStrict(t, rr.Body.Bytes(), &got)
 		var exclude []int
 		if c.exclude {
@@ -161,7 +163,7 @@ func TestRunServesMixture(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
-	var got recommendResponse
+	var got serve.RecommendResponse
 	require.NoError(t, json.Unmarshal(b, &got))
 	want, err := mem.TopK([]int{7, 8, 9}, 3, []int{7, 8, 9})
 	require.NoError(t, err)

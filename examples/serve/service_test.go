@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/backbone/serve"
+	"github.com/llmrec/llmrec/internal/servetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -58,7 +59,18 @@ func startServer(t *testing.T, args ...string) (string, func() error) {
 }
 
 func postJSON(t *testing.T, c *http.Client, url, body string) (int, string) {
-	resp, err := c.Post(url, "application/json", strings.NewReader(body))
+	return postAuth(t, c, url, "", body)
+}
+
+// postAuth posts body with a bearer token (none when token is "").
+func postAuth(t *testing.T, c *http.Client, url, token, body string) (int, string) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -66,11 +78,11 @@ func postJSON(t *testing.T, c *http.Client, url, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func health(t *testing.T, c *http.Client, url string) healthResponse {
+func health(t *testing.T, c *http.Client, url string) serve.Health {
 	resp, err := c.Get(url + "/healthz")
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	var h healthResponse
+	var h serve.Health
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&h))
 	return h
 }
@@ -102,25 +114,38 @@ func rows(n, d int, v float64) string {
 // nor the saved file).
 func TestItemsEndToEnd(t *testing.T) {
 	path := copyModel(t)
-	url, stop := startServer(t, "-model", path, "-max-add-rows", "3")
+	// writes are off without a token
+	url, stop := startServer(t, "-model", path)
 	c := &http.Client{Timeout: 30 * time.Second}
+	require.False(t, health(t, c, url).Writes)
+	code, body := postAuth(t, c, url+"/items", "anything", rows(2, 16, 0.5))
+	require.Equal(t, http.StatusForbidden, code, body)
+	require.NoError(t, stop())
+
+	const token = "e2e-token"
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(token+"\n"), 0o600))
+	url, stop = startServer(t, "-model", path, "-max-add-rows", "3", "-add-token-file", tokenFile)
 	h := health(t, c, url)
 	require.Equal(t, 20, h.Items)
 	require.Equal(t, 16, h.EmbeddingDim)
 	require.False(t, h.FromText)
+	require.True(t, h.Writes)
+	code, body = postJSON(t, c, url+"/items", rows(2, 16, 0.5))
+	require.Equal(t, http.StatusUnauthorized, code, body)
 
-	code, body := postJSON(t, c, url+"/items", rows(2, 16, 0.5))
+	code, body = postAuth(t, c, url+"/items", token, rows(2, 16, 0.5))
 	require.Equal(t, http.StatusOK, code, body)
-	var got itemsResponse
+	var got serve.ItemsResponse
 	require.NoError(t, json.Unmarshal([]byte(body), &got))
-	require.Equal(t, itemsResponse{IDs: []int{21, 22}, Items: 22, Persisted: true}, got)
-	require.FileExists(t, itemsPath(path))
-	saved, err := os.ReadFile(itemsPath(path))
+	require.Equal(t, serve.ItemsResponse{IDs: []int{21, 22}, Items: 22, Persisted: true}, got)
+	require.FileExists(t, serve.ItemsLogPath(path))
+	saved, err := os.ReadFile(serve.ItemsLogPath(path))
 	require.NoError(t, err)
 	// the new ids are valid in histories and as answers
 	code, body = postJSON(t, c, url+"/recommend", `{"history":[21,3,22],"k":22,"exclude_history":false}`)
 	require.Equal(t, http.StatusOK, code, body)
-	var rec recommendResponse
+	var rec serve.RecommendResponse
 	require.NoError(t, json.Unmarshal([]byte(body), &rec))
 	require.Len(t, rec.Items, 22)
 	require.Contains(t, rec.Items, 22)
@@ -137,12 +162,12 @@ func TestItemsEndToEnd(t *testing.T) {
 		"unknown field":    `{"embeddings":[],"vectors":[]}`,
 		"trailing data":    rows(1, 16, 0.5) + `{}`,
 	} {
-		code, body := postJSON(t, c, url+"/items", bad)
+		code, body := postAuth(t, c, url+"/items", token, bad)
 		assert.Equal(t, http.StatusBadRequest, code, "%s: %s", name, body)
 		assert.Contains(t, body, `"error"`, name)
 	}
 	assert.Equal(t, 22, health(t, c, url).Items)
-	after, err := os.ReadFile(itemsPath(path))
+	after, err := os.ReadFile(serve.ItemsLogPath(path))
 	require.NoError(t, err)
 	assert.Equal(t, saved, after, "a bad body changed the saved items")
 	resp, err := c.Get(url + "/items")
@@ -160,18 +185,10 @@ func TestItemsEndToEnd(t *testing.T) {
 	require.NoError(t, stop())
 }
 
-// saveOther writes a different model (numItems items, fresh weights) over
-// path, atomically, as a training job publishing a new model would.
-func saveOther(t *testing.T, path string, numItems int) {
-	rng := rand.New(rand.NewPCG(uint64(numItems), 2))
-	cfg, err := backbone.DefaultEncoderConfig("sasrec")
-	require.NoError(t, err)
-	cfg.Dim, cfg.MaxLen = 16, 8
-	enc, err := backbone.NewSASRec(rng, cfg)
-	require.NoError(t, err)
-	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(rng, numItems, 16), backbone.ModelConfig{})
-	require.NoError(t, err)
-	require.NoError(t, m.Save(path))
+// saveOther writes a different model over path (servetest.SaveOther).
+func saveOther(t *testing.T, path string, numItems int, seed uint64) {
+	t.Helper()
+	require.NoError(t, servetest.SaveOther(path, numItems, seed))
 }
 
 // Hot reload under load: 8 clients send requests without pause while the
@@ -222,10 +239,10 @@ func TestHotReloadUnderLoad(t *testing.T) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	saveOther(t, path, 25)
+	saveOther(t, path, 25, 2)
 	waitItems(25)
 	time.Sleep(200 * time.Millisecond)
-	saveOther(t, path, 30)
+	saveOther(t, path, 30, 2)
 	waitItems(30)
 	// a corrupt model file: the reload fails, the last model keeps serving
 	require.NoError(t, os.WriteFile(path, []byte("not a model"), 0o644))
@@ -252,6 +269,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 // histogram, the items served and the items added.
 func TestMetricsEndToEnd(t *testing.T) {
 	path := copyModel(t)
+	t.Setenv("LLMREC_ADD_TOKEN", "env-token") // the token from the environment
 	url, stop := startServer(t, "-model", path)
 	defer func() { require.NoError(t, stop()) }()
 	c := &http.Client{Timeout: 30 * time.Second}
@@ -261,7 +279,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	}
 	code, _ := postJSON(t, c, url+"/recommend", `{"history":[0]}`)
 	require.Equal(t, http.StatusBadRequest, code)
-	code, _ = postJSON(t, c, url+"/items", rows(1, 16, 0.1))
+	code, _ = postAuth(t, c, url+"/items", "env-token", rows(1, 16, 0.1))
 	require.Equal(t, http.StatusOK, code)
 
 	resp, err := c.Get(url + "/metrics")

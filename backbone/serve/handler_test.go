@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"bytes"
@@ -16,11 +16,11 @@ import (
 )
 
 // testLimits are small so that each limit is easy to cross.
-var testLimits = limits{MaxK: 5, MaxBody: 256, MaxHistory: 8}
+var testLimits = Options{MaxK: 5, MaxBody: 256, MaxHistory: 8}
 
 func TestRecommendErrors(t *testing.T) {
 	_, rec := tinyModel(t)
-	h := newHandler(rec, testLimits)
+	h := newTestHandler(t, rec, testLimits)
 	cases := []struct {
 		name, body string
 		status     int
@@ -68,7 +68,7 @@ func TestRecommendErrors(t *testing.T) {
 func assertJSONError(t *testing.T, rr *httptest.ResponseRecorder, msg string) {
 	t.Helper()
 	assert.Equal(t, "application/json", rr.Header().Get("Content-Type"))
-	var e errorResponse
+	var e ErrorResponse
 	decodeStrict(t, rr.Body.Bytes(), &e)
 	assert.Contains(t, e.Error, msg)
 }
@@ -76,7 +76,7 @@ func assertJSONError(t *testing.T, rr *httptest.ResponseRecorder, msg string) {
 func TestRecommendBodyTooLargeChunked(t *testing.T) {
 	// Without a Content-Length the limit is enforced while reading.
 	_, rec := tinyModel(t)
-	h := newHandler(rec, testLimits)
+	h := newTestHandler(t, rec, testLimits)
 	body := `{"history":[1]` + strings.Repeat(" ", 1000) + `}`
 	req := httptest.NewRequest(http.MethodPost, "/recommend", strings.NewReader(body))
 	req.ContentLength = -1
@@ -95,7 +95,7 @@ func TestRecommendBodyTooLargeChunked(t *testing.T) {
 
 func TestMethodContentTypePath(t *testing.T) {
 	_, rec := tinyModel(t)
-	h := newHandler(rec, testLimits)
+	h := newTestHandler(t, rec, testLimits)
 	do := func(method, path, ct, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		if ct != "" {
@@ -142,14 +142,14 @@ func TestMethodContentTypePath(t *testing.T) {
 
 func TestHealthz(t *testing.T) {
 	_, rec := tinyModel(t)
-	h := newHandler(rec, testLimits)
+	h := newTestHandler(t, rec, testLimits)
 	rr := httptest.NewRecorder()
 	h.ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	require.Equal(t, http.StatusOK, rr.Code)
 	assert.Equal(t, "application/json", rr.Header().Get("Content-Type"))
-	var got healthResponse
+	var got Health
 	decodeStrict(t, rr.Body.Bytes(), &got)
-	assert.Equal(t, healthResponse{Status: "ok", Items: 20, Dim: 16, MaxK: 5, MaxHistory: 8, MaxBody: 256, Kind: "backbone", EmbeddingDim: 16}, got)
+	assert.Equal(t, Health{Status: "ok", Items: 20, Dim: 16, MaxK: 5, MaxHistory: 8, MaxBody: 256, Kind: "backbone", EmbeddingDim: 16, MaxAdded: 10000}, got)
 
 	rr = httptest.NewRecorder()
 	h.ServeHTTP(rr, httptest.NewRequest(http.MethodHead, "/healthz", nil))
@@ -187,8 +187,8 @@ func naiveTopK(t *testing.T, history []int, k int, exclude []int) ([]int, []floa
 
 func TestRecommendSuccess(t *testing.T) {
 	_, rec := tinyModel(t)
-	small := newHandler(rec, testLimits)
-	wide := newHandler(rec, limits{MaxK: 100, MaxBody: 1 << 16, MaxHistory: 100})
+	small := newTestHandler(t, rec, testLimits)
+	wide := newTestHandler(t, rec, Options{MaxK: 100, MaxBody: 1 << 16, MaxHistory: 100})
 	cases := []struct {
 		name    string
 		h       http.Handler
@@ -211,7 +211,7 @@ func TestRecommendSuccess(t *testing.T) {
 			rr := post(c.h, c.body)
 			require.Equal(t, http.StatusOK, rr.Code, rr.Body.String())
 			assert.Equal(t, "application/json", rr.Header().Get("Content-Type"))
-			var got recommendResponse
+			var got RecommendResponse
 			decodeStrict(t, rr.Body.Bytes(), &got)
 			var excl []int
 			if c.exclude {
@@ -226,7 +226,7 @@ func TestRecommendSuccess(t *testing.T) {
 		})
 	}
 	// The synthetic model learned "i is followed by i+1".
-	var got recommendResponse
+	var got RecommendResponse
 	decodeStrict(t, post(small, `{"history":[3,4,5],"k":1}`).Body.Bytes(), &got)
 	assert.Equal(t, []int{6}, got.Items)
 	// Only two items remain once 18 are excluded.
@@ -237,7 +237,7 @@ func TestRecommendSuccess(t *testing.T) {
 // The handler serves many goroutines at once with the same answers as one.
 func TestRecommendConcurrent(t *testing.T) {
 	_, rec := tinyModel(t)
-	h := newHandler(rec, testLimits)
+	h := newTestHandler(t, rec, testLimits)
 	want := make([]string, tinyItems-3)
 	body := func(i int) string { return fmt.Sprintf(`{"history":[%d,%d,%d],"k":5}`, i, i+1, i+2) }
 	for i := range want {
@@ -264,7 +264,7 @@ func TestRecommendConcurrent(t *testing.T) {
 }
 
 // recommendHTTP is what a client sees: decode a success body or fail.
-func recommendHTTP(t *testing.T, c *http.Client, url, body string) recommendResponse {
+func recommendHTTP(t *testing.T, c *http.Client, url, body string) RecommendResponse {
 	t.Helper()
 	resp, err := c.Post(url+"/recommend", "application/json", strings.NewReader(body))
 	require.NoError(t, err)
@@ -273,7 +273,7 @@ func recommendHTTP(t *testing.T, c *http.Client, url, body string) recommendResp
 	_, err = buf.ReadFrom(resp.Body)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, buf.String())
-	var got recommendResponse
+	var got RecommendResponse
 	require.NoError(t, json.Unmarshal(buf.Bytes(), &got))
 	return got
 }

@@ -1,4 +1,4 @@
-package main
+package serve_test
 
 import (
 	"encoding/json"
@@ -10,10 +10,12 @@ import (
 	"strings"
 
 	"github.com/llmrec/llmrec/backbone"
+	"github.com/llmrec/llmrec/backbone/serve"
 )
 
-// Serve a (here untrained) model and talk to it as a client would.
-func Example() {
+// Serve a Recommender already in memory (here an untrained model) with New
+// and talk to it as a client would: every error is a JSON message.
+func ExampleNew() {
 	rng := rand.New(rand.NewPCG(1, 1))
 	cfg, err := backbone.DefaultEncoderConfig(backbone.KindSASRec)
 	if err != nil {
@@ -28,7 +30,11 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	srv := httptest.NewServer(newHandler(backbone.NewRecommender(m), limits{MaxK: 20}))
+	h, err := serve.New(backbone.NewRecommender(m), serve.Options{MaxK: 20})
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 
 	show := func(resp *http.Response, err error) {
@@ -49,16 +55,13 @@ func Example() {
 		panic(err)
 	}
 	defer resp.Body.Close()
-	var got struct {
-		Items  []int     `json:"items"`
-		Scores []float32 `json:"scores"`
-	}
+	var got serve.RecommendResponse
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		panic(err)
 	}
 	fmt.Println(resp.StatusCode, len(got.Items), "items,", len(got.Scores), "scores")
 	// Output:
-	// 200 {"status":"ok","items":30,"dim":8,"max_k":20,"max_history":1000,"max_body":65536,"kind":"backbone","embedding_dim":8,"from_text":false,"reloads":0}
+	// 200 {"status":"ok","items":30,"dim":8,"max_k":20,"max_history":1000,"max_body":65536,"kind":"backbone","embedding_dim":8,"from_text":false,"writes":false,"added":0,"max_added":10000,"reloads":0}
 	// 400 {"error":"recommend: backbone: input 0: item id 0 outside 1..30: item id out of range"}
 	// 400 {"error":"\"k\" is 50, want 1..20"}
 	// 400 {"error":"invalid request: unknown field \"top\" (known: history, k, exclude_history)"}

@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"encoding/json"
@@ -18,15 +18,15 @@ func FuzzRecommend(f *testing.F) {
 	f.Add([]byte(`{"history":[3,4,5],"k":3,"exclude_history":true}`))
 	f.Add([]byte(`{"history":[1],"k":0}`))
 	_, rec := tinyModel(f)
-	lim := limits{MaxK: 8, MaxBody: 512, MaxHistory: 16}
-	h := newHandler(rec, lim)
+	lim := Options{MaxK: 8, MaxBody: 512, MaxHistory: 16}
+	h := newTestHandler(f, rec, lim)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rr := post(h, string(body))
 		require.Equal(t, "application/json", rr.Header().Get("Content-Type"))
 		switch rr.Code {
 		case http.StatusOK:
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-			var e errorResponse
+			var e ErrorResponse
 			require.NoError(t, json.Unmarshal(rr.Body.Bytes(), &e), "%q", rr.Body)
 			require.NotEmpty(t, e.Error)
 			if rr.Code == http.StatusRequestEntityTooLarge {
@@ -60,7 +60,7 @@ func FuzzRecommend(f *testing.F) {
 		require.True(t, k >= 1 && k <= lim.MaxK, "accepted k %d", k)
 		exclude := req.Exclude == nil || *req.Exclude
 
-		var resp recommendResponse
+		var resp RecommendResponse
 		decodeStrict(t, rr.Body.Bytes(), &resp)
 		require.Len(t, resp.Scores, len(resp.Items))
 		want := k
