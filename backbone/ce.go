@@ -1,21 +1,16 @@
 package backbone
 
 import (
-	"math"
-
 	"github.com/llmrec/llmrec/tensor"
 )
 
 // ceWork holds the buffers of crossEntropy between steps, so that a training
 // step allocates nothing once they have grown.
 type ceWork struct {
-	hsel, dhsel []float32 // predicted rows' hidden states (scaled) and their gradient
+	hsel, dhsel []float32 // predicted rows' hidden states (times inv) and their gradient
 	rows        []int     // token of each predicted row
 	targets     []int     // its target, 0-based
-	logits      []float32 // one chunk of logits, overwritten by exp(z − max)
-	scale       []float32 // per row of a chunk: 1/(R·Σ exp)
-	hs          []float32 // a chunk's hidden states scaled by scale
-	dwT         []float32 // the gradient of the exponentials' part in w, transposed (d x n)
+	lce         tensor.LinearCrossEntropy
 }
 
 // crossEntropy is the full-softmax cross-entropy of LossCrossEntropy, fused
@@ -29,16 +24,11 @@ type ceWork struct {
 //
 // and adds ∂L/∂h into dh (T x d) and ∂L/∂w into dw (n x d).
 //
-// The rows go in chunks of at most chunk rows. Per chunk, one GEMM gives the
-// logits Z = inv·H·wᵀ; each row is shifted by its maximum and exponentiated
-// in place (tensor.ExpSum, which also gives the normaliser s_r), and the
-// loss is log s_r + max_r − z_r,target. The gradient of the logits is
-// G = diag(scale)·E − onehot/R with E the exponentials and scale_r =
-// 1/(R·s_r), so instead of a pass that scales E, the scale goes onto the
-// thin sides: dwᵀ += (scale ⊙ inv·H)ᵀ·E and dH = scale ⊙ (E·w), two more
-// GEMMs (dw is accumulated transposed so that E is never packed
-// transposed), and the one-hot part is a row update per target. With inv
-// the inverse temperature, dh = inv·dH.
+// The predicted rows, scaled by the inverse temperature inv, go to
+// tensor.LinearCrossEntropy with weight 1/R, in chunks of at most chunk
+// rows: per chunk it computes the logits tile by tile, exponentiates them in
+// place and runs both gradient products on them (three GEMM-sized products
+// and one exponential per logit in all); dh = inv·∂L/∂(inv·h).
 func (c *ceWork) crossEntropy(h []float32, d int, target []int, w []float32, n int, inv float32, chunk int, dh, dw []float32) float64 {
 	c.rows, c.targets = c.rows[:0], c.targets[:0]
 	for t, tg := range target {
@@ -59,58 +49,9 @@ func (c *ceWork) crossEntropy(h []float32, d int, target []int, w []float32, n i
 			dst[j] = v * inv
 		}
 	}
-	chunk = max(1, min(chunk, R))
-	c.logits = growF(c.logits, chunk*n)
-	c.scale = growF(c.scale, chunk)
-	c.hs = growF(c.hs, chunk*d)
-	c.dwT = growF(c.dwT, d*n)
-	invR := 1 / float32(R)
-	var loss float64
-	for lo := 0; lo < R; lo += chunk {
-		hi := min(lo+chunk, R)
-		m := hi - lo
-		hc, dhc := c.hsel[lo*d:hi*d], c.dhsel[lo*d:hi*d]
-		z := c.logits[:m*n]
-		tensor.Gemm(false, true, m, n, d, 1, hc, d, w, d, 0, z, n)
-		for r := range m {
-			zr := z[r*n : (r+1)*n]
-			mx := tensor.MaxOf(zr)
-			zt := zr[c.targets[lo+r]]
-			s := tensor.ExpSum(zr, zr, mx)
-			loss += math.Log(s) + float64(mx) - float64(zt)
-			sc := float32(1 / (s * float64(R)))
-			c.scale[r] = sc
-			hr, hsr := hc[r*d:(r+1)*d], c.hs[r*d:(r+1)*d]
-			for j, v := range hr {
-				hsr[j] = v * sc
-			}
-		}
-		// dwᵀ += (scale ⊙ H)ᵀ·E: E enters untransposed, as the cheap operand to pack
-		beta := float32(1)
-		if lo == 0 {
-			beta = 0
-		}
-		tensor.Gemm(true, false, d, n, m, 1, c.hs[:m*d], d, z, n, beta, c.dwT, n)
-		tensor.Gemm(false, false, m, d, n, 1, z, n, w, d, 0, dhc, d)
-		for r := range m {
-			tg := c.targets[lo+r]
-			dr := dhc[r*d : (r+1)*d]
-			sc := c.scale[r]
-			for j := range dr {
-				dr[j] *= sc
-			}
-			tensor.Axpy(-invR, w[tg*d:(tg+1)*d], dr)
-			tensor.Axpy(-invR, hc[r*d:(r+1)*d], dw[tg*d:(tg+1)*d])
-		}
-	}
+	loss := c.lce.LossGrad(c.hsel, R, d, w, n, c.targets, 1/float32(R), chunk, c.dhsel, dw)
 	for r, t := range c.rows {
 		tensor.Axpy(inv, c.dhsel[r*d:(r+1)*d], dh[t*d:(t+1)*d])
-	}
-	for i := range n {
-		wr := dw[i*d : (i+1)*d]
-		for j := range wr {
-			wr[j] += c.dwT[j*n+i]
-		}
 	}
 	return loss / float64(R)
 }

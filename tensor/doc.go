@@ -42,6 +42,17 @@
 // multiply with GemmPackedA, which skips the repacking Gemm does on every
 // call; ColRange selects a range of k for chunked sums.
 //
+// # Softmax cross-entropy of a linear layer
+//
+// LinearCrossEntropy is the output layer of a model trained with full
+// softmax cross-entropy over many classes (a recommender's whole catalog):
+// the loss of z = h·wᵀ and both gradients, without the m x n logits ever
+// existing. Per chunk of rows it computes the logits in 6 x 24 tiles (with
+// the rows' running maxima in the kernel's epilogue), exponentiates them in
+// place and runs both gradient products straight from the tiles, with no
+// packing of the exponentials; the class table is packed once per call.
+// The kernels are AVX2+FMA assembly on amd64 and Go loops elsewhere.
+//
 // Packing buffers are recycled through a sync.Pool, so steady-state calls
 // allocate nothing. A product of at least 2^21 multiply-adds is split into
 // blocks of C over GOMAXPROCS goroutines, and a batched MatMul of small
