@@ -176,6 +176,8 @@ type requestError struct {
 	msg    string
 }
 
+func (e *requestError) Error() string { return e.msg }
+
 func badRequest(format string, args ...any) *requestError {
 	return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }

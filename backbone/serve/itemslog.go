@@ -3,12 +3,14 @@ package serve
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 
 	"github.com/llmrec/llmrec/tensor"
@@ -17,11 +19,13 @@ import (
 // The items log keeps what clients added, one JSON line per addition,
 // appended (an addition costs its own rows, never a rewrite of the file):
 //
-//	{"first":1683,"kind":"llm","model":"sha256:…","rows":[[0.12,…],…]}
+//	{"first":1683,"kind":"llm","model":"sha256:…","rows":2,"cols":512,"data":"…"}
 //
 // "kind" is "llm" (raw LLM embeddings, re-encoded through the item encoder
 // of whatever model is loaded) or "vectors" (item vectors, usable only by
-// the model whose fingerprint "model" is). Lines are written with one
+// the model whose fingerprint "model" is). "data" holds the rows as sent,
+// row after row, as little-endian float32 in base64: exact, and a third of
+// the size and parse time of decimal text. Lines are written with one
 // write and an fsync; a last line cut short by a crash is dropped (and cut
 // from the file) when the log is next read.
 const (
@@ -31,10 +35,12 @@ const (
 
 // logRecord is one line of the items log.
 type logRecord struct {
-	First int         `json:"first"`
-	Kind  string      `json:"kind"`
-	Model string      `json:"model"`
-	Rows  [][]float32 `json:"rows"`
+	First int    `json:"first"`
+	Kind  string `json:"kind"`
+	Model string `json:"model"`
+	Rows  int    `json:"rows"`
+	Cols  int    `json:"cols"`
+	Data  []byte `json:"data"` // encoding/json writes []byte as base64
 	rows  *tensor.Tensor
 }
 
@@ -48,12 +54,13 @@ type itemsLog struct {
 
 // append writes r as one line at the end of the log and syncs it.
 func (l *itemsLog) append(r *logRecord) error {
-	r.Rows = make([][]float32, r.rows.Rows())
-	for i := range r.Rows {
-		r.Rows[i] = r.rows.Row(i)
+	r.Rows, r.Cols = r.rows.Rows(), r.rows.Cols()
+	r.Data = make([]byte, 0, 4*len(r.rows.Data))
+	for _, v := range r.rows.Data {
+		r.Data = binary.LittleEndian.AppendUint32(r.Data, math.Float32bits(v))
 	}
 	b, err := json.Marshal(r)
-	r.Rows = nil
+	r.Data = nil
 	if err != nil {
 		return err
 	}
@@ -164,17 +171,17 @@ func parseRecord(b []byte) (*logRecord, error) {
 	if r.Kind != kindLLM && r.Kind != kindVectors {
 		return nil, fmt.Errorf("record kind %q, want %q or %q", r.Kind, kindLLM, kindVectors)
 	}
-	if len(r.Rows) == 0 || len(r.Rows[0]) == 0 || r.First < 1 {
-		return nil, fmt.Errorf("record with %d rows from id %d", len(r.Rows), r.First)
+	if r.Rows < 1 || r.Cols < 1 || r.First < 1 || len(r.Data) != 4*r.Rows*r.Cols || len(r.Data)/4/r.Cols != r.Rows {
+		return nil, fmt.Errorf("record of %d x %d values from id %d holds %d bytes", r.Rows, r.Cols, r.First, len(r.Data))
 	}
-	d := len(r.Rows[0])
-	t := tensor.New(len(r.Rows), d)
-	for i, row := range r.Rows {
-		if len(row) != d {
-			return nil, fmt.Errorf("record row %d has %d values, row 0 %d", i, len(row), d)
+	t := tensor.New(r.Rows, r.Cols)
+	for i := range t.Data {
+		v := math.Float32frombits(binary.LittleEndian.Uint32(r.Data[4*i:]))
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("record from id %d: value %d is %v", r.First, i, v)
 		}
-		copy(t.Row(i), row)
+		t.Data[i] = v
 	}
-	r.Rows, r.rows = nil, t
+	r.Data, r.rows = nil, t
 	return &r, nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/llmrec/llmrec/backbone"
+
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -16,8 +18,12 @@ import (
 //
 //	go test ./examples/serve/ -run '^$' -bench Recommend -benchtime 2000x
 func BenchmarkRecommend(b *testing.B) {
-	rec, histories, what := beautyModel(b)
+	path, histories, what := beautyModel(b)
 	b.Logf("model: %s", what)
+	rec, err := backbone.LoadRecommender(path)
+	if err != nil {
+		b.Fatal(err)
+	}
 	bodies := make([][]byte, len(histories))
 	for i, h := range histories {
 		bodies[i], _ = json.Marshal(map[string]any{"history": h, "k": 10, "exclude_history": true})
