@@ -42,8 +42,8 @@ const (
 type Config struct {
 	// Lists is the number of inverted lists (default 2·√n, at least 1).
 	Lists int
-	// Probe is the number of lists a query scans (default Lists/32, at
-	// least 1); SetProbe changes it later.
+	// Probe is the number of lists a query scans (default
+	// max(Lists/32, min(Lists, 64))); SetProbe changes it later.
 	Probe int
 	// Iters is the number of k-means iterations (default 8).
 	Iters int
@@ -264,11 +264,18 @@ func Build(rng *rand.Rand, rows []float32, d int, ids []int32, cfg Config) (*IVF
 	x.st.Store(st)
 	p := cfg.Probe
 	if p == 0 {
-		p = nl / 32
+		p = defaultProbe(nl)
 	}
 	x.SetProbe(p)
 	return x, nil
 }
+
+// defaultProbe is the probe of a Config without one: 64 lists (all of a
+// small catalog's), or a 32nd of a large catalog's lists. On a trained
+// Beauty model (12k items, 220 lists) 64 lists find 99.6% of the exact
+// top-10; on a million items drawn from it (2,000 lists), 3% of the
+// catalog gives about 0.95 (examples/annbench).
+func defaultProbe(lists int) int { return max(lists/32, min(lists, 64)) }
 
 // setCentroids builds the two centroid tables of st.
 func (st *ivfState) setCentroids(cent []float32, d int) error {
