@@ -3,7 +3,7 @@ package index
 import (
 	"math/rand/v2"
 
-	"github.com/llmrec/llmrec/tensor/qscan"
+	"github.com/llmrec/llmrec/tensor"
 )
 
 // kmeans returns nl centroids (nl·d) of rows by Lloyd's iterations on a
@@ -33,7 +33,7 @@ func kmeans(rng *rand.Rand, rows []float32, d, nl int, cfg Config) ([]float32, e
 	sums := make([]float64, nl*d)
 	counts := make([]int, nl)
 	for range iters {
-		assign, err := assignRows(sample, d, cent, cfg.Workers)
+		assign, err := assignRows(sample, d, cent)
 		if err != nil {
 			return nil, err
 		}
@@ -61,32 +61,41 @@ func kmeans(rng *rand.Rand, rows []float32, d, nl int, cfg Config) ([]float32, e
 	return cent, nil
 }
 
-// assignChunk is the number of rows assignRows hands to one TopKBatch
-// (their augmented copies are assignChunk·(d+1) floats).
-const assignChunk = 1 << 14
+// assignChunk is the number of rows assignRows scores at once (their
+// scores against every centroid are assignChunk·L floats).
+const assignChunk = 1 << 12
 
-// assignRows returns the index of the centroid nearest to every row
-// (ties: the lower index), on up to workers goroutines.
-func assignRows(rows []float32, d int, cent []float32, workers int) ([]int32, error) {
-	tab, err := qscan.New(augment(cent, d), d+1)
-	if err != nil {
-		return nil, err
+// assignRows returns the index of the centroid nearest to every row, the
+// largest ⟨x, c⟩ − ‖c‖²/2, computed with one float32 GEMM per chunk of
+// rows (tensor.Gemm, parallel inside). An approximate assignment would do
+// (only which list an item lands in depends on it), so the float32 GEMM,
+// the fastest way to score every pair, is used rather than qscan's exact
+// scan, whose bound is loose here: the −‖c‖²/2 column sets the rows'
+// quantization scale.
+func assignRows(rows []float32, d int, cent []float32) ([]int32, error) {
+	n, nl := len(rows)/d, len(cent)/d
+	half := make([]float32, nl)
+	for j := range nl {
+		var s float64
+		for _, v := range cent[j*d : (j+1)*d] {
+			s += float64(v) * float64(v)
+		}
+		half[j] = float32(s / 2)
 	}
-	n := len(rows) / d
 	out := make([]int32, n)
-	buf := make([]float32, 0, assignChunk*(d+1))
+	scores := make([]float32, min(n, assignChunk)*nl)
 	for lo := 0; lo < n; lo += assignChunk {
-		hi := min(lo+assignChunk, n)
-		buf = buf[:0]
-		for i := lo; i < hi; i++ {
-			buf = append(append(buf, rows[i*d:(i+1)*d]...), 1)
-		}
-		res, err := tab.TopKBatch(buf, 1, nil, workers)
-		if err != nil {
-			return nil, err
-		}
-		for i, r := range res {
-			out[lo+i] = int32(r[0].ID)
+		m := min(assignChunk, n-lo)
+		tensor.Gemm(false, true, m, nl, d, 1, rows[lo*d:], d, cent, d, 0, scores, nl)
+		for i := range m {
+			s := scores[i*nl : (i+1)*nl]
+			best, bv := 0, s[0]-half[0]
+			for j := 1; j < nl; j++ {
+				if v := s[j] - half[j]; v > bv {
+					best, bv = j, v
+				}
+			}
+			out[lo+i] = int32(best)
 		}
 	}
 	return out, nil

@@ -50,9 +50,6 @@ type Config struct {
 	// Sample is the number of rows k-means trains on (default 64·Lists,
 	// at most n).
 	Sample int
-	// Workers is the number of goroutines of the build (default
-	// GOMAXPROCS).
-	Workers int
 	// Base is the id of the first row when Build gets no ids (row i has id
 	// Base+i): 1 for a Recommender's table without its padding row.
 	Base int
@@ -227,7 +224,7 @@ func Build(rng *rand.Rand, rows []float32, d int, ids []int32, cfg Config) (*IVF
 	if err != nil {
 		return nil, err
 	}
-	assign, err := assignRows(rows, d, cent, cfg.Workers)
+	assign, err := assignRows(rows, d, cent)
 	if err != nil {
 		return nil, err
 	}

@@ -66,6 +66,7 @@ type user struct {
 	// 0 in every real use.
 	plant int
 	cands int // rows offered since prepare
+	pend  []pending
 }
 
 // prepare quantizes h and resets the user for a top-k of k.
@@ -80,7 +81,9 @@ func (u *user) prepare(h []float32, d, dp, k int, exclude []int) error {
 	var mx, l1 float64
 	for _, v := range h {
 		a := math.Abs(float64(v))
-		mx = math.Max(mx, a)
+		if a > mx {
+			mx = a
+		}
 		l1 += a
 	}
 	t := mx / qmaxQ
@@ -91,12 +94,15 @@ func (u *user) prepare(h []float32, d, dp, k int, exclude []int) error {
 		u.qb = make([]uint8, dp)
 	}
 	u.qb = u.qb[:dp]
+	inv := 1 / t
 	for k := range u.qb {
-		c := 0.0
+		c := 0
 		if k < d {
-			c = math.Max(-qmaxQ, math.Min(qmaxQ, math.RoundToEven(float64(h[k])/t)))
+			// |h/t| ≤ 63 by the choice of t (up to rounding), so the
+			// clamp only guards that rounding
+			c = min(qmaxQ, max(-qmaxQ, int(math.RoundToEven(float64(h[k])*inv))))
 		}
-		u.qb[k] = uint8(int(c) + qoff)
+		u.qb[k] = uint8(c + qoff)
 	}
 	u.t = t
 	gamma := 1.01 * float64(d+1) * 0x1p-24
@@ -115,24 +121,110 @@ func (u *user) prepare(h []float32, d, dp, k int, exclude []int) error {
 	return nil
 }
 
-// offer scores row of tab exactly and keeps it if it is among the k best.
-func (u *user) offer(tab *Table, row, id int) {
+// pending is a row whose bound passed, waiting for its exact score.
+type pending struct{ row, id int }
+
+// take scores exactly the rows of tab whose mask bits are set (masks[j]
+// is block b0+j) and keeps those among the k best. Rows lo..hi-1 are
+// skipped (seed already offered them), and so are excluded ids.
+func (u *user) take(tab *Table, b0 int, masks []uint8, lo, hi, base int, ids []int32) {
+	u.pend = u.pend[:0]
+	for j, mb := range masks {
+		for mb != 0 {
+			row := (b0+j)*blockItems + bits.TrailingZeros8(mb)
+			mb &= mb - 1
+			if row >= tab.n {
+				break
+			}
+			if row >= lo && row < hi {
+				continue
+			}
+			u.add(row, rowID(row, base, ids))
+		}
+	}
+	u.score(tab)
+}
+
+// seed offers rows lo.. of tab (at most k of them) before the scan, so
+// that the threshold is finite from the first block on, and returns the
+// end of the rows it offered.
+func (u *user) seed(tab *Table, lo, base int, ids []int32) int {
+	hi := min(lo+u.k, tab.n)
+	u.pend = u.pend[:0]
+	for row := lo; row < hi; row++ {
+		u.add(row, rowID(row, base, ids))
+	}
+	u.score(tab)
+	return hi
+}
+
+// add queues a candidate unless its id is excluded.
+func (u *user) add(row, id int) {
 	u.cands++
 	if len(u.excl) > 0 {
 		if _, ok := slices.BinarySearch(u.excl, id); ok {
 			return
 		}
 	}
+	u.pend = append(u.pend, pending{row, id})
+}
+
+// score scores the queued candidates, four at a time (four independent
+// chains of Dot's arithmetic: the same results, a quarter of the
+// latency), and keeps the best.
+func (u *user) score(tab *Table) {
+	d, p := tab.d, u.pend
+	if u.plant != 0 {
+		for _, c := range p {
+			u.push(Result{ID: c.id, Score: u.planted(tab, c.row)})
+		}
+		return
+	}
+	i := 0
+	for ; i+4 <= len(p); i += 4 {
+		r := tab.rows
+		s0, s1, s2, s3 := dot4(u.h, r[p[i].row*d:], r[p[i+1].row*d:], r[p[i+2].row*d:], r[p[i+3].row*d:])
+		u.push(Result{ID: p[i].id, Score: s0})
+		u.push(Result{ID: p[i+1].id, Score: s1})
+		u.push(Result{ID: p[i+2].id, Score: s2})
+		u.push(Result{ID: p[i+3].id, Score: s3})
+	}
+	for ; i < len(p); i++ {
+		u.push(Result{ID: p[i].id, Score: Dot(u.h, tab.rows[p[i].row*d:(p[i].row+1)*d])})
+	}
+}
+
+// planted is the exact score with the test's planted mistake.
+func (u *user) planted(tab *Table, row int) float32 {
 	if u.plant == 1 && row+1 < tab.n {
 		row++
 	}
-	c := Result{ID: id, Score: Dot(u.h, tab.rows[row*tab.d:(row+1)*tab.d])}
-	if u.plant == 2 {
-		c.Score = 0
-		for k, v := range tab.rows[row*tab.d : (row+1)*tab.d] {
-			c.Score -= (v - u.h[k]) * (v - u.h[k])
-		}
+	e := tab.rows[row*tab.d : (row+1)*tab.d]
+	if u.plant != 2 {
+		return Dot(u.h, e)
 	}
+	var s float32
+	for k, v := range e {
+		s -= (v - u.h[k]) * (v - u.h[k])
+	}
+	return s
+}
+
+// dot4 is Dot of h with four rows (each at least len(h) long).
+func dot4(h, e0, e1, e2, e3 []float32) (s0, s1, s2, s3 float32) {
+	n := len(h)
+	e0, e1, e2, e3 = e0[:n], e1[:n], e2[:n], e3[:n]
+	for k, v := range h {
+		s0 += float32(v * e0[k])
+		s1 += float32(v * e1[k])
+		s2 += float32(v * e2[k])
+		s3 += float32(v * e3[k])
+	}
+	return
+}
+
+// push keeps c if it is among the k best and raises the threshold.
+func (u *user) push(c Result) {
 	hp := u.heap
 	if len(hp) < u.k {
 		hp = append(hp, c)
@@ -200,6 +292,10 @@ func (s *Searcher) Scan(tab *Table, base int, ids []int32) {
 	if tab.d != s.d {
 		panic(fmt.Errorf("qscan: Scan of a %d-wide table with a %d-wide query: %w", tab.d, s.d, ErrShape))
 	}
+	lo, hi := 0, 0
+	if len(u.heap) == 0 {
+		hi = u.seed(tab, 0, base, ids)
+	}
 	chunk := firstChunk
 	if u.full() {
 		chunk = maxChunk
@@ -211,16 +307,7 @@ func (s *Searcher) Scan(tab *Table, base int, ids []int32) {
 		nbc := min(chunk, tab.nb-b0)
 		m := s.mask[:nbc]
 		scanOne(tab, b0, nbc, u.qb, u.g, u.thr, m)
-		for j, mb := range m {
-			for mb != 0 {
-				row := (b0+j)*blockItems + bits.TrailingZeros8(mb)
-				mb &= mb - 1
-				if row >= tab.n {
-					break
-				}
-				u.offer(tab, row, rowID(row, base, ids))
-			}
-		}
+		u.take(tab, b0, m, lo, hi, base, ids)
 		b0 += nbc
 		chunk = min(2*chunk, maxChunk)
 	}
@@ -294,6 +381,23 @@ func (t *Table) TopKBatch(hs []float32, k int, exclude [][]int, workers int) ([]
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	// the queries, quantized once (every part shares their codes)
+	dp := t.dp
+	mg := (m + batchUsers - 1) / batchUsers * batchUsers
+	proto := make([]user, m)
+	qb := make([]uint8, mg*dp)
+	for i := range m {
+		var ex []int
+		if exclude != nil {
+			ex = exclude[i]
+		}
+		// the rows were checked above: prepare cannot fail
+		_ = proto[i].prepare(hs[i*d:(i+1)*d], d, dp, max(k, 0), ex)
+		copy(qb[i*dp:], proto[i].qb)
+	}
+	for i := m * dp; i < len(qb); i++ {
+		qb[i] = qoff // padding queries: code 0
+	}
 	// parts of whole groups of blocks, at least a chunk each
 	groups := t.nb / groupBlocks
 	workers = max(1, min(workers, groups*groupBlocks/batchChunk))
@@ -301,12 +405,16 @@ func (t *Table) TopKBatch(hs []float32, k int, exclude [][]int, workers int) ([]
 	var wg sync.WaitGroup
 	for w := range workers {
 		lo, hi := groups*w/workers*groupBlocks, groups*(w+1)/workers*groupBlocks
-		b := &batch{}
+		b := &batch{us: make([]user, m), qb: qb}
+		for i := range m {
+			b.us[i] = proto[i]
+			b.us[i].heap, b.us[i].pend = nil, nil // each part its own
+		}
 		parts[w] = b
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b.run(t, hs, max(k, 0), exclude, lo, hi)
+			b.run(t, lo, hi)
 		}()
 	}
 	wg.Wait()
@@ -335,35 +443,27 @@ func (t *Table) TopKBatch(hs []float32, k int, exclude [][]int, workers int) ([]
 // batch is the working memory of one goroutine of TopKBatch.
 type batch struct {
 	us   []user
-	qb   []uint8 // the queries' codes, dp apart, padded to whole groups
+	qb   []uint8 // the queries' codes, dp apart, padded to whole groups (shared)
 	mask []uint8
 }
 
-// run offers blocks lo..hi-1 of t to every query of hs.
-func (b *batch) run(t *Table, hs []float32, k int, exclude [][]int, lo, hi int) {
-	d, dp := t.d, t.dp
-	m := len(hs) / d
-	mg := (m + batchUsers - 1) / batchUsers * batchUsers
-	b.us = make([]user, m)
-	b.qb = make([]uint8, mg*dp)
-	for i := range m {
-		var ex []int
-		if exclude != nil {
-			ex = exclude[i]
-		}
-		// the rows were checked by the caller: prepare cannot fail
-		_ = b.us[i].prepare(hs[i*d:(i+1)*d], d, dp, k, ex)
-		copy(b.qb[i*dp:], b.us[i].qb)
-	}
-	for i := m * dp; i < len(b.qb); i++ {
-		b.qb[i] = qoff // padding queries: code 0
-	}
-	if k == 0 || t.n == 0 {
+// run offers blocks lo..hi-1 of t to every query.
+func (b *batch) run(t *Table, lo, hi int) {
+	m := len(b.us)
+	if m == 0 || b.us[0].k == 0 || t.n == 0 || lo >= hi {
 		return
+	}
+	dp := t.dp
+	// seed every query with the part's first rows: finite thresholds
+	// from the first block on
+	slo := lo * blockItems
+	shi := slo
+	for i := range b.us {
+		shi = b.us[i].seed(t, slo, 0, nil)
 	}
 	b.mask = make([]uint8, batchUsers*batchChunk)
 	var g, thr [batchUsers]float32
-	chunk := groupBlocks // the thresholds start at -Inf: short first chunks
+	chunk := groupBlocks // short first chunks: the thresholds rise fast
 	for b0 := lo; b0 < hi; {
 		nbc := min(chunk, hi-b0)
 		for u0 := 0; u0 < m; u0 += batchUsers {
@@ -375,17 +475,7 @@ func (b *batch) run(t *Table, hs []float32, k int, exclude [][]int, lo, hi int) 
 			}
 			scanFour(t, b0, nbc, b.qb[u0*dp:(u0+batchUsers)*dp], &g, &thr, b.mask, batchChunk)
 			for i := range min(batchUsers, m-u0) {
-				u := &b.us[u0+i]
-				for j, mb := range b.mask[i*batchChunk : i*batchChunk+nbc] {
-					for mb != 0 {
-						row := (b0+j)*blockItems + bits.TrailingZeros8(mb)
-						mb &= mb - 1
-						if row >= t.n {
-							break
-						}
-						u.offer(t, row, row)
-					}
-				}
+				b.us[u0+i].take(t, b0, b.mask[i*batchChunk:i*batchChunk+nbc], slo, shi, 0, nil)
 			}
 		}
 		b0 += nbc
