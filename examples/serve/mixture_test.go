@@ -30,6 +30,13 @@ import (
 // saves it under dir and returns the path and the in-memory mixture's
 // Recommender.
 func tinyMixture(tb testing.TB, dir string) (string, *backbone.Recommender) {
+	path, rec, _ := tinyMixtureLLM(tb, dir)
+	return path, rec
+}
+
+// tinyMixtureLLM is tinyMixture that also returns the mixture's raw "LLM"
+// embeddings (row i = item i).
+func tinyMixtureLLM(tb testing.TB, dir string) (string, *backbone.Recommender, *tensor.Tensor) {
 	tb.Helper()
 	r := rand.New(rand.NewPCG(7, 7))
 	const d = 16
@@ -80,7 +87,7 @@ func tinyMixture(tb testing.TB, dir string) (string, *backbone.Recommender) {
 	require.NoError(tb, m.Save(path))
 	rec, err := m.NewRecommender()
 	require.NoError(tb, err)
-	return path, rec
+	return path, rec, llm
 }
 
 // A saved PAD mixture is detected, loaded and served by the same handler as
@@ -180,4 +187,43 @@ func TestRunServesMixture(t *testing.T) {
 		t.Fatal("server did not stop")
 	}
 	assert.Contains(t, logs.String(), "kind=moe")
+}
+
+// A PAD mixture served with its LLM embeddings takes new items from text
+// through the library handler (its text path, the coldest gate bin): they
+// are checked, logged, served, kept over a restart, and a row scaled far
+// beyond the trained rows is refused.
+func TestMixtureAddsFromText(t *testing.T) {
+	path, _, llm := tinyMixtureLLM(t, t.TempDir())
+	opt := serve.Options{AddToken: "tok", LLM: llm, Load: loadModel}
+	h, err := serve.Open(path, opt)
+	require.NoError(t, err)
+	hl := h.Health()
+	require.Equal(t, "moe", hl.Kind)
+	require.True(t, hl.FromText)
+	require.Equal(t, 12, hl.EmbeddingDim)
+	rows := tensor.FromSlice(append([]float32(nil), llm.Data[12*4:12*7]...), 3, 12)
+	first, err := h.AddItems(rows)
+	require.NoError(t, err)
+	require.Equal(t, tinyItems+1, first)
+	top, err := h.Recommender().TopK([]int{3, first}, tinyItems+3, nil)
+	require.NoError(t, err)
+	require.Len(t, top, tinyItems+3)
+	big := rows.Clone()
+	for i := range big.Data {
+		big.Data[i] *= 1e6
+	}
+	_, err = h.AddItems(big)
+	require.ErrorIs(t, err, serve.ErrRejected)
+	h2, err := serve.Open(path, opt)
+	require.NoError(t, err)
+	require.Equal(t, tinyItems+3, h2.NumItems())
+	s1, err := h.Recommender().Score(nil, []int{3, first}, []int{first, first + 2})
+	require.NoError(t, err)
+	s2, err := h2.Recommender().Score(nil, []int{3, first}, []int{first, first + 2})
+	require.NoError(t, err)
+	require.Equal(t, s1, s2, "re-encoded after the restart to the same vectors")
+	// without the LLM rows the mixture cannot keep them
+	_, err = serve.Open(path, serve.Options{Load: loadModel})
+	require.ErrorIs(t, err, serve.ErrReloadRefused)
 }
