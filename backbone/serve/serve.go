@@ -40,9 +40,11 @@ type Options struct {
 	MaxAddRows int
 	// MaxItemsBody is the largest POST /items body in bytes (default 16 MiB).
 	MaxItemsBody int64
-	// MaxAdded caps the number of items added since the model was loaded
-	// (default 10,000): every addition grows the table every request scores.
-	// An addition beyond it is refused with ErrCatalogFull (409).
+	// MaxAdded caps the number of items added to the model's own (default
+	// 10,000; with Open, all the items log holds, across reloads and
+	// restarts): every addition grows the table every request scores. An
+	// addition beyond it is refused with ErrCatalogFull (409), and Open
+	// refuses a log that holds more.
 	MaxAdded int
 	// MaxConcurrentAdds bounds the POST /items bodies decoded at once
 	// (default 2); more answer 503 with Retry-After, before reading their
@@ -199,8 +201,9 @@ type Handler struct {
 // takes raw LLM embeddings when it has an item encoder or adds items itself
 // (rec.LLMDim() > 0; Options.LLM is then required, to bound the rows), item
 // vectors when it serves a SeqModel, and nothing otherwise. New sets rec's
-// addition check (SetAddCheck). It fails with ErrNotServable when rec gives
-// a non-finite score to a probe history.
+// addition check (SetAddCheck): from then on, add items through the
+// Handler (POST /items, AddItems), not through rec itself. It fails with
+// ErrNotServable when rec gives a non-finite score to a probe history.
 func New(rec *backbone.Recommender, opt Options) (*Handler, error) {
 	if err := opt.fill(); err != nil {
 		return nil, err
@@ -398,7 +401,9 @@ func (h *Handler) Watch(ctx context.Context, interval time.Duration) {
 // NumItems returns the number of items served now (added ones included).
 func (h *Handler) NumItems() int { return h.cur.Load().rec.NumItems() }
 
-// Recommender returns the Recommender serving now (a reload replaces it).
+// Recommender returns the Recommender serving now (a reload replaces it),
+// for direct calls such as TopK, ScoreAll or an evaluation. Items must be
+// added through the Handler (AddItems), which checks and logs them.
 func (h *Handler) Recommender() *backbone.Recommender { return h.cur.Load().rec }
 
 // AddItems adds rows.Rows() items, as POST /items does without the token
