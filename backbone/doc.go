@@ -61,10 +61,12 @@
 //	hist, err := backbone.Train(ctx, m, split.Train, backbone.DefaultTrainConfig(), backbone.TrainOptions{
 //		Validate: func(ctx context.Context, epoch int) (map[string]float64, error) { ... },
 //	})
-//	_ = m.Save("model.safetensors")          // + model.json
+//	_ = m.Save("model.safetensors")          // + model.json, a readable copy
 //	rec, _ := backbone.LoadRecommender("model.safetensors")
 //	top, _ := rec.TopK(history, 10, history) // safe for concurrent use
 //
 // examples/sasrec trains any of the three encoders on a dataset folder and
-// reports the reference's metrics.
+// reports the reference's metrics. To serve a saved model over HTTP from a
+// program's own mux (recommendations, checked item additions that survive
+// reloads), see package backbone/serve.
 package backbone
