@@ -20,7 +20,8 @@ import (
 // DefaultK is the k of a request that sends none (capped at Options.MaxK).
 const DefaultK = 10
 
-// RecommendRequest is the body of POST /recommend.
+// RecommendRequest is the body of POST /recommend (a plain value, like
+// the other request and response types).
 type RecommendRequest struct {
 	// History is the user's chronological item ids (1..items), oldest
 	// first. Required and non-empty.
@@ -59,7 +60,7 @@ type ItemsResponse struct {
 	Persisted bool `json:"persisted"`
 }
 
-// Health is the answer of GET /healthz.
+// Health is the answer of GET /healthz (Handler.Health).
 type Health struct {
 	Status string `json:"status"`
 	// Items is the number of items served (added ones included).

@@ -22,7 +22,8 @@ import (
 )
 
 // Options configures a Handler. The zero value serves recommendations with
-// the default limits and refuses every catalog write.
+// the default limits and refuses every catalog write. New and Open copy it;
+// changing it afterwards changes nothing.
 type Options struct {
 	// MaxK is the largest k a request may ask for (default 100).
 	MaxK int
