@@ -94,8 +94,27 @@
 // NewScorerWithText, a user's own ItemScorer), and what reads a model file
 // is a Loader the caller passes: LoadSeqModel by default, or a function
 // that tells the kinds apart (examples/serve's loader serves both kinds
-// with moe.IsCheckpoint). Metrics go through the small Metrics interface
-// the caller implements, so the library depends on no metrics client.
+// with moe.IsCheckpoint). A PAD mixture, for instance:
+//
+//	load := func(path string, llm *tensor.Tensor) (*backbone.Recommender, string, error) {
+//		m, err := moe.Load(path)
+//		if err != nil {
+//			return nil, "", err
+//		}
+//		if llm == nil {
+//			rec, err := m.NewRecommender()
+//			return rec, "moe", err
+//		}
+//		sc, err := m.NewScorerWithText(backbone.ItemEncoderOptions{LLM: llm}) // items from text
+//		if err != nil {
+//			return nil, "", err
+//		}
+//		return sc.Recommender, "moe", nil
+//	}
+//	h, err := serve.Open("pad.safetensors", serve.Options{Load: load, LLM: llm, AddToken: token})
+//
+// Metrics go through the small Metrics interface the caller implements, so
+// the library depends on no metrics client.
 //
 // A Handler is safe for concurrent use. It never writes to stdout; it logs
 // through Options.Logger.
