@@ -301,3 +301,40 @@ func TestMetricsEndToEnd(t *testing.T) {
 	}
 	assert.True(t, bytes.Contains(b, []byte("# TYPE llmrec_http_request_duration_seconds histogram")))
 }
+
+// A reload that cannot keep the added items is refused end to end: the old
+// model keeps serving its added items, the log says why, and /metrics
+// counts it as refused (issue 21).
+func TestReloadRefusedEndToEnd(t *testing.T) {
+	path := copyModel(t)
+	t.Setenv("LLMREC_ADD_TOKEN", "tok")
+	url, stop := startServer(t, "-model", path, "-watch", "20ms")
+	defer func() { require.NoError(t, stop()) }()
+	c := &http.Client{Timeout: 30 * time.Second}
+	code, body := postAuth(t, c, url+"/items", "tok", rows(2, 16, 0.05))
+	require.Equal(t, http.StatusOK, code, body)
+	saveOther(t, path, 20, 11) // same size, other weights: the item vectors cannot follow
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := c.Get(url + "/metrics")
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), `llmrec_model_reloads_total{result="refused"} 1`) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no refused reload counted")
+		time.Sleep(20 * time.Millisecond)
+	}
+	h := health(t, c, url)
+	require.Equal(t, 22, h.Items)
+	require.Equal(t, 2, h.Added)
+	require.Zero(t, h.Reloads)
+	// the refused version is not retried on every tick
+	time.Sleep(200 * time.Millisecond)
+	resp, err := c.Get(url + "/metrics")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(b), "llmrec_model_reloads_total{result=\"refused\"} 1\n")
+}
