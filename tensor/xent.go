@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"runtime"
 )
 
 // LinearCrossEntropy computes the softmax cross-entropy of the logits of a
@@ -23,9 +24,19 @@ type LinearCrossEntropy struct {
 	hs    []float32 // a chunk's rows times scale, dp wide
 	dhp   []float32 // the chunk's E·w, dp wide
 	scale []float32 // per row of a chunk: g/Σ exp
+	parts []xentPart
+	job   xentJob
+	// minWork overrides xentMinPartWork when not 0 (tests split small
+	// problems with it).
+	minWork int
+}
+
+// xentPart is the scratch of one part of a chunk's work (one goroutine's).
+type xentPart struct {
 	shift [xentMR * 8]float32
 	sums  [xentMR]float64
-	tile  []float32 // one 6 x 16 block for the item gradient's edges
+	tile  [xentMR * xentNB]float32 // a 6 x 16 block for the item gradient's edges
+	loss  float64
 }
 
 // The logits are computed and kept in tiles of xentMR rows x xentNR items;
@@ -39,6 +50,9 @@ const (
 	// keeps in the first-level cache at a time (4 tiles of w at d 64 are
 	// 24 KiB).
 	xentItemBlock = 4
+	// xentMinPartWork is the multiply-adds (rows x items x d) of a chunk
+	// below which it is not split over goroutines.
+	xentMinPartWork = 1 << 21
 )
 
 // LossGrad computes, for the m rows of h (m x d, row stride d) against the
@@ -144,42 +158,41 @@ func (x *LinearCrossEntropy) lossGrad(k *xentKernels, h []float32, m, d int, w [
 	x.hs = grow(x.hs, chunk*dp)
 	x.dhp = grow(x.dhp, chunk*dp)
 	x.scale = grow(x.scale, chunk)
-	x.tile = grow(x.tile, xentMR*xentNB)
+	procs := runtime.GOMAXPROCS(0)
+	if cap(x.parts) < procs {
+		x.parts = make([]xentPart, procs)
+	}
+	ws := getWorkspace()
+	defer putWorkspace(ws)
 	var loss float64
 	for lo := 0; lo < m; lo += chunk {
 		mc := min(chunk, m-lo)
 		nrb := (mc + xentMR - 1) / xentMR
 		rows := h[lo*d : (lo+mc)*d]
 		packSlivers(x.a, rows, mc, d, xentMR)
-		// Tile (rb, t) of the chunk's logits is at z[(t·nrb+rb)·144:]: a
-		// column of tiles (every row against 24 items) is contiguous, as
-		// the item-side gradient reads it.
-		z, ldt := x.z[:nrb*nt*xentTile], nrb*xentTile
 		for i := range x.rmax[:nrb*xentMR*8] {
 			x.rmax[i] = float32(math.Inf(-1))
 		}
-		// The logits, a block of item tiles at a time against every row
-		// block, so that the block of w stays in the first-level cache.
-		for jb := 0; jb < full; jb += xentItemBlock {
-			nb := min(xentItemBlock, full-jb)
-			for rb := range nrb {
-				k.logits(d, x.a[rb*xentMR*d:], x.wt[jb*xentNR*d:], z[(jb*nrb+rb)*xentTile:], nb, ldt, x.rmax[rb*xentMR*8:])
-			}
+		// Tile (rb, t) of the chunk's logits is at z[(t·nrb+rb)·144:]: a
+		// column of tiles (every row against 24 items) is contiguous, as
+		// the item-side gradient reads it.
+		j := &x.job
+		*j = xentJob{x: x, k: k, z: x.z[:nrb*nt*xentTile], ldt: nrb * xentTile, nrb: nrb, nt: nt, full: full,
+			mc: mc, n: n, d: d, dp: dp, rows: rows, targets: targets[lo : lo+mc], g: g,
+			wr: wr, ldw: ldw, wlast: wlast, dw: dw}
+		minWork := xentMinPartWork
+		if x.minWork > 0 {
+			minWork = x.minWork
 		}
-		if full < nt { // the last tile's padding columns stay out of the maxima
-			for rb := range nrb {
-				k.logits(d, x.a[rb*xentMR*d:], x.wt[full*xentNR*d:], z[(full*nrb+rb)*xentTile:], 1, ldt, nil)
-			}
+		j.parts = max(1, min(procs, nrb, mc*n*d/minWork))
+		for _, ph := range []int{xentLogits, xentSoftmax, xentGrads} {
+			j.phase = ph
+			runParts(j, j.parts, ws)
 		}
-		loss += x.softmaxRows(k, z, ldt, mc, n, full, targets[lo:lo+mc], g)
-		x.scaleRows(rows, mc, nrb, d, dp)
-
-		// Both gradient products, a block of item tiles at a time.
-		for jb := 0; jb < nt; jb += xentItemBlock {
-			nb := min(xentItemBlock, nt-jb)
-			x.rowGrads(k, z, nrb, full, jb, nb, wr, ldw, wlast, dp)
-			x.itemGrads(k, z, nrb, n, jb, nb, d, dp, dw)
+		for p := range j.parts {
+			loss += x.parts[p].loss
 		}
+		*j = xentJob{} // drop references to the caller's slices
 		// dh = scale·E·w − g·w_target, and the one-hot part of dw.
 		for r := range mc {
 			t := targets[lo+r]
@@ -192,6 +205,68 @@ func (x *LinearCrossEntropy) lossGrad(k *xentKernels, h []float32, m, d int, w [
 		}
 	}
 	return loss
+}
+
+// The phases of a chunk; each is split into parts over disjoint rows (or
+// items), and each waits for the one before.
+const (
+	xentLogits  = iota // the logits and the rows' running maxima
+	xentSoftmax        // exponentials, sums, loss, scaled rows
+	xentGrads          // E·w for the part's rows, Eᵀ·hs for its items
+)
+
+// xentJob is one chunk of LinearCrossEntropy's work: rows [lo, lo+mc) of
+// h against all of w.
+type xentJob struct {
+	x                  *LinearCrossEntropy
+	k                  *xentKernels
+	phase, parts       int
+	z                  []float32
+	ldt, nrb, nt, full int
+	mc, n, d, dp       int
+	rows               []float32
+	targets            []int
+	g                  float32
+	wr, wlast, dw      []float32
+	ldw                int
+}
+
+// span returns part p's share [lo, hi) of count units.
+func (j *xentJob) span(count, p int) (int, int) {
+	return count * p / j.parts, count * (p + 1) / j.parts
+}
+
+func (j *xentJob) part(_ *workspace, p int) {
+	rb0, rb1 := j.span(j.nrb, p)
+	switch j.phase {
+	case xentLogits:
+		j.logits(rb0, rb1)
+	case xentSoftmax:
+		j.x.parts[p].loss = j.softmaxRows(&j.x.parts[p], rb0, rb1)
+		j.scaleRows(rb0, rb1)
+	case xentGrads:
+		j.rowGrads(rb0, rb1)
+		t0, t1 := j.span(j.nt, p)
+		j.itemGrads(&j.x.parts[p], t0, t1)
+	}
+}
+
+// logits computes the tiles of row blocks [rb0, rb1), a block of item tiles
+// at a time against every row block, so that the block of w stays in the
+// first-level cache.
+func (j *xentJob) logits(rb0, rb1 int) {
+	x, k, d := j.x, j.k, j.d
+	for jb := 0; jb < j.full; jb += xentItemBlock {
+		nb := min(xentItemBlock, j.full-jb)
+		for rb := rb0; rb < rb1; rb++ {
+			k.logits(d, x.a[rb*xentMR*d:], x.wt[jb*xentNR*d:], j.z[(jb*j.nrb+rb)*xentTile:], nb, j.ldt, x.rmax[rb*xentMR*8:])
+		}
+	}
+	if j.full < j.nt { // the last tile's padding columns stay out of the maxima
+		for rb := rb0; rb < rb1; rb++ {
+			k.logits(d, x.a[rb*xentMR*d:], x.wt[j.full*xentNR*d:], j.z[(j.full*j.nrb+rb)*xentTile:], 1, j.ldt, nil)
+		}
+	}
 }
 
 // packSlivers packs the rows rows of width d into dst as slivers of width
@@ -212,21 +287,22 @@ func packSlivers(dst, src []float32, rows, d, width int) {
 	}
 }
 
-// softmaxRows turns each of the chunk's mc rows of logits into their
+// softmaxRows turns the rows of row blocks [rb0, rb1) into their
 // exponentials shifted by the row maximum (the last tile's padding stays
 // 0; padding rows become 1, harmless as their hs rows are 0), sets
-// x.scale[r] = g/Σ_j exp, and returns the chunk's loss.
-func (x *LinearCrossEntropy) softmaxRows(k *xentKernels, z []float32, ldt, mc, n, full int, targets []int, g float32) float64 {
+// x.scale[r] = g/Σ_j exp, and returns their loss.
+func (j *xentJob) softmaxRows(pt *xentPart, rb0, rb1 int) float64 {
+	x, z, ldt, full := j.x, j.z, j.ldt, j.full
 	var loss float64
-	rest := n - full*xentNR // items in the last, partial tile
-	for rb := 0; rb*xentMR < mc; rb++ {
-		rows := min(xentMR, mc-rb*xentMR)
+	rest := j.n - full*xentNR // items in the last, partial tile
+	for rb := rb0; rb < rb1; rb++ {
+		rows := min(xentMR, j.mc-rb*xentMR)
 		var zt [xentMR]float32
 		for i := range xentMR {
 			mx := float32(0)
 			if i < rows {
 				r := rb*xentMR + i
-				row := z[rb*xentTile+i*xentNR:] // item j at row[(j/24)·ldt + j%24]
+				row := z[rb*xentTile+i*xentNR:] // item t at row[(t/24)·ldt + t%24]
 				mx = float32(math.Inf(-1))
 				for _, v := range x.rmax[r*8 : r*8+8] {
 					mx = max(mx, v)
@@ -236,91 +312,100 @@ func (x *LinearCrossEntropy) softmaxRows(k *xentKernels, z []float32, ldt, mc, n
 						mx = max(mx, v)
 					}
 				}
-				t := targets[r]
+				t := j.targets[r]
 				zt[i] = row[t/xentNR*ldt+t%xentNR]
 			}
 			for l := range 8 {
-				x.shift[i*8+l] = mx
+				pt.shift[i*8+l] = mx
 			}
 		}
-		x.sums = [xentMR]float64{}
+		pt.sums = [xentMR]float64{}
 		if full > 0 {
-			k.exp(z[rb*xentTile:], full, ldt, x.shift[:], &x.sums)
+			j.k.exp(z[rb*xentTile:], full, ldt, pt.shift[:], &pt.sums)
 		}
 		for i := range rows {
 			r := rb*xentMR + i
-			mx, s := x.shift[i*8], x.sums[i]
+			mx, s := pt.shift[i*8], pt.sums[i]
 			if rest > 0 {
 				last := z[rb*xentTile+i*xentNR+full*ldt:][:rest]
-				for j, v := range last {
+				for q, v := range last {
 					e := exp32(v - mx)
-					last[j] = e
+					last[q] = e
 					s += float64(e)
 				}
 			}
 			loss += math.Log(s) + float64(mx) - float64(zt[i])
-			x.scale[r] = float32(float64(g) / s)
+			x.scale[r] = float32(float64(j.g) / s)
 		}
 	}
 	return loss
 }
 
-// scaleRows sets x.hs's first 6·nrb rows (dp wide) to the chunk's rows
-// times their scale, zero in the padding rows and columns.
-func (x *LinearCrossEntropy) scaleRows(rows []float32, mc, nrb, d, dp int) {
-	hs := x.hs[:nrb*xentMR*dp]
-	clear(hs[mc*dp:])
-	for r := range mc {
-		dst, sc := hs[r*dp:(r+1)*dp], x.scale[r]
-		for i, v := range rows[r*d : (r+1)*d] {
+// scaleRows sets the rows of x.hs in row blocks [rb0, rb1) (dp wide) to the
+// chunk's rows times their scale, zero in the padding rows and columns.
+func (j *xentJob) scaleRows(rb0, rb1 int) {
+	x, d, dp := j.x, j.d, j.dp
+	for r := rb0 * xentMR; r < rb1*xentMR; r++ {
+		dst := x.hs[r*dp : (r+1)*dp]
+		if r >= j.mc {
+			clear(dst)
+			continue
+		}
+		sc := x.scale[r]
+		for i, v := range j.rows[r*d : (r+1)*d] {
 			dst[i] = sc * v
 		}
 		clear(dst[d:])
 	}
 }
 
-// rowGrads adds E·w over the item tiles [jb, jb+nb) into x.dhp (set on the
-// first block): w's rows from wr (ldw apart), the partial last tile's from
-// wlast.
-func (x *LinearCrossEntropy) rowGrads(k *xentKernels, z []float32, nrb, full, jb, nb int, wr []float32, ldw int, wlast []float32, dp int) {
-	whole := min(jb+nb, full) - jb // whole tiles in the block
-	ldt := nrb * xentTile
-	for rb := range nrb {
-		e := z[(jb*nrb+rb)*xentTile:]
-		for f := 0; f < dp; f += xentNB {
-			c := x.dhp[rb*xentMR*dp+f:]
-			if whole > 0 {
-				k.rowGrad(whole, e, ldt, wr[jb*xentNR*ldw+f:], ldw, c, dp, jb > 0)
-			}
-			if whole < nb {
-				k.rowGrad(1, e[whole*ldt:], ldt, wlast[f:], ldw, c, dp, jb > 0 || whole > 0)
+// rowGrads sets x.dhp's rows in row blocks [rb0, rb1) to E·w, a block of
+// item tiles at a time (so that the block of w stays in the first-level
+// cache): w's rows from j.wr (ldw apart), the partial last tile's from
+// j.wlast.
+func (j *xentJob) rowGrads(rb0, rb1 int) {
+	dp, ldw := j.dp, j.ldw
+	for jb := 0; jb < j.nt; jb += xentItemBlock {
+		nb := min(xentItemBlock, j.nt-jb)
+		whole := max(0, min(jb+nb, j.full)-jb) // whole tiles in the block
+		for rb := rb0; rb < rb1; rb++ {
+			e := j.z[(jb*j.nrb+rb)*xentTile:]
+			for f := 0; f < dp; f += xentNB {
+				c := j.x.dhp[rb*xentMR*dp+f:]
+				if whole > 0 {
+					j.k.rowGrad(whole, e, j.ldt, j.wr[jb*xentNR*ldw+f:], ldw, c, dp, jb > 0)
+				}
+				if whole < nb {
+					j.k.rowGrad(1, e[whole*j.ldt:], j.ldt, j.wlast[f:], ldw, c, dp, jb > 0 || whole > 0)
+				}
 			}
 		}
 	}
 }
 
-// itemGrads adds Eᵀ·hs over the item tiles [jb, jb+nb) into dw, 6 items x
+// itemGrads adds Eᵀ·hs for the items of tiles [t0, t1) into dw, 6 items x
 // 16 columns at a time; blocks that reach past item n or column d go
-// through x.tile.
-func (x *LinearCrossEntropy) itemGrads(k *xentKernels, z []float32, nrb, n, jb, nb, d, dp int, dw []float32) {
-	for t := jb; t < jb+nb; t++ {
+// through the part's scratch tile.
+func (j *xentJob) itemGrads(pt *xentPart, t0, t1 int) {
+	d, dp, n := j.d, j.dp, j.n
+	for t := t0; t < t1; t++ {
 		for q := 0; q < xentNR; q += xentMR {
 			j0 := t*xentNR + q
 			items := min(xentMR, n-j0)
 			if items <= 0 {
 				break
 			}
-			e := z[t*nrb*xentTile+q:]
+			e := j.z[t*j.nrb*xentTile+q:]
 			for f := 0; f < dp; f += xentNB {
 				if items == xentMR && f+xentNB <= d {
-					k.itemGrad(nrb, e, xentTile, x.hs[f:], dp, dw[j0*d+f:], d, true)
+					j.k.itemGrad(j.nrb, e, xentTile, j.x.hs[f:], dp, j.dw[j0*d+f:], d, true)
 					continue
 				}
-				k.itemGrad(nrb, e, xentTile, x.hs[f:], dp, x.tile, xentNB, false)
+				j.k.itemGrad(j.nrb, e, xentTile, j.x.hs[f:], dp, pt.tile[:], xentNB, false)
 				cols := min(xentNB, d-f)
 				for i := range items {
-					dst := dw[(j0+i)*d+f : (j0+i)*d+f+cols]
-					for c, v := range x.tile[i*xentNB : i*xentNB+cols] {
+					dst := j.dw[(j0+i)*d+f : (j0+i)*d+f+cols]
+					for c, v := range pt.tile[i*xentNB : i*xentNB+cols] {
 						dst[c] += v
 					}
 				}

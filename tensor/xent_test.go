@@ -133,21 +133,33 @@ func runXent(k *xentKernels, x *LinearCrossEntropy, c xentCase, h, w []float32, 
 // TestLinearCrossEntropyMatchesReference compares the loss and both
 // gradients with the float64 reference to 1e-5, for the kernels this CPU
 // runs and the portable ones, twice on one workspace (the second run
-// reuses grown buffers).
+// reuses grown buffers), with each chunk on one goroutine and split into
+// as many parts as GOMAXPROCS allows (go test -cpu 1,2,4 varies it).
 func TestLinearCrossEntropyMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(20, 1))
 	for _, k := range []*xentKernels{xentKern, &goXentKernels} {
-		var x LinearCrossEntropy
-		for _, c := range xentCases {
-			h, w, targets, dw0 := xentOperands(rng, c)
-			g := 1 / float32(c.m)
-			wantL, wantDh, wantDw := xentReference(h, c.m, c.d, w, c.n, targets, float64(g))
-			for rep := range 2 {
-				l, dh, dw := runXent(k, &x, c, h, w, targets, g, dw0)
-				assert.InDelta(t, wantL, l, 1e-5*wantL, "%s %v rep %d: loss", k.name, c, rep)
-				assert.Less(t, relErr(dh, nil, wantDh), 1e-5, "%s %v rep %d: dh", k.name, c, rep)
-				assert.Less(t, relErr(dw, dw0, wantDw), 1e-5, "%s %v rep %d: dw", k.name, c, rep)
-			}
+		for _, split := range []bool{false, true} {
+			testXentCases(t, rng, k, split)
+		}
+	}
+}
+
+// testXentCases runs every case of xentCases through the driver with k
+// (split: into as many parts as GOMAXPROCS allows) against the reference.
+func testXentCases(t *testing.T, rng *rand.Rand, k *xentKernels, split bool) {
+	var x LinearCrossEntropy
+	if split {
+		x.minWork = 1
+	}
+	for _, c := range xentCases {
+		h, w, targets, dw0 := xentOperands(rng, c)
+		g := 1 / float32(c.m)
+		wantL, wantDh, wantDw := xentReference(h, c.m, c.d, w, c.n, targets, float64(g))
+		for rep := range 2 {
+			l, dh, dw := runXent(k, &x, c, h, w, targets, g, dw0)
+			assert.InDelta(t, wantL, l, 1e-5*wantL, "%s %v split %v rep %d: loss", k.name, c, split, rep)
+			assert.Less(t, relErr(dh, nil, wantDh), 1e-5, "%s %v split %v rep %d: dh", k.name, c, split, rep)
+			assert.Less(t, relErr(dw, dw0, wantDw), 1e-5, "%s %v split %v rep %d: dw", k.name, c, split, rep)
 		}
 	}
 }

@@ -2,10 +2,12 @@
 # Seconds per training epoch of BCE SASRec on a dataset, this checkout against
 # another revision, side by side: both binaries are built first, then run
 # alternately (ROUNDS rounds x 3 epochs each, no validation), so both see the
-# same machine load. Prints one line per run and the mean ratio.
+# same machine load. Prints one line per run and the mean ratio. FLAGS adds
+# flags to both runs (FLAGS="-loss ce" times full cross-entropy instead).
 #
 #   examples/sasrec/sidebyside.sh REV [DATA] [ROUNDS]     # from the repository root
 #   examples/sasrec/sidebyside.sh 935c3a7 ../shared/data/amazon-beauty 4
+#   FLAGS="-loss ce -threads 1" examples/sasrec/sidebyside.sh 05effd4
 set -euo pipefail
 rev=${1:?usage: sidebyside.sh REV [DATA] [ROUNDS]}
 data=${2:-../shared/data/amazon-beauty}
@@ -17,7 +19,8 @@ git worktree add --detach "$tmp/base" "$rev" >/dev/null
 go build -o "$tmp/sasrec_head" ./examples/sasrec
 for ((r = 1; r <= rounds; r++)); do
 	for w in base head; do
-		"$tmp/sasrec_$w" -data "$data" -epochs 3 -patience 0 -eval-every 1000 -seed 42 -quiet 2>/dev/null |
+		# shellcheck disable=SC2086 # FLAGS is a list of flags
+		"$tmp/sasrec_$w" -data "$data" ${FLAGS:-} -epochs 3 -patience 0 -eval-every 1000 -seed 42 -quiet 2>/dev/null |
 			tail -1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join("%.3f" % x for x in d["epoch_seconds"]))' |
 			sed "s/^/$r $w /; s/\$/ load $(cut -d' ' -f1 /proc/loadavg)/"
 	done
