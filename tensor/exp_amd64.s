@@ -115,9 +115,9 @@ loop:
 	VPADDD Y3, OUT, OUT; \
 	VMOVUPS OUT, off(SI)
 
-// EXPROW exponentiates row i of a tile (three vectors) and adds their sum,
-// in float64, into SUM (XSUM its low half).
-#define EXPROW(i, SUM) \
+// EXPROW exponentiates row i of the tile at SI (three vectors, shift at
+// i·32(DX)) and adds their sum, in float64, into the float64 at i·8(DI).
+#define EXPROW(i) \
 	EXPV(i*96, i*32, Y1); \
 	EXPV(i*96+32, i*32, Y4); \
 	EXPV(i*96+64, i*32, Y5); \
@@ -126,66 +126,41 @@ loop:
 	VEXTRACTF128 $1, Y1, X6; \
 	VADDPS X6, X1, X1; \
 	VCVTPS2PD X1, Y6; \
-	VADDPD Y6, SUM, SUM
+	VEXTRACTF128 $1, Y6, X7; \
+	VADDPD X7, X6, X6; \
+	VHADDPD X6, X6, X6; \
+	VADDSD (i*8)(DI), X6, X6; \
+	VMOVSD X6, (i*8)(DI)
 
-// EXPSUM4 reduces the four float64 lanes of SUM (XSUM) into off(DI).
-#define EXPSUM4(off, SUM, XSUM) \
-	VEXTRACTF128 $1, SUM, X0; \
-	VADDPD X0, XSUM, X0; \
-	VHADDPD X0, X0, X0; \
-	MOVSD X0, off(DI)
-
-// func expTileRowsAVX2(z *float32, ntiles, ldt int, shift *float32, sums *float64)
+// func expTilesAVX2(z *float32, ntiles int, shift *float32, sums *float64)
 //
-// In place, the six rows of ntiles >= 1 tiles of 6 x 24 logits (tile t at
-// z + t·ldt floats, row i at 24·i floats into it): row i becomes exp(z −
-// shift_i), with shift_i the eight equal floats at shift + 8·i (at least
-// every element of the row), and sums[i] their sum. The next tile is
-// prefetched, as tiles are far apart.
+// In place, the six rows of ntiles >= 1 adjacent tiles of 6 x 24 logits
+// (576 bytes each, row i at 96·i bytes into a tile): row i of tile t
+// becomes exp(z − s) with s the eight equal floats at shift + (6t+i)·32
+// bytes (at least every element of the row), and their sum is added to
+// sums[6t+i]. The tiles are read in memory order (a column of the fused
+// cross-entropy's tiles, one per row block).
 //
-// Registers: Y8, Y10, Y11, Y13, Y14, Y15 the sums, Y9 lo, Y12 log2e.
-TEXT ·expTileRowsAVX2(SB), NOSPLIT, $0-40
+// Registers: Y9 lo, Y12 log2e; SI the tile, DX its shifts, DI its sums.
+TEXT ·expTilesAVX2(SB), NOSPLIT, $0-32
 	MOVQ z+0(FP), SI
 	MOVQ ntiles+8(FP), CX
-	MOVQ ldt+16(FP), BX
-	SHLQ $2, BX
-	MOVQ shift+24(FP), DX
-	MOVQ sums+32(FP), DI
+	MOVQ shift+16(FP), DX
+	MOVQ sums+24(FP), DI
 	VMOVUPS expConsts<>+96(SB), Y9
 	VMOVUPS expConsts<>+0(SB), Y12
-	VXORPD Y8, Y8, Y8
-	VXORPD Y10, Y10, Y10
-	VXORPD Y11, Y11, Y11
-	VXORPD Y13, Y13, Y13
-	VXORPD Y14, Y14, Y14
-	VXORPD Y15, Y15, Y15
 
-rtiles:
-	LEAQ (SI)(BX*1), R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 64(R8)
-	PREFETCHT0 128(R8)
-	PREFETCHT0 192(R8)
-	PREFETCHT0 256(R8)
-	PREFETCHT0 320(R8)
-	PREFETCHT0 384(R8)
-	PREFETCHT0 448(R8)
-	PREFETCHT0 512(R8)
-	EXPROW(0, Y8)
-	EXPROW(1, Y10)
-	EXPROW(2, Y11)
-	EXPROW(3, Y13)
-	EXPROW(4, Y14)
-	EXPROW(5, Y15)
-	MOVQ R8, SI
+etiles:
+	EXPROW(0)
+	EXPROW(1)
+	EXPROW(2)
+	EXPROW(3)
+	EXPROW(4)
+	EXPROW(5)
+	ADDQ $576, SI
+	ADDQ $192, DX
+	ADDQ $48, DI
 	DECQ CX
-	JNZ rtiles
-
-	EXPSUM4(0, Y8, X8)
-	EXPSUM4(8, Y10, X10)
-	EXPSUM4(16, Y11, X11)
-	EXPSUM4(24, Y13, X13)
-	EXPSUM4(32, Y14, X14)
-	EXPSUM4(40, Y15, X15)
+	JNZ etiles
 	VZEROUPPER
 	RET

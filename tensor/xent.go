@@ -24,6 +24,8 @@ type LinearCrossEntropy struct {
 	hs    []float32 // a chunk's rows times scale, dp wide
 	dhp   []float32 // the chunk's E·w, dp wide
 	scale []float32 // per row of a chunk: g/Σ exp
+	shift []float32 // per row of a chunk: its maximum, in 8 lanes
+	sums  []float64 // per row of a chunk: Σ exp
 	parts []xentPart
 	job   xentJob
 	// minWork overrides xentMinPartWork when not 0 (tests split small
@@ -33,10 +35,8 @@ type LinearCrossEntropy struct {
 
 // xentPart is the scratch of one part of a chunk's work (one goroutine's).
 type xentPart struct {
-	shift [xentMR * 8]float32
-	sums  [xentMR]float64
-	tile  [xentMR * xentNB]float32 // a 6 x 16 block for the item gradient's edges
-	loss  float64
+	tile [xentMR * xentNB]float32 // a 6 x 16 block for the item gradient's edges
+	loss float64
 }
 
 // The logits are computed and kept in tiles of xentMR rows x xentNR items;
@@ -117,10 +117,10 @@ type xentKernels struct {
 	// E's row rr at item j is e[(j/24)·ldt + rr·24 + j%24], W's row j is
 	// w[j·ldw : j·ldw+16]; c's row rr is c[rr·ldc : rr·ldc+16]; acc adds.
 	rowGrad func(ntiles int, e []float32, ldt int, w []float32, ldw int, c []float32, ldc int, acc bool)
-	// exp sets row i of the ntiles tiles z[t·ldt:] to exp(z − shift[8·i])
-	// (shift[8·i : 8·i+8] hold one value, at least every element of the
-	// row) and sums[i] to their sum.
-	exp func(z []float32, ntiles, ldt int, shift []float32, sums *[xentMR]float64)
+	// exp sets row i of the ntiles adjacent tiles z[144·t:] to exp(z −
+	// shift[8·(6t+i)]) (shift[8·(6t+i):][:8] hold one value, at least every
+	// element of the row) and adds their sum to sums[6t+i].
+	exp func(z []float32, ntiles int, shift []float32, sums []float64)
 }
 
 // goXentKernels are the portable kernels (the reference the assembly ones
@@ -158,6 +158,8 @@ func (x *LinearCrossEntropy) lossGrad(k *xentKernels, h []float32, m, d int, w [
 	x.hs = grow(x.hs, chunk*dp)
 	x.dhp = grow(x.dhp, chunk*dp)
 	x.scale = grow(x.scale, chunk)
+	x.shift = grow(x.shift, chunk*8)
+	x.sums = grow(x.sums, chunk)
 	procs := runtime.GOMAXPROCS(0)
 	if cap(x.parts) < procs {
 		x.parts = make([]xentPart, procs)
@@ -242,7 +244,7 @@ func (j *xentJob) part(_ *workspace, p int) {
 	case xentLogits:
 		j.logits(rb0, rb1)
 	case xentSoftmax:
-		j.x.parts[p].loss = j.softmaxRows(&j.x.parts[p], rb0, rb1)
+		j.x.parts[p].loss = j.softmaxRows(rb0, rb1)
 		j.scaleRows(rb0, rb1)
 	case xentGrads:
 		j.rowGrads(rb0, rb1)
@@ -290,55 +292,60 @@ func packSlivers(dst, src []float32, rows, d, width int) {
 // softmaxRows turns the rows of row blocks [rb0, rb1) into their
 // exponentials shifted by the row maximum (the last tile's padding stays
 // 0; padding rows become 1, harmless as their hs rows are 0), sets
-// x.scale[r] = g/Σ_j exp, and returns their loss.
-func (j *xentJob) softmaxRows(pt *xentPart, rb0, rb1 int) float64 {
-	x, z, ldt, full := j.x, j.z, j.ldt, j.full
+// x.scale[r] = g/Σ_j exp, and returns their loss. The tiles go in memory
+// order, a column of tiles at a time.
+func (j *xentJob) softmaxRows(rb0, rb1 int) float64 {
+	x := j.x
+	r0, r1 := rb0*xentMR, rb1*xentMR
 	var loss float64
-	rest := j.n - full*xentNR // items in the last, partial tile
-	for rb := rb0; rb < rb1; rb++ {
-		rows := min(xentMR, j.mc-rb*xentMR)
-		var zt [xentMR]float32
-		for i := range xentMR {
-			mx := float32(0)
-			if i < rows {
-				r := rb*xentMR + i
-				row := z[rb*xentTile+i*xentNR:] // item t at row[(t/24)·ldt + t%24]
-				mx = float32(math.Inf(-1))
-				for _, v := range x.rmax[r*8 : r*8+8] {
-					mx = max(mx, v)
-				}
-				if rest > 0 {
-					for _, v := range row[full*ldt : full*ldt+rest] {
-						mx = max(mx, v)
-					}
-				}
-				t := j.targets[r]
-				zt[i] = row[t/xentNR*ldt+t%xentNR]
+	for r := r0; r < r1; r++ {
+		mx := float32(0)
+		if r < j.mc {
+			mx = float32(math.Inf(-1))
+			for _, v := range x.rmax[r*8 : r*8+8] {
+				mx = max(mx, v)
 			}
-			for l := range 8 {
-				pt.shift[i*8+l] = mx
+			for _, v := range j.lastTile(r) {
+				mx = max(mx, v)
 			}
+			loss -= float64(j.z[j.at(r, j.targets[r])]) // before the exponentials overwrite it
 		}
-		pt.sums = [xentMR]float64{}
-		if full > 0 {
-			j.k.exp(z[rb*xentTile:], full, ldt, pt.shift[:], &pt.sums)
+		for l := range 8 {
+			x.shift[r*8+l] = mx
 		}
-		for i := range rows {
-			r := rb*xentMR + i
-			mx, s := pt.shift[i*8], pt.sums[i]
-			if rest > 0 {
-				last := z[rb*xentTile+i*xentNR+full*ldt:][:rest]
-				for q, v := range last {
-					e := exp32(v - mx)
-					last[q] = e
-					s += float64(e)
-				}
-			}
-			loss += math.Log(s) + float64(mx) - float64(zt[i])
-			x.scale[r] = float32(float64(j.g) / s)
+		x.sums[r] = 0
+	}
+	for t := range j.full {
+		j.k.exp(j.z[t*j.ldt+rb0*xentTile:], rb1-rb0, x.shift[r0*8:], x.sums[r0:])
+	}
+	for r := r0; r < min(r1, j.mc); r++ {
+		mx, s := x.shift[r*8], x.sums[r]
+		last := j.lastTile(r)
+		for q, v := range last {
+			e := exp32(v - mx)
+			last[q] = e
+			s += float64(e)
 		}
+		x.scale[r] = float32(float64(j.g) / s)
+		loss += math.Log(s) + float64(mx)
 	}
 	return loss
+}
+
+// at returns the index in j.z of row r's logit of item t.
+func (j *xentJob) at(r, t int) int {
+	return t/xentNR*j.ldt + r/xentMR*xentTile + r%xentMR*xentNR + t%xentNR
+}
+
+// lastTile returns row r's logits of the partial last tile (none when the
+// items fill whole tiles).
+func (j *xentJob) lastTile(r int) []float32 {
+	rest := j.n - j.full*xentNR
+	if rest == 0 {
+		return nil
+	}
+	o := j.at(r, j.full*xentNR)
+	return j.z[o : o+rest]
 }
 
 // scaleRows sets the rows of x.hs in row blocks [rb0, rb1) (dp wide) to the
@@ -388,15 +395,18 @@ func (j *xentJob) rowGrads(rb0, rb1 int) {
 // through the part's scratch tile.
 func (j *xentJob) itemGrads(pt *xentPart, t0, t1 int) {
 	d, dp, n := j.d, j.dp, j.n
+	// Per tile, the columns outside and the items inside: the column block
+	// of hs stays in the first-level cache for the tile's four groups of
+	// six items.
 	for t := t0; t < t1; t++ {
-		for q := 0; q < xentNR; q += xentMR {
-			j0 := t*xentNR + q
-			items := min(xentMR, n-j0)
-			if items <= 0 {
-				break
-			}
-			e := j.z[t*j.nrb*xentTile+q:]
-			for f := 0; f < dp; f += xentNB {
+		for f := 0; f < dp; f += xentNB {
+			for q := 0; q < xentNR; q += xentMR {
+				j0 := t*xentNR + q
+				items := min(xentMR, n-j0)
+				if items <= 0 {
+					break
+				}
+				e := j.z[t*j.nrb*xentTile+q:]
 				if items == xentMR && f+xentNB <= d {
 					j.k.itemGrad(j.nrb, e, xentTile, j.x.hs[f:], dp, j.dw[j0*d+f:], d, true)
 					continue
@@ -487,15 +497,18 @@ func storeBlock6x16(s [xentMR][xentNB]float32, c []float32, ldc int, acc bool) {
 	}
 }
 
-func xentExpGo(z []float32, ntiles, ldt int, shift []float32, sums *[xentMR]float64) {
+func xentExpGo(z []float32, ntiles int, shift []float32, sums []float64) {
 	for t := range ntiles {
 		for i := range xentMR {
-			p := z[t*ldt+i*xentNR : t*ldt+(i+1)*xentNR]
-			for j, v := range p {
-				e := exp32(v - shift[i*8])
-				p[j] = e
-				sums[i] += float64(e)
+			p := z[t*xentTile+i*xentNR : t*xentTile+(i+1)*xentNR]
+			sh := shift[(t*xentMR+i)*8]
+			var s float64
+			for q, v := range p {
+				e := exp32(v - sh)
+				p[q] = e
+				s += float64(e)
 			}
+			sums[t*xentMR+i] += s
 		}
 	}
 }

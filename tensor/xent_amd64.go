@@ -31,9 +31,9 @@ var avx2XentKernels = xentKernels{
 		_, _, _ = e[(ntiles-1)*ldt+xentTile-1], w[(ntiles*xentNR-1)*ldw+xentNB-1], c[(xentMR-1)*ldc+xentNB-1]
 		xentRowGradAVX2(ntiles, &e[0], ldt, &w[0], ldw, &c[0], ldc, b2i(acc))
 	},
-	exp: func(z []float32, ntiles, ldt int, shift []float32, sums *[xentMR]float64) {
-		_, _ = z[(ntiles-1)*ldt+xentTile-1], shift[xentMR*8-1]
-		expTileRowsAVX2(&z[0], ntiles, ldt, &shift[0], &sums[0])
+	exp: func(z []float32, ntiles int, shift []float32, sums []float64) {
+		_, _, _ = z[ntiles*xentTile-1], shift[ntiles*xentMR*8-1], sums[ntiles*xentMR-1]
+		expTilesAVX2(&z[0], ntiles, &shift[0], &sums[0])
 	},
 }
 
@@ -57,4 +57,4 @@ func xentItemGradAVX2(nrb int, e *float32, estride int, hs *float32, ldh int, c 
 func xentRowGradAVX2(ntiles int, e *float32, ldt int, w *float32, ldw int, c *float32, ldc, acc int)
 
 //go:noescape
-func expTileRowsAVX2(z *float32, ntiles, ldt int, shift *float32, sums *float64)
+func expTilesAVX2(z *float32, ntiles int, shift *float32, sums *float64)

@@ -8,7 +8,7 @@
 // (Y4..Y12); the two gradient kernels keep a 6 x 16 block of their product
 // in Y4..Y15 (two registers per row), Y0/Y1 hold one 16-wide row of the
 // operand they load and Y2/Y3 alternate as broadcasts of the other. The
-// exponentials are in exp_amd64.s (expTileRowsAVX2), beside the constants.
+// exponentials are in exp_amd64.s (expTilesAVX2), beside the constants.
 
 // XL_ROW multiplies the broadcast of the float at off(SI) by Y0/Y1 into R0/R1.
 #define XL_ROW(off, A, R0, R1) \
