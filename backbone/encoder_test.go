@@ -28,9 +28,14 @@ func TestEncoderConfigJSONUnchanged(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(want), &back))
 		require.Equal(t, cfg, back, kind)
 	}
-	got, err := json.Marshal(ModelConfig{Task: TaskNext, NumNeg: 1})
+	// a model config names its loss now; one saved without it (BCE's zero
+	// value was omitted) reads back as the BCE it was
+	got, err := json.Marshal(ModelConfig{Task: TaskNext, NumNeg: 1, Loss: LossBCE})
 	require.NoError(t, err)
-	require.JSONEq(t, `{"task":"next","num_neg":1}`, string(got))
+	require.JSONEq(t, `{"task":"next","loss":"bce","num_neg":1}`, string(got))
+	var mc ModelConfig
+	require.NoError(t, json.Unmarshal([]byte(`{"task":"next","num_neg":1}`), &mc))
+	require.Equal(t, ModelConfig{Task: TaskNext, NumNeg: 1, Loss: LossBCE}, mc)
 	// old files may have "pre-ln", an empty style or no activation
 	var c EncoderConfig
 	require.NoError(t, json.Unmarshal([]byte(`{"kind":"sasrec","style":"pre-ln"}`), &c))

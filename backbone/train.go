@@ -216,7 +216,8 @@ type TrainOptions struct {
 	NoDecay func(name string) bool
 }
 
-// Train trains m on the users' training sequences with the optimizer and
+// Train trains m on the users' training sequences (after m.Prepare(train)
+// when m is a Preparer) with the optimizer and
 // learning-rate schedule that cfg names (Adam and a constant rate by
 // default) or that opt supplies: every epoch
 // visits the users with at least 2 items in a random order (or length
@@ -248,6 +249,11 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 	}
 	if len(users) == 0 {
 		return nil, fmt.Errorf("backbone: no user has 2 or more training items")
+	}
+	if p, ok := m.(Preparer); ok {
+		if err := p.Prepare(train); err != nil {
+			return nil, err
+		}
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5a5e))
 	params := m.Params()
