@@ -293,6 +293,7 @@ type SeqModel struct {
 	logqPos, logqNeg tensor.Tensor
 	negWeight        tensor.Tensor
 	hsel, dhsel      []float32
+	expBuf           []float32
 }
 
 // NewSeqModel joins an encoder and an item table; their widths must agree.

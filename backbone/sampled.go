@@ -82,33 +82,44 @@ func (m *SeqModel) negatives(rng *rand.Rand) ([]int, error) {
 			m.negs = append(m.negs, 1+rng.IntN(n))
 		}
 	}
+	uniform := -float32(math.Log(float64(n)))
 	logq := func(item int) float32 {
 		if p != nil {
 			return p.LogQ(item)
 		}
-		return -float32(math.Log(float64(n)))
+		return uniform
 	}
 	lqp, lqn, w := resize(&m.logqPos, R, 1), resize(&m.logqNeg, R, k), resize(&m.negWeight, R, k)
+	if m.Cfg.SharedNegatives { // every row sees the same k columns: fill one, copy it
+		for j, neg := range m.negs {
+			lqn.Data[j] = logq(neg)
+		}
+		for r := 1; r < R; r++ {
+			copy(lqn.Data[r*k:(r+1)*k], lqn.Data[:k])
+		}
+	} else {
+		for i, neg := range m.negs {
+			lqn.Data[i] = logq(neg)
+		}
+	}
+	if !m.Cfg.LogQ { // only the hits below matter
+		clear(lqn.Data)
+	}
+	w.Fill(1)
 	inf := float32(math.Inf(1))
 	for r, t := range m.rows {
 		pos := b.Targets[t]
-		lqp.Data[r] = logq(pos)
+		lqp.Data[r] = 0
+		if m.Cfg.LogQ {
+			lqp.Data[r] = logq(pos)
+		}
 		row := m.negs // shared
 		if !m.Cfg.SharedNegatives {
 			row = m.negs[r*k : (r+1)*k]
 		}
 		for j, neg := range row {
-			lqn.Data[r*k+j], w.Data[r*k+j] = logq(neg), 1
 			if neg == pos {
 				lqn.Data[r*k+j], w.Data[r*k+j] = inf, 0
-			}
-		}
-	}
-	if !m.Cfg.LogQ {
-		clear(lqp.Data)
-		for i, v := range lqn.Data {
-			if v != inf {
-				lqn.Data[i] = 0
 			}
 		}
 	}
@@ -155,6 +166,59 @@ func (m *SeqModel) sampledLoss(h, vecs, dh, dvecs *tensor.Tensor) (float64, erro
 			neg.Data.Data[nr] = tensor.Dot(ht, negVecs[nr*d:(nr+1)*d]) * inv
 		}
 	}
+	var loss float64
+	if m.Cfg.Loss == LossSampledSoftmax && (m.Cfg.LogQ || m.ownNegatives()) {
+		// the hot path of the default above DefaultFullCEMaxItems: fused,
+		// with the vectorised exponential (the tape's loss is the same
+		// function, nn.LogQSampledSoftmaxLoss, at 3-4x the cost)
+		m.expBuf = growF(m.expBuf, 1+k)
+		loss = logQSoftmaxRows(pos.Data.Data, neg.Data.Data, m.logqPos.Data, m.logqNeg.Data, k, m.expBuf, pos.Grad.Data, neg.Grad.Data)
+	} else {
+		var err error
+		if loss, err = m.tapeLoss(pos, neg, k); err != nil {
+			return loss, err
+		}
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, nil
+	}
+	m.pushSampledGrads(h, vecs, dh, dvecs, pos, neg)
+	return loss, nil
+}
+
+// logQSoftmaxRows is nn.LogQSampledSoftmaxLoss fused by hand: for each row
+// r, the softmax over pos[r] − lqp[r] and neg[r,j] − lqn[r,j] (+Inf in lqn
+// drops a negative), the mean of −log p(positive) over the rows, and its
+// gradient with respect to pos and neg written into gpos and gneg. buf holds
+// 1 + k floats.
+func logQSoftmaxRows(pos, neg, lqp, lqn []float32, k int, buf, gpos, gneg []float32) float64 {
+	R := len(pos)
+	invR := 1 / float64(R)
+	var loss float64
+	for r := range R {
+		z := buf[:1+k]
+		z[0] = pos[r] - lqp[r]
+		mx := z[0]
+		for j, v := range neg[r*k : (r+1)*k] {
+			z[1+j] = v - lqn[r*k+j]
+			mx = max(mx, z[1+j])
+		}
+		z0 := z[0]
+		sum := tensor.ExpSum(z, z, mx)
+		loss += math.Log(sum) + float64(mx) - float64(z0)
+		sc := float32(invR / sum)
+		gpos[r] = z[0]*sc - float32(invR)
+		g := gneg[r*k : (r+1)*k]
+		for j := range g {
+			g[j] = z[1+j] * sc
+		}
+	}
+	return loss * invR
+}
+
+// tapeLoss evaluates the loss of package nn that ModelConfig names on the
+// logits in pos and neg, and leaves its gradient in their Grad.
+func (m *SeqModel) tapeLoss(pos, neg *autograd.Value, k int) (float64, error) {
 	tp := m.tape
 	tp.Reset()
 	var l *autograd.Value
@@ -171,8 +235,6 @@ func (m *SeqModel) sampledLoss(h, vecs, dh, dvecs *tensor.Tensor) (float64, erro
 			w = &m.negWeight
 		}
 		l = nn.GBCELoss(tp, pos, neg, beta, w, nil)
-	case m.Cfg.LogQ || m.ownNegatives():
-		l = nn.LogQSampledSoftmaxLoss(tp, pos, neg, &m.logqPos, &m.logqNeg, nil)
 	default:
 		l = nn.SampledSoftmaxLoss(tp, pos, neg, nil)
 	}
@@ -183,6 +245,16 @@ func (m *SeqModel) sampledLoss(h, vecs, dh, dvecs *tensor.Tensor) (float64, erro
 	if err := tp.Backward(l); err != nil {
 		return loss, fmt.Errorf("backbone: loss: %w", err)
 	}
+	return loss, nil
+}
+
+// pushSampledGrads takes the logits' gradients (pos.Grad, neg.Grad) through
+// the dot products into dh and dvecs.
+func (m *SeqModel) pushSampledGrads(h, vecs, dh, dvecs *tensor.Tensor, pos, neg *autograd.Value) {
+	T, k, d, R := m.batch.NumTokens(), m.Cfg.NumNeg, m.Enc.Dim(), len(m.rows)
+	inv := m.invTemp()
+	shared := m.Cfg.SharedNegatives
+	negVecs := vecs.Data[(T+R)*d:]
 	dNegVecs := dvecs.Data[(T+R)*d:]
 	for r, t := range m.rows {
 		ht := h.Data[t*d : (t+1)*d]
@@ -210,5 +282,4 @@ func (m *SeqModel) sampledLoss(h, vecs, dh, dvecs *tensor.Tensor) (float64, erro
 			tensor.Axpy(1, m.dhsel[r*d:(r+1)*d], dh.Data[t*d:(t+1)*d])
 		}
 	}
-	return loss, nil
 }

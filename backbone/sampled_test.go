@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmrec/llmrec/autograd"
+	"github.com/llmrec/llmrec/nn"
 	"github.com/llmrec/llmrec/tensor"
 )
 
@@ -282,4 +284,85 @@ func TestDefaultObjective(t *testing.T) {
 	m := lossModel(t, "sasrec", ModelConfig{})
 	assert.Equal(t, LossCrossEntropy, m.Cfg.Loss)
 	assert.Equal(t, LossCrossEntropy, m.Config().Model.Loss)
+}
+
+// BenchmarkSampledLossStep times one SASRec training step on 128 Beauty
+// users under the many-negative objectives of the frontier (BCE's one
+// negative for scale): gBCE with 256 negatives per position or shared, and
+// logQ-corrected sampled softmax with 256 and 1,024 shared popularity
+// negatives.
+func BenchmarkSampledLossStep(b *testing.B) {
+	split := beauty(b)
+	var users [][]int
+	for _, s := range split.Train {
+		if len(s) >= 2 {
+			users = append(users, s)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		mc   ModelConfig
+	}{
+		{"bce-1", ModelConfig{Loss: LossBCE}},
+		{"gbce-256", ModelConfig{Loss: LossGBCE, NumNeg: 256}},
+		{"gbce-256-shared", ModelConfig{Loss: LossGBCE, NumNeg: 256, SharedNegatives: true}},
+		{"logq-256-shared", ModelConfig{Loss: LossSampledSoftmax, NumNeg: 256, LogQ: true, Proposal: ProposalPopularity, SharedNegatives: true}},
+		{"logq-1024-shared", ModelConfig{Loss: LossSampledSoftmax, NumNeg: 1024, LogQ: true, Proposal: ProposalPopularity, SharedNegatives: true}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(3, 1))
+			cfg, err := DefaultEncoderConfig(KindSASRec)
+			require.NoError(b, err)
+			enc, err := NewSASRec(rng, cfg)
+			require.NoError(b, err)
+			m, err := NewSeqModel(enc, NewIDTable(rng, split.NumItems, 64), c.mc)
+			require.NoError(b, err)
+			require.NoError(b, m.Prepare(split.Train))
+			opt, err := nn.NewAdam(m.Params(), nn.AdamConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-8})
+			require.NoError(b, err)
+			i := 0
+			step := func() {
+				lo := (i * 128) % (len(users) - 128)
+				i++
+				opt.ZeroGrad()
+				if _, err := m.LossGrad(users[lo:lo+128], rng); err != nil {
+					b.Fatal(err)
+				}
+				opt.Step()
+			}
+			for range 3 {
+				step()
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				step()
+			}
+		})
+	}
+}
+
+// TestLogQSoftmaxRowsMatchesTape ties the fused sampled softmax to the tape's
+// nn.LogQSampledSoftmaxLoss (loss and gradients), dropped negatives included.
+func TestLogQSoftmaxRowsMatchesTape(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 1))
+	const R, k = 7, 9
+	pos, neg := normals(rng, R, 2), normals(rng, R*k, 2)
+	lqp, lqn := normals(rng, R, 1), normals(rng, R*k, 1)
+	lqn[3], lqn[20] = float32(math.Inf(1)), float32(math.Inf(1))
+	gp, gn := make([]float32, R), make([]float32, R*k)
+	got := logQSoftmaxRows(pos, neg, lqp, lqn, k, make([]float32, 1+k), gp, gn)
+
+	tp := autograd.NewTape()
+	p, n := tp.Leaf(newT(pos, R, 1)), tp.Leaf(newT(neg, R, k))
+	l := nn.LogQSampledSoftmaxLoss(tp, p, n, newT(lqp, R, 1), newT(lqn, R, k), nil)
+	require.NoError(t, tp.Backward(l))
+	assert.InDelta(t, float64(l.Data.Data[0]), got, 1e-6*got)
+	for i := range gp {
+		assert.InDelta(t, p.Grad.Data[i], gp[i], 1e-6, "pos %d", i)
+	}
+	for i := range gn {
+		assert.InDelta(t, n.Grad.Data[i], gn[i], 1e-6, "neg %d", i)
+	}
+	assert.Zero(t, gn[3])
+	assert.Zero(t, gn[20])
 }

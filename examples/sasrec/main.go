@@ -52,7 +52,7 @@ import (
 
 type options struct {
 	data, format, model, protocol, out, style string
-	load, loss, optimizer, schedule           string
+	load, loss, optimizer, schedule, proposal string
 	maxLen, dim, blocks, heads, batch         int
 	epochs, patience, evalEvery, negs         int
 	bucket, evalUsers, threads                int
@@ -60,7 +60,8 @@ type options struct {
 	temperature, wd, momentum, minLR          float64
 	warmup                                    int
 	seed                                      uint64
-	noCausal, quiet                           bool
+	gbceT                                     float64
+	noCausal, quiet, logq, shared             bool
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -85,8 +86,12 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "out", "", "save the best model here (.safetensors; a .json config is written beside it)")
 	fs.StringVar(&o.style, "style", "", "block style: tf (sasrec default), preln, postln (bert4rec default)")
 	fs.BoolVar(&o.noCausal, "no-causal", false, "drop the causal mask (LLM-ESR code's behaviour)")
-	fs.StringVar(&o.loss, "loss", "bce", "training loss: bce (k negatives), sampled (softmax over the positive and k negatives) or ce (softmax over every item)")
-	fs.IntVar(&o.negs, "negs", 1, "negatives per position k (bce and sampled)")
+	fs.StringVar(&o.loss, "loss", "", "training loss: ce (softmax over every item), gbce (calibrated BCE, k negatives), sampled (softmax over the positive and k negatives) or bce (k negatives); default: the library's (backbone.DefaultObjective: ce up to 100,000 items)")
+	fs.IntVar(&o.negs, "negs", 0, "negatives per position k, or per step with -shared (0: 256 for gbce, 1 otherwise)")
+	fs.Float64Var(&o.gbceT, "gbce-t", 0, "gbce calibration t in (0, 1] (0 = 0.75)")
+	fs.BoolVar(&o.logq, "logq", false, "sampled: correct logits by log Q of the proposal (and draw from -proposal popularity unless set)")
+	fs.StringVar(&o.proposal, "proposal", "", "negatives' distribution: uniform or popularity (default uniform; popularity with -logq)")
+	fs.BoolVar(&o.shared, "shared", false, "sampled and gbce: one draw of k negatives per step, shared by every position")
 	fs.Float64Var(&o.temperature, "temperature", 0, "logit temperature of the sampled and ce losses (0 = 1)")
 	fs.StringVar(&o.optimizer, "optimizer", "adam", "adam, adamw or sgd")
 	fs.Float64Var(&o.wd, "wd", 0, "weight decay (none on LayerNorm, biases and embeddings)")
@@ -152,6 +157,7 @@ type report struct {
 	Threads      int                           `json:"threads"`
 	Seed         uint64                        `json:"seed"`
 	Encoder      backbone.EncoderConfig        `json:"encoder"`
+	ModelCfg     backbone.ModelConfig          `json:"model_config"`
 	Train        backbone.TrainConfig          `json:"train_config"`
 }
 
@@ -212,7 +218,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		mc := backbone.ModelConfig{Loss: loss, NumNeg: o.negs, MaskProb: o.maskProb, Temperature: o.temperature}
+		prop := o.proposal
+		if prop == "" && o.logq {
+			prop = "popularity"
+		}
+		proposal, err := backbone.ParseProposal(prop)
+		if err != nil {
+			return err
+		}
+		if o.negs == 0 && loss == backbone.LossGBCE {
+			o.negs = min(256, split.NumItems-1)
+		}
+		mc := backbone.ModelConfig{Loss: loss, NumNeg: o.negs, MaskProb: o.maskProb, Temperature: o.temperature,
+			Calibration: o.gbceT, Proposal: proposal, LogQ: o.logq, SharedNegatives: o.shared}
 		if m, err = backbone.NewSeqModel(enc, items, mc); err != nil {
 			return err
 		}
@@ -289,7 +307,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Interactions: ds.NumInteractions(), Epochs: len(hist.Epochs), BestEpoch: hist.BestEpoch,
 		Loss: m.Cfg.Loss.String(), TestBy: map[string]map[string]float64{tr.Protocol: tr.Map(), otr.Protocol: otr.Map()},
 		Valid: vr.Map(), Test: tr.Map(), EpochSeconds: hist.EpochSeconds(), StopReason: hist.StopReason,
-		Protocol: o.protocol, Params: nparams, Threads: o.threads, Seed: o.seed, Encoder: enc.Config(), Train: tcfg}
+		Protocol: o.protocol, Params: nparams, Threads: o.threads, Seed: o.seed, Encoder: enc.Config(), ModelCfg: m.Cfg, Train: tcfg}
 	for _, e := range hist.Epochs {
 		rep.TrainSeconds += e.Seconds
 		rep.EvalSeconds += e.EvalSeconds
