@@ -36,8 +36,8 @@ func (e *env) ckptPath(stage string, seed uint64, src *rand.PCG) (string, error)
 	}
 	o := e.o
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s|%s|%s|std=%t|maxlen=%d|dim=%d|blocks=%d|heads=%d|drop=%g|batch=%d|lr=%g,%g|epochs=%d,%d|pat=%d|users=%d|proto=%s|gamma=%g|rows=%d|",
-		e.dataset, filepath.Base(e.embPath), stage, o.standardize, o.maxLen, o.dim, o.blocks, o.heads, o.dropout, o.batch,
+	fmt.Fprintf(h, "%s|%s|%s|loss=%s|std=%t|maxlen=%d|dim=%d|blocks=%d|heads=%d|drop=%g|batch=%d|lr=%g,%g|epochs=%d,%d|pat=%d|users=%d|proto=%s|gamma=%g|rows=%d|",
+		e.dataset, filepath.Base(e.embPath), stage, backbone.DefaultObjective(e.modelConfig(), e.split.NumItems).Loss, o.standardize, o.maxLen, o.dim, o.blocks, o.heads, o.dropout, o.batch,
 		o.lr1, o.lr2, o.epochs1, o.epochs2, o.patience, o.evalUsers, o.protocol, o.gamma, o.alignRows)
 	h.Write(state)
 	return filepath.Join(o.ckpt, fmt.Sprintf("%s-seed%d-%s-%016x.safetensors", e.dataset, seed, stage, h.Sum64())), nil

@@ -24,6 +24,11 @@
 //	mix_texttower NOT PAD: the mixture with its text expert (encoder and
 //	            f_t) started from the trained text-only tower instead of
 //	            fresh (trains the text tower too)
+//	pad_tfllmer NOT PAD (no published method has it): full PAD whose text
+//	            expert's item table is TF-LLMER's reduction instead of f_t
+//	            over the raw LLM rows: Rec-PCA (λ for 90% of PCA's retained
+//	            variance, window-1 co-occurrence graph of the training
+//	            sequences) of the L2-normalized rows, kept normalized
 //
 // Phase 3 stops early on a validation metric, -select3: overall HR@10
 // (PAD's) or cold_ndcg@10, the NDCG@10 of the validation cases whose target
@@ -152,6 +157,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/data"
 	"github.com/llmrec/llmrec/eval"
 	"github.com/llmrec/llmrec/examples/internal/cli"
@@ -160,7 +166,7 @@ import (
 )
 
 // allVariants lists what -variants can name, in run order.
-var allVariants = []string{"id", "text", "pad_infonce", "pad_noanchor", "pad_nomix", "pad", "mix_texttower", "forgetting_infonce", "forgetting_norec"}
+var allVariants = []string{"id", "text", "pad_infonce", "pad_noanchor", "pad_nomix", "pad", "mix_texttower", "pad_tfllmer", "forgetting_infonce", "forgetting_norec"}
 
 // selectMetrics are the phase-3 selection metrics -select3 can name, and
 // the suffix each adds to the name of a phase-3 variant.
@@ -168,6 +174,7 @@ var selectMetrics = map[string]string{"hr@10": "", "cold_ndcg@10": "_coldsel"}
 
 type options struct {
 	dataDir, emb, protocol, out, variants string
+	loss                                  string
 	serve, ckpt                           string
 	select3                               []string
 	coldEvalUsers                         int
@@ -197,6 +204,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.dropout, "dropout", 0.1, "dropout (encoders, f_t, fusion)")
 	fs.IntVar(&o.batch, "batch", 128, "users per step")
 	fs.Float64Var(&o.lr1, "lr1", 1e-3, "learning rate of phase 1 and of the text tower")
+	fs.StringVar(&o.loss, "loss", "", "objective of the towers (phase 1, text, phase 2's recommendation loss): ce, gbce, sampled, bce; default the library's (backbone.DefaultObjective); PAD's paper trains BCE. Phase 3 (the mixture) trains BCE")
 	fs.Float64Var(&o.lr2, "lr2", 5e-4, "learning rate of phase 2")
 	fs.Float64Var(&o.lr3, "lr3", 5e-4, "learning rate of phase 3")
 	fs.IntVar(&o.epochs1, "epochs1", 40, "maximum epochs of phase 1 and of the text tower")
@@ -233,6 +241,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.seeds < 1 {
 		return nil, fmt.Errorf("-seeds %d: need at least 1", o.seeds)
+	}
+	if _, err := backbone.ParseLoss(o.loss); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

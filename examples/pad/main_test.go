@@ -64,7 +64,7 @@ func TestRunAllVariantsAndServe(t *testing.T) {
 		Forget   map[string][]float64 `json:"forgetting"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &sum), "last line must be the JSON summary")
-	for _, v := range []string{"id", "text", "pad_infonce", "pad_noanchor", "pad_nomix", "pad"} {
+	for _, v := range []string{"id", "text", "pad_infonce", "pad_noanchor", "pad_nomix", "pad", "pad_tfllmer"} {
 		for _, k := range []string{"ndcg@10", "hr@10", "cold_ndcg@10", "warm_ndcg@10"} {
 			var vals []float64
 			require.NoError(t, json.Unmarshal(sum.Variants[v][k], &vals), "%s %s", v, k)

@@ -18,6 +18,7 @@ import (
 	"github.com/llmrec/llmrec/examples/internal/stats"
 	"github.com/llmrec/llmrec/moe"
 	"github.com/llmrec/llmrec/nn"
+	"github.com/llmrec/llmrec/recpca"
 )
 
 // encoderConfig is PAD's SASRec shape at CPU size.
@@ -40,6 +41,43 @@ func (e *env) newText(r *rand.Rand) (*align.TextProjection, error) {
 	}
 	tp.Rng = rand.New(rand.NewPCG(r.Uint64(), 3))
 	return tp, nil
+}
+
+// modelConfig is the towers' objective (-loss; gbce with 256 negatives).
+func (e *env) modelConfig() backbone.ModelConfig {
+	l, _ := backbone.ParseLoss(e.o.loss) // checked in parse
+	mc := backbone.ModelConfig{Loss: l}
+	if l == backbone.LossGBCE {
+		mc.NumNeg = min(256, e.split.NumItems-1)
+	}
+	return mc
+}
+
+// tfllmerTable is TF-LLMER's item table from the LLM rows: Rec-PCA to d of
+// the L2-normalized rows (λ chosen to keep 90% of PCA's retained variance,
+// over the window-1 co-occurrence graph of the training sequences, as
+// examples/tfllmer's defaults), a trainable ID table initialized from the
+// reduced rows and kept L2-normalized.
+func (e *env) tfllmerTable(seed uint64) (backbone.ItemTable, error) {
+	g, err := recpca.BuildGraph(e.split.Train, e.split.NumItems, recpca.GraphOptions{Window: 1})
+	if err != nil {
+		return nil, fmt.Errorf("pad_tfllmer: co-occurrence graph: %w", err)
+	}
+	opt := recpca.Options{Dim: e.o.dim, NormalizeInput: true, TargetVariance: 0.9, Rand: rand.New(rand.NewPCG(seed, 3))}
+	p, err := recpca.Fit(e.llm, g, opt)
+	if err != nil { // a tiny catalog may not lose 10% at any λ: take the largest
+		e.log.Info("pad_tfllmer: rec-pca target variance not reached; using λ = 1", "err", err)
+		opt.TargetVariance, opt.Lambda, opt.Rand = 0, 1, rand.New(rand.NewPCG(seed, 3))
+		p, err = recpca.Fit(e.llm, g, opt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pad_tfllmer: rec-pca: %w", err)
+	}
+	id, err := backbone.NewIDTableFrom(p.Transform(nil, e.llm, false))
+	if err != nil {
+		return nil, err
+	}
+	return backbone.NewNormalizedTable(id, 1, false), nil
 }
 
 // train trains m with early stopping on valid HR@10 of the scorer that
@@ -204,7 +242,7 @@ func (e *env) alignTower(ctx context.Context, stage, name string, pre *backbone.
 		return nil, nil, 0, err
 	}
 	fused.Rng = rand.New(rand.NewPCG(seed, 4))
-	rec, err := backbone.NewSeqModel(tower.Enc, fused, backbone.ModelConfig{})
+	rec, err := backbone.NewSeqModel(tower.Enc, fused, e.modelConfig())
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -241,7 +279,7 @@ func idOnly(rec, tower *backbone.SeqModel) (raw, view eval.Scorer, err error) {
 // validation metric (trainSelect). The text expert is fresh (PAD) when text
 // is nil, else a copy of the trained text-only tower text (mix_texttower,
 // not PAD).
-func (e *env) mixture(ctx context.Context, name string, idTower, aligned, text *backbone.SeqModel, r *rand.Rand, seed uint64) (*moe.Mixture, []*selection, float64, error) {
+func (e *env) mixture(ctx context.Context, name string, idTower, aligned, text *backbone.SeqModel, textTable backbone.ItemTable, r *rand.Rand, seed uint64) (*moe.Mixture, []*selection, float64, error) {
 	id, err := align.CopyTower(idTower)
 	if err != nil {
 		return nil, nil, 0, err
@@ -251,7 +289,13 @@ func (e *env) mixture(ctx context.Context, name string, idTower, aligned, text *
 	}
 	var enc3 backbone.Encoder
 	var tp backbone.ItemTable
-	if text == nil {
+	switch {
+	case textTable != nil: // pad_tfllmer: a fresh encoder over the given table
+		if enc3, err = e.newEncoder(r); err != nil {
+			return nil, nil, 0, err
+		}
+		tp = textTable
+	case text == nil:
 		t, err := e.newText(r)
 		if err != nil {
 			return nil, nil, 0, err
@@ -260,7 +304,7 @@ func (e *env) mixture(ctx context.Context, name string, idTower, aligned, text *
 			return nil, nil, 0, err
 		}
 		tp = t
-	} else {
+	default:
 		c, err := e.copyExpert(text, seed, 6)
 		if err != nil {
 			return nil, nil, 0, err
@@ -299,8 +343,8 @@ func (e *env) record(sum *summary, name string, s eval.Scorer, secs float64) err
 // of each -select3 metric on test as base+suffix (s2: phase 2's seconds;
 // the training seconds are those of the joint run) and, when out is set,
 // saves the first one there.
-func (e *env) phase3(ctx context.Context, sum *summary, base string, seed uint64, idTower, aligned, text *backbone.SeqModel, s2 float64, r *rand.Rand, out string) error {
-	m, sels, s3, err := e.mixture(ctx, fmt.Sprintf("seed %d phase 3 (%s)", seed, base), idTower, aligned, text, r, seed)
+func (e *env) phase3(ctx context.Context, sum *summary, base string, seed uint64, idTower, aligned, text *backbone.SeqModel, textTable backbone.ItemTable, s2 float64, r *rand.Rand, out string) error {
+	m, sels, s3, err := e.mixture(ctx, fmt.Sprintf("seed %d phase 3 (%s)", seed, base), idTower, aligned, text, textTable, r, seed)
 	if err != nil {
 		return err
 	}
@@ -338,7 +382,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 	if err != nil {
 		return err
 	}
-	pre, err := backbone.NewSeqModel(enc, backbone.NewIDTable(r, e.split.NumItems, e.o.dim), backbone.ModelConfig{})
+	pre, err := backbone.NewSeqModel(enc, backbone.NewIDTable(r, e.split.NumItems, e.o.dim), e.modelConfig())
 	if err != nil {
 		return err
 	}
@@ -368,7 +412,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		tm, err := backbone.NewSeqModel(enc, tp, backbone.ModelConfig{})
+		tm, err := backbone.NewSeqModel(enc, tp, e.modelConfig())
 		if err != nil {
 			return err
 		}
@@ -399,7 +443,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		return nil
 	}
 	// full PAD: anchored MK-MMD, then the mixture
-	if want["pad"] || want["pad_nomix"] || want["mix_texttower"] {
+	if want["pad"] || want["pad_nomix"] || want["mix_texttower"] || want["pad_tfllmer"] {
 		rec, tower, s2, err := e.alignTower(ctx, "phase2", fmt.Sprintf("seed %d phase 2 (mk-mmd, anchored)", seed), pre, mmd, true, false, src, r, seed)
 		if err != nil {
 			return err
@@ -415,12 +459,21 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 			if first {
 				out = e.o.out
 			}
-			if err := e.phase3(ctx, sum, "pad", seed, pre, rec, nil, s2, r, out); err != nil {
+			if err := e.phase3(ctx, sum, "pad", seed, pre, rec, nil, nil, s2, r, out); err != nil {
 				return err
 			}
 		}
 		if want["mix_texttower"] {
-			if err := e.phase3(ctx, sum, "mix_texttower", seed, pre, rec, textTower, s2, r, ""); err != nil {
+			if err := e.phase3(ctx, sum, "mix_texttower", seed, pre, rec, textTower, nil, s2, r, ""); err != nil {
+				return err
+			}
+		}
+		if want["pad_tfllmer"] {
+			tf, err := e.tfllmerTable(seed)
+			if err != nil {
+				return err
+			}
+			if err := e.phase3(ctx, sum, "pad_tfllmer", seed, pre, rec, nil, tf, s2, r, ""); err != nil {
 				return err
 			}
 		}
@@ -430,7 +483,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		if err := e.phase3(ctx, sum, "pad_infonce", seed, pre, rec, nil, s2, r, ""); err != nil {
+		if err := e.phase3(ctx, sum, "pad_infonce", seed, pre, rec, nil, nil, s2, r, ""); err != nil {
 			return err
 		}
 	}
@@ -448,7 +501,7 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err := forget("mkmmd_unanchored", rec, tower); err != nil {
 			return err
 		}
-		if err := e.phase3(ctx, sum, "pad_noanchor", seed, tower, rec, nil, s2, r, ""); err != nil {
+		if err := e.phase3(ctx, sum, "pad_noanchor", seed, tower, rec, nil, nil, s2, r, ""); err != nil {
 			return err
 		}
 	}

@@ -47,7 +47,7 @@ var variantDoc = map[string]string{
 
 type options struct {
 	data, emb, plots, protocol, variants string
-	jsonOut                              string
+	jsonOut, loss                        string
 	laplacian, tv                        string
 	seeds, dim, maxLen, epochs, patience int
 	batch, threads, adapterIn, window    int
@@ -96,6 +96,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.normSkew, "norm-skew", 0, "SYNTHETIC stress: multiply item row i of the loaded embeddings by exp(σ·z_i), z_i standard normal\n"+
 		"from -norm-skew-seed, before anything else (0 = off; 0.5 gives a p99/p1 norm ratio of about 10, 1 about 100)")
 	fs.Uint64Var(&o.normSkewSeed, "norm-skew-seed", 1, "seed of the -norm-skew draws")
+	fs.StringVar(&o.loss, "loss", "", "training objective: ce, gbce (256 negatives), sampled, bce; default the library's (backbone.DefaultObjective; the figures before it were BCE)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the JSON summary (the last line of the output) to this file, atomically")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return nil, err
@@ -128,6 +129,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	if len(o.variantList()) == 0 {
 		return nil, errors.New("-variants: empty list")
+	}
+	if _, err := backbone.ParseLoss(o.loss); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
@@ -537,7 +541,12 @@ func trainOne(ctx context.Context, v string, seed uint64, build func(string, *ra
 	if err != nil {
 		return r, err
 	}
-	m, err := backbone.NewSeqModel(enc, items, backbone.ModelConfig{})
+	loss, _ := backbone.ParseLoss(o.loss) // checked in parse
+	mc := backbone.ModelConfig{Loss: loss}
+	if loss == backbone.LossGBCE {
+		mc.NumNeg = min(256, items.NumItems()-1)
+	}
+	m, err := backbone.NewSeqModel(enc, items, mc)
 	if err != nil {
 		return r, err
 	}
