@@ -33,13 +33,16 @@ func beauty(tb testing.TB) *data.Split {
 	return beautyOnce.split
 }
 
+// newBeautySASRec is the PyTorch reference's SASRec on Beauty, trained (where
+// a test trains it) with the reference's BCE and one negative, so that the
+// figures of the reference apply.
 func newBeautySASRec(tb testing.TB, split *data.Split, seed uint64) *SeqModel {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	cfg, err := DefaultEncoderConfig(KindSASRec)
 	require.NoError(tb, err)
 	enc, err := NewSASRec(rng, cfg)
 	require.NoError(tb, err)
-	m, err := NewSeqModel(enc, NewIDTable(rng, split.NumItems, 64), ModelConfig{})
+	m, err := NewSeqModel(enc, NewIDTable(rng, split.NumItems, 64), ModelConfig{Loss: LossBCE})
 	require.NoError(tb, err)
 	return m
 }

@@ -1,6 +1,7 @@
 package backbone
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -365,4 +366,23 @@ func TestLogQSoftmaxRowsMatchesTape(t *testing.T) {
 	}
 	assert.Zero(t, gn[3])
 	assert.Zero(t, gn[20])
+}
+
+// TestTrainPreparesTheProposal checks that Train builds the popularity
+// proposal itself (a model trained through Train needs no Prepare call) and
+// that the default objective trains.
+func TestTrainPreparesTheProposal(t *testing.T) {
+	seqs := synthSeqs(rand.New(rand.NewPCG(2, 2)), 12, 20, 3, 8)
+	for _, cfg := range []ModelConfig{
+		{Loss: LossSampledSoftmax, NumNeg: 8, LogQ: true, Proposal: ProposalPopularity, SharedNegatives: true},
+		{},
+	} {
+		m := lossModel(t, "sasrec", cfg)
+		h, err := Train(context.Background(), m, seqs, TrainConfig{Epochs: 2, BatchSize: 4}, TrainOptions{})
+		require.NoError(t, err)
+		require.Len(t, h.Epochs, 2)
+		if cfg.Proposal == ProposalPopularity {
+			require.NotNil(t, m.proposal)
+		}
+	}
 }
