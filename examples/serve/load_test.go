@@ -299,7 +299,7 @@ func beautyModel(t testing.TB) (string, [][]int, string) {
 	require.NoError(t, err)
 	enc, err := backbone.NewSASRec(mrng, cfg)
 	require.NoError(t, err)
-	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(mrng, split.NumItems, enc.Dim()), backbone.ModelConfig{})
+	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(mrng, split.NumItems, enc.Dim()), backbone.ModelConfig{Loss: backbone.LossBCE})
 	require.NoError(t, err)
 	tc := backbone.DefaultTrainConfig()
 	tc.Epochs = 1

@@ -49,7 +49,7 @@ func Train(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(rng, TinyItems, TinyDim), backbone.ModelConfig{})
+	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(rng, TinyItems, TinyDim), backbone.ModelConfig{Loss: backbone.LossBCE}) // the fixtures (norm bounds, added rows) were sized under BCE
 	if err != nil {
 		return "", err
 	}
@@ -124,7 +124,7 @@ func SaveOther(path string, numItems int, seed uint64) error {
 	if err != nil {
 		return err
 	}
-	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(rng, numItems, TinyDim), backbone.ModelConfig{})
+	m, err := backbone.NewSeqModel(enc, backbone.NewIDTable(rng, numItems, TinyDim), backbone.ModelConfig{Loss: backbone.LossBCE})
 	if err != nil {
 		return err
 	}
