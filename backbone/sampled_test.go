@@ -32,7 +32,7 @@ const (
 	bugSharedRow // a shared negative's gradient overwritten by each position instead of summed
 )
 
-func softplus(z float64) float64 { return math.Max(z, 0) + math.Log1p(math.Exp(-math.Abs(z))) }
+func softplus(z float64) float64  { return math.Max(z, 0) + math.Log1p(math.Exp(-math.Abs(z))) }
 func sigmoid64(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
 
 // sampledReference computes the sampled losses of a SeqModel the
@@ -293,53 +293,13 @@ func TestDefaultObjective(t *testing.T) {
 // logQ-corrected sampled softmax with 256 and 1,024 shared popularity
 // negatives.
 func BenchmarkSampledLossStep(b *testing.B) {
-	split := beauty(b)
-	var users [][]int
-	for _, s := range split.Train {
-		if len(s) >= 2 {
-			users = append(users, s)
-		}
-	}
-	for _, c := range []struct {
-		name string
-		mc   ModelConfig
-	}{
-		{"bce-1", ModelConfig{Loss: LossBCE}},
-		{"gbce-256", ModelConfig{Loss: LossGBCE, NumNeg: 256}},
-		{"gbce-256-shared", ModelConfig{Loss: LossGBCE, NumNeg: 256, SharedNegatives: true}},
-		{"logq-256-shared", ModelConfig{Loss: LossSampledSoftmax, NumNeg: 256, LogQ: true, Proposal: ProposalPopularity, SharedNegatives: true}},
-		{"logq-1024-shared", ModelConfig{Loss: LossSampledSoftmax, NumNeg: 1024, LogQ: true, Proposal: ProposalPopularity, SharedNegatives: true}},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(3, 1))
-			cfg, err := DefaultEncoderConfig(KindSASRec)
-			require.NoError(b, err)
-			enc, err := NewSASRec(rng, cfg)
-			require.NoError(b, err)
-			m, err := NewSeqModel(enc, NewIDTable(rng, split.NumItems, 64), c.mc)
-			require.NoError(b, err)
-			require.NoError(b, m.Prepare(split.Train))
-			opt, err := nn.NewAdam(m.Params(), nn.AdamConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-8})
-			require.NoError(b, err)
-			i := 0
-			step := func() {
-				lo := (i * 128) % (len(users) - 128)
-				i++
-				opt.ZeroGrad()
-				if _, err := m.LossGrad(users[lo:lo+128], rng); err != nil {
-					b.Fatal(err)
-				}
-				opt.Step()
-			}
-			for range 3 {
-				step()
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				step()
-			}
-		})
-	}
+	benchLossSteps(b, map[string]ModelConfig{
+		"bce-1":            {Loss: LossBCE},
+		"gbce-256":         {Loss: LossGBCE, NumNeg: 256},
+		"gbce-256-shared":  {Loss: LossGBCE, NumNeg: 256, SharedNegatives: true},
+		"logq-256-shared":  {Loss: LossSampledSoftmax, NumNeg: 256, LogQ: true, Proposal: ProposalPopularity, SharedNegatives: true},
+		"logq-1024-shared": {Loss: LossSampledSoftmax, NumNeg: 1024, LogQ: true, Proposal: ProposalPopularity, SharedNegatives: true},
+	})
 }
 
 // TestLogQSoftmaxRowsMatchesTape ties the fused sampled softmax to the tape's

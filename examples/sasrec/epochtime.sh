@@ -14,14 +14,8 @@ rounds=${2:-2}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/sasrec" ./examples/sasrec
-declare -A objectives=(
-	[bce-1]="-loss bce -negs 1"
-	[bce-256]="-loss bce -negs 256"
-	[gbce-256]="-loss gbce -negs 256 -gbce-t 0.75"
-	[logq-256]="-loss sampled -logq -negs 256 -shared"
-	[logq-1024]="-loss sampled -logq -negs 1024 -shared"
-	[ce]="-loss ce"
-)
+# shellcheck source=examples/sasrec/objectives.sh
+source "$(dirname "$0")/objectives.sh"
 order=${OBJECTIVES:-"bce-1 bce-256 gbce-256 logq-256 logq-1024 ce"}
 seqfile=$(ls "$data"/*.txt 2>/dev/null | head -1)
 for ((r = 1; r <= rounds; r++)); do

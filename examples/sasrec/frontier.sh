@@ -21,14 +21,8 @@ if [ -z "$bin" ]; then
 	bin=$(mktemp -d)/sasrec
 	go build -o "$bin" ./examples/sasrec
 fi
-declare -A objectives=(
-	[bce-1]="-loss bce -negs 1"
-	[bce-256]="-loss bce -negs 256"
-	[gbce-256]="-loss gbce -negs 256 -gbce-t 0.75"
-	[logq-256]="-loss sampled -logq -negs 256 -shared"
-	[logq-1024]="-loss sampled -logq -negs 1024 -shared"
-	[ce]="-loss ce"
-)
+# shellcheck source=examples/sasrec/objectives.sh
+source "$(dirname "$0")/objectives.sh"
 order=${OBJECTIVES:-"ce logq-1024 logq-256 gbce-256 bce-256 bce-1"}
 name=$(basename "$data")
 for seed in "${seeds[@]}"; do
