@@ -48,7 +48,7 @@
 // every variant that L2-normalizes its input rows first (tfllmer,
 // tfllmer_lambda0) is exactly unaffected, up to float rounding; the LLMInit
 // and adapter variants see the skew. study.sh runs the σ grid and
-// sigmastudy summarizes it (README, "TF-LLMER under a synthetic norm
+// sigmastudy summarizes it (docs/tfllmer.md, "Under a synthetic norm
 // disparity").
 //
 // # Protocol
@@ -193,7 +193,7 @@
 // loss 0.8335, cond 245 (claim 1 holds); tfllmer 0.3318±0.0030 and
 // tfllmer_lambda0 0.3297±0.0012, both σ-invariant (claim 2 holds against
 // LLMInit-PCA, +0.070, but not against the λ = 0 ablation: input
-// normalization, not the graph penalty, does the work). The README has the
+// normalization, not the graph penalty, does the work). docs/tfllmer.md has the
 // tables and what the clock cut.
 //
 // # Wiring

@@ -87,7 +87,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tv, "tv", "l2", "total variation: l2 (Dirichlet, closed form) or l1 (IRLS)")
 	fs.Float64Var(&o.scale, "scale", 1, "row norm s of the normalized tables")
 	fs.BoolVar(&o.unitInit, "unit-init", false, "initialize Rec-PCA ID tables with unit rows (methods.md §1.5a) instead of the raw reduced rows, whose\n"+
-		"smaller norms make Adam's angular steps larger under normalization; off by default: lower validation NDCG@10 (README)")
+		"smaller norms make Adam's angular steps larger under normalization; off by default: lower validation NDCG@10 (docs/tfllmer.md)")
 	fs.BoolVar(&o.learnScale, "learn-scale", false, "train the normalized tables' row norm s")
 	fs.IntVar(&o.adapterIn, "adapter-in", 128, "Rec-PCA width before the adapter (frozen_adapter_recpca_norm)")
 	fs.Float64Var(&o.headFrac, "head-frac", 0.2, "head items = this fraction of most frequent items in training; the rest are tail")

@@ -14,7 +14,7 @@
 # queue is OUT/jobs.txt, read afresh for every job (a job is taken when its
 # .started marker is made), so it can be reordered while the study runs.
 #
-# Settings: "fixed" is the README's budget (12 epochs, patience 3, 5,000
+# Settings: "fixed" is docs/tfllmer.md's budget (12 epochs, patience 3, 5,000
 # validation users; ML-100K 25 epochs, patience 5, maxlen 50, batch 32);
 # "unit" uses -unit-init (Rec-PCA rows initialized at unit norm), the
 # others -unit-init=false; "ls" adds -learn-scale; "es" is the early-
