@@ -292,13 +292,15 @@ func (s *Searcher) Scan(tab *Table, base int, ids []int32) {
 	if tab.d != s.d {
 		panic(fmt.Errorf("qscan: Scan of a %d-wide table with a %d-wide query: %w", tab.d, s.d, ErrShape))
 	}
-	lo, hi := 0, 0
-	if len(u.heap) == 0 {
-		hi = u.seed(tab, 0, base, ids)
-	}
+	// a threshold from earlier tables is strong: long chunks at once; a
+	// seeded one is weak: short chunks first, while it rises
 	chunk := firstChunk
 	if u.full() {
 		chunk = maxChunk
+	}
+	lo, hi := 0, 0
+	if len(u.heap) == 0 {
+		hi = u.seed(tab, 0, base, ids)
 	}
 	if cap(s.mask) < maxChunk {
 		s.mask = make([]uint8, maxChunk)
