@@ -19,7 +19,9 @@
 // are plain structs holding their Params; their forward methods take the
 // *autograd.Tape to record on, and a train flag or *rand.Rand where dropout
 // needs one, so there is no global training mode or RNG. Losses are tape ops
-// that return a scalar Value for Backward.
+// that return a scalar Value for Backward: BCELoss, GBCELoss (with
+// GBCEBeta), SampledSoftmaxLoss, LogQSampledSoftmaxLoss and
+// FullCrossEntropyLoss for next-item training, MSELoss.
 //
 // One implementation per layer: Linear and LayerNorm also have a fast path
 // outside the tape (Apply and Backprop, destination style, no allocation

@@ -3,7 +3,8 @@
 # each objective on a dataset, for each seed, to early stopping on
 # full-ranking validation (patience 10, at most 200 epochs, one thread),
 # and writes each run's JSON line to OUT/<dataset>_<objective>_<seed>.json
-# (a run whose file exists is skipped, so the script resumes). Then
+# (a run whose file exists, or is being written by another invocation, is
+# skipped: the script resumes, and several can share the work). Then
 #
 #   go run ./examples/sasrec/frontier -in OUT -out docs/objectives
 #
@@ -28,7 +29,7 @@ name=$(basename "$data")
 for seed in "${seeds[@]}"; do
 	for obj in $order; do
 		f="$out/${name}_${obj}_${seed}.json"
-		[ -s "$f" ] && continue
+		[ -s "$f" ] || [ -e "$f.tmp" ] && continue # done, or running in another invocation
 		# shellcheck disable=SC2086
 		"$bin" -data "$data" ${objectives[$obj]} -protocol full -patience 10 -epochs 200 \
 			-threads 1 -seed "$seed" -quiet | tail -1 |
