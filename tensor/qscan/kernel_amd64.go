@@ -28,7 +28,7 @@ func scanOne(t *Table, b0, nb int, qb []uint8, g, thr float32, mask []uint8) {
 }
 
 // scanFour is scanOne for batchUsers queries (qb holds them dp apart);
-// query i's masks start at mask[i·ms]. nb is even.
+// query i's masks start at mask[i·ms]. nb is a multiple of groupBlocks.
 func scanFour(t *Table, b0, nb int, qb []uint8, g, thr *[batchUsers]float32, mask []uint8, ms int) {
 	if !hasAVX2 {
 		scanFourGo(t, b0, nb, qb, g, thr, mask, ms)
@@ -37,8 +37,8 @@ func scanFour(t *Table, b0, nb int, qb []uint8, g, thr *[batchUsers]float32, mas
 	m := checkBlocks(t, b0, nb)
 	_ = qb[batchUsers*t.dp-1]
 	_ = mask[(batchUsers-1)*ms+nb-1]
-	if nb%2 != 0 {
-		panic("qscan: scanFour of an odd number of blocks")
+	if nb%groupBlocks != 0 {
+		panic("qscan: scanFour of a partial group")
 	}
 	scan4AVX2(&t.codes[m*t.dp], nb, t.dp/4, &qb[0], &t.sum64[m], &t.scale[m], &t.half[m], &g[0], &thr[0], &mask[0], ms)
 }
@@ -59,7 +59,7 @@ func checkBlocks(t *Table, b0, nb int) int {
 //go:noescape
 func scan1AVX2(codes *int8, nb, kq int, qb *uint8, sum64 *int32, scale, half *float32, gterm, thr float32, mask *uint8)
 
-// scan4AVX2 scores pairs of blocks for four queries.
+// scan4AVX2 scores groups of blocks, a pair at a time, for four queries.
 //
 //go:noescape
 func scan4AVX2(codes *int8, nb, kq int, qb *uint8, sum64 *int32, scale, half, gterm, thr *float32, mask *uint8, ms int)

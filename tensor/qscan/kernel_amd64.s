@@ -20,37 +20,34 @@ TEXT ·scan1AVX2(SB), NOSPLIT, $0-72
 	MOVL $0x00010001, AX
 	MOVQ AX, X5
 	VPBROADCASTD X5, Y5
-	MOVQ DX, BX
-	SHLQ $5, BX             // one block: 32·kq bytes
 
 group1:
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ SI, R12
-	LEAQ (SI)(BX*2), R13
 	MOVQ R8, R14
 	MOVQ DX, R15
 
 k1:
-	// the group after next: the loads of this loop wait on its
-	// arithmetic, so they alone keep too few lines in flight (one
-	// prefetch per 64-byte line: the loop covers two 32-byte steps)
-	PREFETCHT0 4096(R12)
-	PREFETCHT0 4096(R12)(BX*1)
-	PREFETCHT0 4096(R13)
-	PREFETCHT0 4096(R13)(BX*1)
+	// two steps of the group: 256 sequential bytes, blocks 0..3 of step
+	// k then of step k+1. Prefetch the group after next: the loads of
+	// this loop wait on its arithmetic, so they alone keep too few lines
+	// in flight.
+	PREFETCHT0 4096(SI)
+	PREFETCHT0 4160(SI)
+	PREFETCHT0 4224(SI)
+	PREFETCHT0 4288(SI)
 	VPBROADCASTD (R14), Y4
 	VPBROADCASTD 4(R14), Y14
-	VPMADDUBSW (R12), Y4, Y6
-	VPMADDUBSW (R12)(BX*1), Y4, Y7
-	VPMADDUBSW (R13), Y4, Y8
-	VPMADDUBSW (R13)(BX*1), Y4, Y9
-	VPMADDUBSW 32(R12), Y14, Y10
-	VPMADDUBSW 32(R12)(BX*1), Y14, Y11
-	VPMADDUBSW 32(R13), Y14, Y12
-	VPMADDUBSW 32(R13)(BX*1), Y14, Y13
+	VPMADDUBSW (SI), Y4, Y6
+	VPMADDUBSW 32(SI), Y4, Y7
+	VPMADDUBSW 64(SI), Y4, Y8
+	VPMADDUBSW 96(SI), Y4, Y9
+	VPMADDUBSW 128(SI), Y14, Y10
+	VPMADDUBSW 160(SI), Y14, Y11
+	VPMADDUBSW 192(SI), Y14, Y12
+	VPMADDUBSW 224(SI), Y14, Y13
 	// two steps' pair sums fit int16 (query codes at most 63)
 	VPADDW Y10, Y6, Y6
 	VPADDW Y11, Y7, Y7
@@ -64,8 +61,7 @@ k1:
 	VPADDD Y7, Y1, Y1
 	VPADDD Y8, Y2, Y2
 	VPADDD Y9, Y3, Y3
-	ADDQ $64, R12
-	ADDQ $64, R13
+	ADDQ $256, SI
 	ADDQ $8, R14
 	SUBQ $2, R15
 	JNZ  k1
@@ -87,7 +83,6 @@ k1:
 	BOUND1(Y2, 64, 2)
 	BOUND1(Y3, 96, 3)
 
-	LEAQ (SI)(BX*4), SI
 	ADDQ $128, R9
 	ADDQ $128, R10
 	ADDQ $128, R11
@@ -110,7 +105,7 @@ TEXT ·scan4AVX2(SB), NOSPLIT, $0-88
 	MOVQ AX, X12
 	VPBROADCASTD X12, Y12
 	MOVQ DX, BX
-	SHLQ $5, BX             // one block: 32·kq bytes
+	SHLQ $7, BX             // one group: 128·kq bytes
 	MOVQ DX, AX
 	SHLQ $2, AX             // one query: 4·kq bytes
 
@@ -129,12 +124,13 @@ pair4:
 	MOVQ DX, R15
 
 k4:
+	// the pair's two blocks at steps k and k+1 (a group's step is 128
+	// bytes, the pair's 64 of them)
 	VMOVDQU (R12), Y8
-	VMOVDQU (R12)(BX*1), Y14
-	VMOVDQU 32(R12), Y9
-	VMOVDQU 32(R12)(BX*1), Y15
+	VMOVDQU 32(R12), Y14
+	VMOVDQU 128(R12), Y9
+	VMOVDQU 160(R12), Y15
 
-// a query's two steps of both blocks (two steps' pair sums fit int16)
 #define USER4(q0, q1, a0, a1) \
 	VPBROADCASTD q0, Y10 \
 	VPMADDUBSW Y8, Y10, Y11 \
@@ -154,7 +150,7 @@ k4:
 	USER4((R14)(AX*1), 4(R14)(AX*1), Y2, Y3)
 	USER4((R13), 4(R13), Y4, Y5)
 	USER4((R13)(AX*1), 4(R13)(AX*1), Y6, Y7)
-	ADDQ $64, R12
+	ADDQ $256, R12
 	ADDQ $8, R14
 	ADDQ $8, R13
 	SUBQ $2, R15
@@ -196,7 +192,16 @@ k4:
 	BOUND4(Y5, 8, 1(R12))
 	BOUND4(Y7, 12, 1(R12)(R15*1))
 
-	LEAQ (SI)(BX*2), SI
+	// the next pair: the group's second (64 bytes on) or the next group
+	TESTQ $2, CX
+	JNZ   second4
+	ADDQ  $64, SI
+	JMP   next4
+
+second4:
+	LEAQ -64(SI)(BX*1), SI
+
+next4:
 	ADDQ $64, R9
 	ADDQ $64, R10
 	ADDQ $64, R11

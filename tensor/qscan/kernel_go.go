@@ -23,12 +23,14 @@ func scanFourGo(t *Table, b0, nb int, qb []uint8, g, thr *[batchUsers]float32, m
 
 func blockMask(t *Table, b int, qb []uint8, g, thr float32) uint8 {
 	dp := t.dp
-	blk := t.codes[b*blockItems*dp : (b+1)*blockItems*dp]
+	const step = 4 * blockItems * groupBlocks // bytes of one k4 step of a group
+	grp := t.codes[(b/groupBlocks)*groupBlocks*blockItems*dp : (b/groupBlocks+1)*groupBlocks*blockItems*dp]
+	off := (b % groupBlocks) * 4 * blockItems
 	var m uint8
 	for j := range blockItems {
 		var acc int32
 		for k4 := 0; k4 < dp/4; k4++ {
-			c := blk[k4*4*blockItems+j*4:]
+			c := grp[k4*step+off+j*4:]
 			q := qb[k4*4:]
 			acc += int32(q[0])*int32(c[0]) + int32(q[1])*int32(c[1]) + int32(q[2])*int32(c[2]) + int32(q[3])*int32(c[3])
 		}

@@ -40,8 +40,11 @@ const (
 type Table struct {
 	n, d, dp int // rows, width, width rounded up to a multiple of 8
 	nb       int // blocks, a multiple of groupBlocks
-	// codes: block b holds, for every group k4 of four dimensions, the four
-	// codes of its 8 items next to each other: b·8·dp + k4·32 + j·4 + (k%4).
+	// codes: groups of groupBlocks blocks of 8 items; for every step k4 of
+	// four dimensions a group holds 128 bytes, 32 per block, each item's
+	// four codes next to each other, so a scan reads a group's codes in
+	// one sequential run:
+	// (b/4)·32·dp + k4·128 + (b%4)·32 + j·4 + (k%4) for item j of block b.
 	codes []int8
 	scale []float32 // per row (nb·8): s_i with e ≈ s_i·code
 	half  []float32 // per row: (1/2)·s_i·‖code_i‖₁, inflated (see bounds)
@@ -198,7 +201,8 @@ func checkFinite(v []float32) error {
 
 // codeAt returns the index of row i's dimension k in codes.
 func (t *Table) codeAt(i, k int) int {
-	return (i/blockItems)*blockItems*t.dp + (k/4)*4*blockItems + (i%blockItems)*4 + k%4
+	b := i / blockItems
+	return (b/groupBlocks)*groupBlocks*blockItems*t.dp + (k/4)*4*blockItems*groupBlocks + (b%groupBlocks)*4*blockItems + (i%blockItems)*4 + k%4
 }
 
 // zero clears the codes and terms of row i (a padding row scores 0 with
