@@ -64,8 +64,8 @@ const (
 // and returns it (a sum over rows, not a mean). It sets dh (m x d) to
 // g·∂L/∂h and adds g·∂L/∂w into dw (n x d): g is the weight of every row in
 // the caller's loss (1/m for a mean). chunk bounds the rows whose logits
-// are held at once (chunk·n float32 values; it is rounded up to a multiple
-// of 6).
+// are held at once (about chunk·n float32 values, n rounded up to a
+// multiple of 24): it is rounded down to a multiple of 6, and at least 6.
 //
 // The work is three products of m x n x d (the logits, the gradient with
 // respect to h and the one with respect to w) and one exponential per
@@ -151,7 +151,7 @@ func (x *LinearCrossEntropy) lossGrad(k *xentKernels, h []float32, m, d int, w [
 		wlast = x.wpad
 	}
 
-	chunk = min(roundUp(max(chunk, 1), xentMR), roundUp(m, xentMR))
+	chunk = min(max(chunk/xentMR*xentMR, xentMR), roundUp(m, xentMR))
 	x.a = grow(x.a, chunk*d)
 	x.z = grow(x.z, chunk/xentMR*nt*xentTile)
 	x.rmax = grow(x.rmax, chunk*8)
