@@ -7,9 +7,6 @@ import "golang.org/x/sys/cpu"
 // hasAVX2 is a read-only fact about the CPU, computed once.
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// kernelName names the kernels this build runs.
-var kernelName = map[bool]string{true: "avx2", false: "go"}[hasAVX2]
-
 // scanOne writes, for blocks b0..b0+nb-1 of t (nb a multiple of
 // groupBlocks), a mask byte per block whose bit j is set when item j's
 // bound reaches thr.

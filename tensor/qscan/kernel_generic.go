@@ -11,6 +11,3 @@ func scanOne(t *Table, b0, nb int, qb []uint8, g, thr float32, mask []uint8) {
 func scanFour(t *Table, b0, nb int, qb []uint8, g, thr *[batchUsers]float32, mask []uint8, ms int) {
 	scanFourGo(t, b0, nb, qb, g, thr, mask, ms)
 }
-
-// kernelName names the kernels this build runs.
-const kernelName = "go"
