@@ -135,6 +135,14 @@ func objectives(by map[string][]run) []string {
 	return names
 }
 
+// pm prints mean ± std, or the value alone for one run.
+func pm(v []float64, prec int) string {
+	if len(v) == 1 {
+		return fmt.Sprintf("%.*f", prec, v[0])
+	}
+	return stats.PM(v, prec)
+}
+
 // col gathers one number per run.
 func col(rs []run, f func(run) float64) []float64 {
 	v := make([]float64, len(rs))
@@ -151,14 +159,14 @@ func table(w io.Writer, dataset string, by map[string][]run) error {
 	for _, o := range objectives(by) {
 		rs := by[o]
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %.1f |\n", o, len(rs),
-			stats.PM(col(rs, func(r run) float64 { return r.Valid["ndcg@10"] }), 4),
-			stats.PM(col(rs, func(r run) float64 { return r.TestBy["full"]["ndcg@10"] }), 4),
-			stats.PM(col(rs, func(r run) float64 { return r.TestBy["sampled100"]["ndcg@10"] }), 4),
-			stats.PM(col(rs, func(r run) float64 { return float64(r.BestEpoch) }), 1),
-			stats.PM(col(rs, func(r run) float64 { return float64(r.Epochs) }), 1),
-			stats.PM(col(rs, func(r run) float64 { return r.TrainSeconds / float64(max(len(r.EpochSeconds), 1)) }), 2),
-			stats.PM(col(rs, func(r run) float64 { return r.TrainSeconds }), 0),
-			stats.PM(col(rs, func(r run) float64 { return r.TrainSeconds + r.EvalSeconds }), 0),
+			pm(col(rs, func(r run) float64 { return r.Valid["ndcg@10"] }), 4),
+			pm(col(rs, func(r run) float64 { return r.TestBy["full"]["ndcg@10"] }), 4),
+			pm(col(rs, func(r run) float64 { return r.TestBy["sampled100"]["ndcg@10"] }), 4),
+			pm(col(rs, func(r run) float64 { return float64(r.BestEpoch) }), 1),
+			pm(col(rs, func(r run) float64 { return float64(r.Epochs) }), 1),
+			pm(col(rs, func(r run) float64 { return r.TrainSeconds / float64(max(len(r.EpochSeconds), 1)) }), 2),
+			pm(col(rs, func(r run) float64 { return r.TrainSeconds }), 0),
+			pm(col(rs, func(r run) float64 { return r.TrainSeconds + r.EvalSeconds }), 0),
 			stats.Mean(col(rs, func(r run) float64 { return r.Load })))
 	}
 	return nil
