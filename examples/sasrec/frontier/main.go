@@ -8,6 +8,13 @@
 //
 //	go run ./examples/sasrec/frontier -in OUT -out docs/objectives
 //
+// The runs' own seconds depend on what else the machine ran meanwhile. With
+// -epoch-seconds DIR (files epochtime_<dataset>.txt, the output of
+// examples/sasrec/epochtime.sh, every objective timed side by side in one
+// run) the table adds each objective's side-by-side seconds per epoch, its
+// ratio to BCE's, and the training time they give for the run's epochs, and
+// the figure uses that time.
+//
 // The validation columns (valid full-ranking NDCG@10) are what a default is
 // chosen by; the test columns are reported, never used to choose.
 package main
@@ -23,6 +30,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -57,6 +65,7 @@ func runFrontier(_ context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	in := fs.String("in", "", "folder of frontier.sh's JSON files (required)")
 	out := fs.String("out", "", "write frontier_<dataset>.png here (optional)")
+	sbs := fs.String("epoch-seconds", "", "folder of epochtime_<dataset>.txt files (optional)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,11 +89,17 @@ func runFrontier(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	sort.Strings(datasets)
 	for _, d := range datasets {
-		if err := table(stdout, d, byData[d]); err != nil {
+		var perEpoch map[string]float64
+		if *sbs != "" {
+			if perEpoch, err = readEpochSeconds(filepath.Join(*sbs, "epochtime_"+d+".txt")); err != nil {
+				return err
+			}
+		}
+		if err := table(stdout, d, byData[d], perEpoch); err != nil {
 			return err
 		}
 		if *out != "" {
-			if err := figure(filepath.Join(*out, "frontier_"+d+".png"), d, byData[d]); err != nil {
+			if err := figure(filepath.Join(*out, "frontier_"+d+".png"), d, byData[d], perEpoch); err != nil {
 				return err
 			}
 		}
@@ -117,6 +132,39 @@ func readRuns(dir string) ([]run, error) {
 		runs = append(runs, r)
 	}
 	return runs, nil
+}
+
+// readEpochSeconds reads epochtime.sh's output: lines "ROUND OBJECTIVE
+// s1 s2 ... load L"; it returns each objective's mean seconds per epoch. A
+// missing file is no error (nil map): that dataset was not timed.
+func readEpochSeconds(path string) (map[string]float64, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sum, n := map[string]float64{}, map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[len(f)-2] != "load" {
+			continue
+		}
+		for _, v := range f[2 : len(f)-2] {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q: %w", path, line, err)
+			}
+			sum[f[1]] += x
+			n[f[1]]++
+		}
+	}
+	out := map[string]float64{}
+	for o, s := range sum {
+		out[o] = s / float64(n[o])
+	}
+	return out, nil
 }
 
 // objectives returns the objectives present, in row order (unknown ones last).
@@ -152,13 +200,21 @@ func col(rs []run, f func(run) float64) []float64 {
 	return v
 }
 
-func table(w io.Writer, dataset string, by map[string][]run) error {
+func table(w io.Writer, dataset string, by map[string][]run, perEpoch map[string]float64) error {
 	fmt.Fprintf(w, "\n%s (seeds per row in n; mean ± std)\n\n", dataset)
-	fmt.Fprintln(w, "| objective | n | valid full NDCG@10 | test full NDCG@10 | test sampled-100 NDCG@10 | best epoch | epochs | s/epoch | train s | train + valid s | load |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprint(w, "| objective | n | valid full NDCG@10 | test full NDCG@10 | test sampled-100 NDCG@10 | best epoch | epochs | s/epoch | train s | train + valid s | load |")
+	if perEpoch != nil {
+		fmt.Fprint(w, " side by side: s/epoch | x BCE | train s |")
+	}
+	fmt.Fprintln(w)
+	fmt.Fprint(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	if perEpoch != nil {
+		fmt.Fprint(w, "---|---|---|")
+	}
+	fmt.Fprintln(w)
 	for _, o := range objectives(by) {
 		rs := by[o]
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %.1f |\n", o, len(rs),
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %.1f |", o, len(rs),
 			pm(col(rs, func(r run) float64 { return r.Valid["ndcg@10"] }), 4),
 			pm(col(rs, func(r run) float64 { return r.TestBy["full"]["ndcg@10"] }), 4),
 			pm(col(rs, func(r run) float64 { return r.TestBy["sampled100"]["ndcg@10"] }), 4),
@@ -168,18 +224,37 @@ func table(w io.Writer, dataset string, by map[string][]run) error {
 			pm(col(rs, func(r run) float64 { return r.TrainSeconds }), 0),
 			pm(col(rs, func(r run) float64 { return r.TrainSeconds + r.EvalSeconds }), 0),
 			stats.Mean(col(rs, func(r run) float64 { return r.Load })))
+		if perEpoch != nil {
+			if e, ok := perEpoch[o]; ok {
+				fmt.Fprintf(w, " %.2f | %.2f | %s |", e, e/perEpoch["bce-1"],
+					pm(col(rs, func(r run) float64 { return e * float64(r.Epochs) }), 0))
+			} else {
+				fmt.Fprint(w, " | | |")
+			}
+		}
+		fmt.Fprintln(w)
 	}
 	return nil
 }
 
 // figure draws each objective's mean test full-ranking NDCG@10 against its
-// mean training seconds (one point per objective, with its seeds around it).
-func figure(path, dataset string, by map[string][]run) error {
+// mean training seconds (one point per objective): the side-by-side seconds
+// per epoch times the run's epochs when perEpoch has the objective, the
+// run's own seconds otherwise.
+func figure(path, dataset string, by map[string][]run, perEpoch map[string]float64) error {
 	series := map[string][]plot.XY{}
+	xlabel := "training seconds (to early stopping)"
+	if perEpoch != nil {
+		xlabel = "training seconds (epochs to early stopping x side-by-side s/epoch)"
+	}
 	for _, o := range objectives(by) {
 		rs := by[o]
+		secs := func(r run) float64 { return r.TrainSeconds }
+		if e, ok := perEpoch[o]; ok {
+			secs = func(r run) float64 { return e * float64(r.Epochs) }
+		}
 		series[strings.ReplaceAll(o, "-", " ")] = []plot.XY{{
-			X: stats.Mean(col(rs, func(r run) float64 { return r.TrainSeconds })),
+			X: stats.Mean(col(rs, secs)),
 			Y: stats.Mean(col(rs, func(r run) float64 { return r.TestBy["full"]["ndcg@10"] })),
 		}}
 	}
@@ -187,5 +262,5 @@ func figure(path, dataset string, by map[string][]run) error {
 		return err
 	}
 	return plot.XYCurves(path, dataset+": test NDCG@10 (full ranking) against training time",
-		"training seconds (to early stopping)", "NDCG@10", series)
+		xlabel, "NDCG@10", series)
 }

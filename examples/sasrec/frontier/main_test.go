@@ -58,3 +58,18 @@ func itoa(i int) string     { return strconv.Itoa(i) }
 func ftoa(f float64) string { return strings.TrimRight(strings.TrimRight(fmtF(f), "0"), ".") }
 
 func fmtF(f float64) string { return strconv.FormatFloat(f, 'f', 6, 64) }
+
+// TestEpochSeconds checks the side-by-side columns: the mean of an
+// objective's epochs in epochtime.sh's output, its ratio to BCE's, and the
+// time for a run's epochs.
+func TestEpochSeconds(t *testing.T) {
+	dir, sbs := t.TempDir(), t.TempDir()
+	body := `{"dataset":"toy","objective":"ce","seed":1,"epochs":10,"best_epoch":5,"valid":{"ndcg@10":0.1},` +
+		`"test_by_protocol":{"full":{"ndcg@10":0.05},"sampled100":{"ndcg@10":0.3}},"epoch_seconds":[1],"train_seconds":1,"load":1}`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.json"), []byte(body), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(sbs, "epochtime_toy.txt"),
+		[]byte("1 bce-1 2.0 4.0 load 3\n1 ce 9.0 11.0 load 3\nbce-1 3.000 s/epoch  1.00x bce-1\n"), 0o644))
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, runFrontier(context.Background(), []string{"-in", dir, "-epoch-seconds", sbs}, &stdout, &stderr))
+	require.Contains(t, stdout.String(), "| 10.00 | 3.33 | 100 |", "mean 10 s, 10/3 x BCE's, 10 epochs x 10 s")
+}
