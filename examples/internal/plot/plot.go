@@ -295,3 +295,57 @@ func Norms(data []float32, cols int) []float64 {
 	}
 	return out
 }
+
+// LabeledPoints writes to path a PNG of named points, each drawn with its
+// name beside it (no legend to cover them), on axes padded by a tenth of
+// their range so that no point sits on the frame: a frontier of methods by
+// cost and quality, say. It returns an error wrapping ErrNoData for no
+// points and an error for a NaN or infinite coordinate.
+func LabeledPoints(path, title, xlabel, ylabel string, points map[string]XY) error {
+	if len(points) == 0 {
+		return fmt.Errorf("%w: %s: no points", ErrNoData, filepath.Base(path))
+	}
+	names := make([]string, 0, len(points))
+	for name, q := range points {
+		if bad(q.X) || bad(q.Y) {
+			return fmt.Errorf("plot: %s: point %q: value (%v, %v)", filepath.Base(path), name, q.X, q.Y)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	p := gplot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	p.Add(plotter.NewGrid())
+	xs, ys := make([]float64, len(names)), make([]float64, len(names))
+	for k, name := range names {
+		q := points[name]
+		xs[k], ys[k] = q.X, q.Y
+		dots, err := plotter.NewScatter(plotter.XYs{{X: q.X, Y: q.Y}})
+		if err != nil {
+			return fmt.Errorf("plot: %s: point %q: %w", filepath.Base(path), name, err)
+		}
+		dots.Color = plotutil.Color(k)
+		dots.Shape = plotutil.Shape(k)
+		dots.Radius = vg.Points(4)
+		labels, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: q.X, Y: q.Y}}, Labels: []string{"  " + name}})
+		if err != nil {
+			return fmt.Errorf("plot: %s: point %q: %w", filepath.Base(path), name, err)
+		}
+		p.Add(dots, labels)
+	}
+	pad := func(v []float64) (float64, float64) {
+		lo, hi := slices.Min(v), slices.Max(v)
+		m := (hi - lo) / 10
+		if m == 0 {
+			m = math.Max(math.Abs(lo)/10, 1e-9)
+		}
+		return lo - m, hi + 3*m // room on the right and top for the labels
+	}
+	p.X.Min, p.X.Max = pad(xs)
+	p.Y.Min, p.Y.Max = pad(ys)
+	c := vgimg.New(Width, Height)
+	p.Draw(draw.New(c))
+	return writePNG(path, c)
+}

@@ -156,3 +156,14 @@ func TestXYCurves(t *testing.T) {
 	assert.True(t, errors.Is(XYCurves(p, "t", "σ", "y", nil), ErrNoData))
 	noTemp(t, dir)
 }
+
+func TestLabeledPoints(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.png")
+	require.NoError(t, LabeledPoints(path, "t", "x", "y", map[string]XY{"a": {1, 2}, "b": {3, 1}}))
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Greater(t, st.Size(), int64(1000))
+	require.ErrorIs(t, LabeledPoints(path, "t", "x", "y", nil), ErrNoData)
+	require.Error(t, LabeledPoints(path, "t", "x", "y", map[string]XY{"a": {math.NaN(), 1}}))
+}

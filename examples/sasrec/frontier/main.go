@@ -242,7 +242,7 @@ func table(w io.Writer, dataset string, by map[string][]run, perEpoch map[string
 // per epoch times the run's epochs when perEpoch has the objective, the
 // run's own seconds otherwise.
 func figure(path, dataset string, by map[string][]run, perEpoch map[string]float64) error {
-	series := map[string][]plot.XY{}
+	points := map[string]plot.XY{}
 	xlabel := "training seconds (to early stopping)"
 	if perEpoch != nil {
 		xlabel = "training seconds (epochs to early stopping x side-by-side s/epoch)"
@@ -253,14 +253,14 @@ func figure(path, dataset string, by map[string][]run, perEpoch map[string]float
 		if e, ok := perEpoch[o]; ok {
 			secs = func(r run) float64 { return e * float64(r.Epochs) }
 		}
-		series[strings.ReplaceAll(o, "-", " ")] = []plot.XY{{
+		points[o] = plot.XY{
 			X: stats.Mean(col(rs, secs)),
 			Y: stats.Mean(col(rs, func(r run) float64 { return r.TestBy["full"]["ndcg@10"] })),
-		}}
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return plot.XYCurves(path, dataset+": test NDCG@10 (full ranking) against training time",
-		xlabel, "NDCG@10", series)
+	return plot.LabeledPoints(path, dataset+": test NDCG@10 (full ranking) against training time",
+		xlabel, "NDCG@10", points)
 }
