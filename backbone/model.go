@@ -483,8 +483,8 @@ func (m *SeqModel) invTemp() float32 {
 
 // defaultLogitsBudget is LossCrossEntropy's default memory bound: 12 MiB is
 // about 256 rows of logits on Beauty (12,101 items), a chunk that stays in
-// the last-level cache; larger chunks were slower there, smaller ones repack
-// the item table more often.
+// the last-level cache (tensor.LinearCrossEntropy packs the item table once
+// per step, whatever the chunk).
 const defaultLogitsBudget = 12 << 20
 
 // fullCE evaluates the full cross-entropy of the predicted positions' hidden
