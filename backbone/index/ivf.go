@@ -397,4 +397,3 @@ func (next *ivfState) remove(x *IVF, id int) error {
 	x.where[id] = noWhere
 	return nil
 }
-

@@ -92,7 +92,9 @@ func TestAugmentationKeepsInnerProductOrder(t *testing.T) {
 		}
 		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(vek32.Distance(q, pts[a]), vek32.Distance(q, pts[b])) })
 		res := g.Search(q, 256)
-		slices.SortFunc(res, func(a, b hnsw.Node[int]) int { return cmp.Compare(vek32.Distance(q, a.Value), vek32.Distance(q, b.Value)) })
+		slices.SortFunc(res, func(a, b hnsw.Node[int]) int {
+			return cmp.Compare(vek32.Distance(q, a.Value), vek32.Distance(q, b.Value))
+		})
 		for _, r := range res[:min(10, len(res))] {
 			if slices.Contains(idx[:10], r.Key) {
 				hit++

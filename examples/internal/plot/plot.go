@@ -89,11 +89,7 @@ func curves(path, title, xlabel, ylabel string, legendTop bool, series map[strin
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	p := gplot.New()
-	p.Title.Text = title
-	p.X.Label.Text = xlabel
-	p.Y.Label.Text = ylabel
-	p.Add(plotter.NewGrid())
+	p := gridPlot(title, xlabel, ylabel)
 	p.Legend.Top = legendTop
 	p.Legend.Left = xlabel != "epoch"
 	p.Legend.XOffs = -vg.Millimeter * 3
@@ -296,6 +292,16 @@ func Norms(data []float32, cols int) []float64 {
 	return out
 }
 
+// gridPlot returns an empty plot with its title, axis labels and a grid.
+func gridPlot(title, xlabel, ylabel string) *gplot.Plot {
+	p := gplot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	p.Add(plotter.NewGrid())
+	return p
+}
+
 // LabeledPoints writes to path a PNG of named points, each drawn with its
 // name beside it (no legend to cover them), on axes padded by a tenth of
 // their range so that no point sits on the frame: a frontier of methods by
@@ -313,11 +319,7 @@ func LabeledPoints(path, title, xlabel, ylabel string, points map[string]XY) err
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	p := gplot.New()
-	p.Title.Text = title
-	p.X.Label.Text = xlabel
-	p.Y.Label.Text = ylabel
-	p.Add(plotter.NewGrid())
+	p := gridPlot(title, xlabel, ylabel)
 	xs, ys := make([]float64, len(names)), make([]float64, len(names))
 	for k, name := range names {
 		q := points[name]
