@@ -132,6 +132,10 @@ func (t *Tape) resetFuncContexts() {
 	t.nctx = 0
 }
 
+// opFunc is a user-defined Function recorded by Apply; its backward is the
+// user's, and the only one that can fail.
+var opFunc = &opDef{name: "Apply", backErr: (*Tape).backFunc}
+
 // backFunc calls the user's Backward with the inputs' gradient buffers.
 func (t *Tape) backFunc(n *node) error {
 	c := t.ctxs[n.i0]

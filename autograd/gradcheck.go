@@ -35,7 +35,8 @@ type GradCheckOptions struct {
 	// Seed seeds the random projection of a non-scalar output (default 1).
 	Seed uint64
 
-	corrupt opKind // test hook: negate this op's incoming gradient
+	corrupt *opDef // test hook: plant a wrong backward in this op
+	planted plant  // how (default: negate its incoming gradient)
 }
 
 // GradCheck compares the analytic gradients of f with central finite
@@ -73,7 +74,7 @@ func GradCheck(f func(t *Tape) *Value, inputs []*Value, opts GradCheckOptions) e
 		in.ZeroGrad()
 	}
 	t := NewTape()
-	t.corrupt = opts.corrupt
+	t.corrupt, t.planted = opts.corrupt, opts.planted
 	y := f(t)
 	if y == nil || y.Data == nil {
 		return fmt.Errorf("autograd: GradCheck: f returned no output")

@@ -1,10 +1,15 @@
 package autograd
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -257,12 +262,55 @@ func TestGradCheckAllOps(t *testing.T) {
 	}
 }
 
-// TestGradCheckCatchesWrongBackward corrupts each op kind in turn (its
-// incoming gradient is negated, i.e. a backward with a sign flipped) and
-// requires that GradCheck fails on the cases of that op.
+// opDefsInSource lists the name of every opDef the package declares (every
+// package-level `var x = &opDef{name: ...}`), read from the source so that a
+// new op file cannot escape the planted-bug test below.
+func opDefsInSource(t *testing.T) []string {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	var names []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		require.NoError(t, err)
+		ast.Inspect(file, func(x ast.Node) bool {
+			u, ok := x.(*ast.UnaryExpr)
+			if !ok {
+				return true
+			}
+			cl, ok := u.X.(*ast.CompositeLit)
+			if !ok {
+				return true
+			}
+			if id, ok := cl.Type.(*ast.Ident); !ok || id.Name != "opDef" {
+				return true
+			}
+			for _, e := range cl.Elts {
+				kv, ok := e.(*ast.KeyValueExpr)
+				if !ok {
+					continue
+				}
+				if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "name" {
+					lit := kv.Value.(*ast.BasicLit)
+					names = append(names, strings.Trim(lit.Value, `"`))
+				}
+			}
+			return true
+		})
+	}
+	return names
+}
+
+// TestGradCheckCatchesWrongBackward plants a wrong backward in each op kind
+// in turn (its incoming gradient negated, halved, or its backward not run at
+// all) and requires that GradCheck fails on the cases of that op.
 func TestGradCheckCatchesWrongBackward(t *testing.T) {
 	cases := opCases()
-	kinds := map[string]opKind{
+	kinds := map[string]*opDef{
 		"MatMul": opMatMul, "Linear": opLinear, "Add": opAdd, "Sub": opSub, "Mul": opMul,
 		"Scale": opScale, "Neg": opScale, "MulScalar": opMulScalar, "AddScalar": opAddScalar,
 		"Sum": opSum, "Mean": opMean, "SumRows": opSumRows, "MeanRows": opMeanRows, "SumLast": opSumLast,
@@ -274,18 +322,22 @@ func TestGradCheckCatchesWrongBackward(t *testing.T) {
 		"BCEWithLogits": opBCE, "CrossEntropy": opCrossEntropy, "MSE": opMSE,
 		"PairwiseSqDist": opPairwiseSqDist, "Apply": opFunc,
 	}
-	covered := map[opKind]bool{}
+	covered := map[string]bool{}
 	for op, cs := range cases {
 		k, ok := kinds[op]
 		require.True(t, ok, "no op kind for %s", op)
-		covered[k] = true
-		for _, c := range cs {
-			err := GradCheck(c.f, c.inputs, GradCheckOptions{corrupt: k})
-			require.ErrorIs(t, err, ErrGradCheck, "%s/%s: corrupted backward not caught", op, c.name)
+		covered[k.name] = true
+		for _, how := range []plant{plantNegate, plantHalve, plantMissing} {
+			for _, c := range cs {
+				err := GradCheck(c.f, c.inputs, GradCheckOptions{corrupt: k, planted: how})
+				require.ErrorIs(t, err, ErrGradCheck, "%s/%s: planted wrong backward %d not caught", op, c.name, how)
+			}
 		}
 	}
-	for k := opNone + 1; k < numOps; k++ {
-		require.True(t, covered[k], "op kind %d is never corrupted", k)
+	all := opDefsInSource(t)
+	require.GreaterOrEqual(t, len(all), 30, "opDefsInSource found too few ops: the parse is broken")
+	for _, name := range all {
+		require.True(t, covered[name], "op %s is never given a wrong backward", name)
 	}
 }
 

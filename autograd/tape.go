@@ -36,7 +36,8 @@ func NoGrad() Option { return func(t *Tape) { t.noGrad = true } }
 // updates them.
 type Tape struct {
 	noGrad  bool
-	corrupt opKind // test hook: negate the incoming gradient of this op kind
+	corrupt *opDef // test hook: plant a wrong backward in this op kind
+	planted plant
 
 	nodes []node
 
@@ -339,12 +340,15 @@ func (t *Tape) backwardFrom(last int) error {
 			continue
 		}
 		corrupt := n.op == t.corrupt
+		if corrupt && t.planted == plantMissing {
+			continue
+		}
 		if corrupt {
-			negate(n.out.Grad.Data)
+			t.planted.apply(n.out.Grad.Data, false)
 		}
 		err := t.backward(n)
 		if corrupt {
-			negate(n.out.Grad.Data)
+			t.planted.apply(n.out.Grad.Data, true)
 		}
 		if err != nil {
 			return fmt.Errorf("op %d: %w", i, err)
@@ -353,8 +357,29 @@ func (t *Tape) backwardFrom(last int) error {
 	return nil
 }
 
-func negate(x []float32) {
+// plant is a wrong backward that tests plant in one op kind (GradCheck's
+// corrupt hook) to show that the gradient checks can fail: a sign flipped,
+// a factor of 2 lost, or no backward at all.
+type plant uint8
+
+const (
+	plantNegate  plant = iota // the incoming gradient negated
+	plantHalve                // the incoming gradient halved
+	plantMissing              // the op's backward not run
+)
+
+// apply changes the incoming gradient x before the op's backward (undo
+// false) and restores it after (undo true); the values stay exact (powers
+// of two).
+func (p plant) apply(x []float32, undo bool) {
+	f := float32(-1)
+	if p == plantHalve {
+		f = 0.5
+		if undo {
+			f = 2
+		}
+	}
 	for i := range x {
-		x[i] = -x[i]
+		x[i] *= f
 	}
 }
