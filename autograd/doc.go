@@ -4,7 +4,10 @@
 //
 // Why a tape and not a graph of closures: every op appends a small record
 // (op kind, operands, saved tensors and scalars) to a slice the Tape owns,
-// and Backward walks that slice in reverse with a switch. The tape also owns
+// and Backward walks that slice in reverse, calling each record's backward.
+// An op kind (opDef) is declared in the op's file beside its forward method
+// and its backward function: an op lives in one place, and adding one
+// touches one file. The tape also owns
 // every intermediate tensor and gradient buffer, and Reset hands them back to
 // free lists kept by size class, so a training step allocates nothing once
 // the tape has seen its shapes, also when the shapes change from step to step
