@@ -138,6 +138,9 @@ func (s *sasrecStep) run() error {
 // TestSASRecStepAllocs: a steady-state transformer training step through
 // the tape allocates (almost) nothing.
 func TestSASRecStepAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	s := newSASRecStep(4, 6, 8, 20)
 	for range 3 {
 		require.NoError(t, s.run())
