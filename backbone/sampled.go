@@ -90,20 +90,20 @@ func (m *SeqModel) negatives(rng *rand.Rand) ([]int, error) {
 		return uniform
 	}
 	lqp, lqn, w := resize(&m.logqPos, R, 1), resize(&m.logqNeg, R, k), resize(&m.negWeight, R, k)
-	if m.Cfg.SharedNegatives { // every row sees the same k columns: fill one, copy it
+	switch {
+	case !m.Cfg.LogQ: // only the hits below matter
+		clear(lqn.Data)
+	case m.Cfg.SharedNegatives: // every row sees the same k columns: fill one, copy it
 		for j, neg := range m.negs {
 			lqn.Data[j] = logq(neg)
 		}
 		for r := 1; r < R; r++ {
 			copy(lqn.Data[r*k:(r+1)*k], lqn.Data[:k])
 		}
-	} else {
+	default:
 		for i, neg := range m.negs {
 			lqn.Data[i] = logq(neg)
 		}
-	}
-	if !m.Cfg.LogQ { // only the hits below matter
-		clear(lqn.Data)
 	}
 	w.Fill(1)
 	inf := float32(math.Inf(1))
