@@ -240,14 +240,69 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 	if opt.Metric == "" {
 		opt.Metric = "ndcg@10"
 	}
-	var users, lengths []int
-	for u, s := range train {
-		if len(s) >= 2 {
-			users = append(users, u)
-			lengths = append(lengths, len(s))
+	t, err := newTrainer(m, train, cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		es, err := t.epoch(ctx, epoch)
+		if err != nil {
+			return t.h, err
+		}
+		if opt.Validate != nil && (epoch%cfg.EvalEvery == 0 || epoch == cfg.Epochs) {
+			if err := t.validate(ctx, &es); err != nil {
+				return t.h, err
+			}
+		}
+		t.endEpoch(es)
+		if cfg.Patience > 0 && t.h.BestEpoch > 0 && epoch-t.h.BestEpoch >= cfg.Patience {
+			t.h.StopReason = "patience"
+			break
 		}
 	}
-	if len(users) == 0 {
+	restore(t.params, t.best, opt.KeepLast)
+	return t.h, nil
+}
+
+// trainer is one Train call's state between epochs and steps.
+type trainer struct {
+	m      Model
+	train  [][]int
+	cfg    TrainConfig
+	opt    TrainOptions
+	params []nn.Param
+	// users are the indices of the users with at least 2 training items,
+	// lengths their sequence lengths (for the batches).
+	users, lengths []int
+	rng            *rand.Rand
+	opti           nn.Optimizer
+	sched          Schedule
+	// constant is set for a constant schedule (the rate is never reset);
+	// done counts the optimizer steps so far, of totalSteps.
+	constant         bool
+	done, totalSteps int
+	h                *History
+	// lastGood holds the weights at the end of the last finite epoch (the
+	// initial ones at first), restored when the loss becomes non-finite;
+	// best those of the best validation epoch, with its metric bestVal.
+	lastGood  [][]float32
+	lastEpoch int
+	best      [][]float32
+	bestVal   float64
+	seqs      [][]int
+}
+
+// newTrainer selects the users that can train, prepares m (a Preparer),
+// and sets up the generator, the optimizer and the schedule.
+func newTrainer(m Model, train [][]int, cfg TrainConfig, opt TrainOptions) (*trainer, error) {
+	t := &trainer{m: m, train: train, cfg: cfg, opt: opt}
+	for u, s := range train {
+		if len(s) >= 2 {
+			t.users = append(t.users, u)
+			t.lengths = append(t.lengths, len(s))
+		}
+	}
+	if len(t.users) == 0 {
 		return nil, fmt.Errorf("backbone: no user has 2 or more training items")
 	}
 	if p, ok := m.(Preparer); ok {
@@ -255,105 +310,121 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 			return nil, err
 		}
 	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5a5e))
-	params := m.Params()
-	opti := opt.Optimizer
-	if opti == nil {
+	t.rng = rand.New(rand.NewPCG(cfg.Seed, 0x5a5e))
+	t.params = m.Params()
+	t.opti = opt.Optimizer
+	if t.opti == nil {
 		var err error
-		if opti, err = NewOptimizer(params, cfg, opt.NoDecay); err != nil {
+		if t.opti, err = NewOptimizer(t.params, cfg, opt.NoDecay); err != nil {
 			return nil, err
 		}
 	}
-	sched := opt.Schedule
-	if sched == nil {
-		sched = cfg.schedule()
+	t.sched = opt.Schedule
+	if t.sched == nil {
+		t.sched = cfg.schedule()
 	}
-	_, constant := sched.(ConstantSchedule)
-	totalSteps := cfg.Epochs * ((len(users) + cfg.BatchSize - 1) / cfg.BatchSize)
-	done := 0 // optimizer steps so far
-	h := &History{StopReason: "epochs"}
-	// lastGood holds the weights at the end of the last finite epoch (the
-	// initial ones at first), restored when the loss becomes non-finite.
-	lastGood, lastEpoch := snapshot(params, nil), 0
-	var best []([]float32)
-	bestVal := math.Inf(-1)
-	seqs := make([][]int, 0, cfg.BatchSize)
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
-		t0 := time.Now()
-		batches := BucketBatches(rng, lengths, cfg.BatchSize, cfg.BucketPool)
-		var sum float64
-		for step, bi := range batches {
-			if err := ctx.Err(); err != nil {
-				h.StopReason = "canceled"
-				restore(params, best, opt.KeepLast)
-				return h, err
-			}
-			seqs = seqs[:0]
-			for _, i := range bi {
-				seqs = append(seqs, train[users[i]])
-			}
-			opti.ZeroGrad()
-			loss, err := m.LossGrad(seqs, rng)
-			if err != nil {
-				restore(params, best, opt.KeepLast)
-				return h, fmt.Errorf("backbone: epoch %d step %d: %w", epoch, step+1, err)
-			}
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				h.StopReason = "non-finite"
-				return h, fmt.Errorf("backbone: epoch %d step %d: non-finite loss %v; %s: %w", epoch, step+1, loss,
-					restoreFinite(params, best, h.BestEpoch, lastGood, lastEpoch), ErrNonFinite)
-			}
-			if cfg.ClipNorm > 0 {
-				nn.ClipGradNorm(params, cfg.ClipNorm)
-			}
-			if !constant {
-				opti.SetLR(cfg.LR * sched.Factor(done, totalSteps))
-			}
-			opti.Step()
-			done++
-			sum += loss
+	_, t.constant = t.sched.(ConstantSchedule)
+	t.totalSteps = cfg.Epochs * ((len(t.users) + cfg.BatchSize - 1) / cfg.BatchSize)
+	t.h = &History{StopReason: "epochs"}
+	t.lastGood = snapshot(t.params, nil)
+	t.bestVal = math.Inf(-1)
+	t.seqs = make([][]int, 0, cfg.BatchSize)
+	return t, nil
+}
+
+// epoch runs one epoch's optimizer steps over freshly drawn batches and
+// returns its statistics (without validation). On error (canceled ctx, a
+// failed or non-finite step) it sets the stop reason, restores the weights
+// Train documents and returns the error.
+func (t *trainer) epoch(ctx context.Context, epoch int) (EpochStats, error) {
+	t0 := time.Now()
+	batches := BucketBatches(t.rng, t.lengths, t.cfg.BatchSize, t.cfg.BucketPool)
+	var sum float64
+	for step, bi := range batches {
+		if err := ctx.Err(); err != nil {
+			t.h.StopReason = "canceled"
+			restore(t.params, t.best, t.opt.KeepLast)
+			return EpochStats{}, err
 		}
-		es := EpochStats{Epoch: epoch, Loss: sum / float64(len(batches)), Steps: len(batches), Seconds: time.Since(t0).Seconds()}
-		if opt.Validate != nil && (epoch%cfg.EvalEvery == 0 || epoch == cfg.Epochs) {
-			t1 := time.Now()
-			met, err := opt.Validate(ctx, epoch)
-			if err != nil {
-				h.Epochs = append(h.Epochs, es)
-				restore(params, best, opt.KeepLast)
-				if ctx.Err() != nil {
-					h.StopReason = "canceled"
-				}
-				return h, fmt.Errorf("backbone: epoch %d: validation: %w", epoch, err)
-			}
-			es.EvalSeconds, es.Metrics = time.Since(t1).Seconds(), met
-			v, ok := met[opt.Metric]
-			if !ok {
-				restore(params, best, opt.KeepLast)
-				return h, fmt.Errorf("backbone: validation returned no %q", opt.Metric)
-			}
-			if v > bestVal {
-				bestVal, h.BestEpoch, h.Best, es.Improved = v, epoch, met, true
-				best = snapshot(params, best)
-			}
+		loss, err := t.step(bi)
+		if err != nil {
+			restore(t.params, t.best, t.opt.KeepLast)
+			return EpochStats{}, fmt.Errorf("backbone: epoch %d step %d: %w", epoch, step+1, err)
 		}
-		h.Epochs = append(h.Epochs, es)
-		if nn.CheckFinite(params) == nil {
-			lastGood, lastEpoch = snapshot(params, lastGood), epoch
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			t.h.StopReason = "non-finite"
+			return EpochStats{}, fmt.Errorf("backbone: epoch %d step %d: non-finite loss %v; %s: %w", epoch, step+1, loss,
+				restoreFinite(t.params, t.best, t.h.BestEpoch, t.lastGood, t.lastEpoch), ErrNonFinite)
 		}
-		if opt.Logger != nil {
-			opt.Logger.Info("epoch", "epoch", epoch, "loss", es.Loss, "train_s", es.Seconds,
-				"eval_s", es.EvalSeconds, opt.Metric, es.Metrics[opt.Metric], "improved", es.Improved)
-		}
-		if opt.OnEpoch != nil {
-			opt.OnEpoch(es)
-		}
-		if cfg.Patience > 0 && h.BestEpoch > 0 && epoch-h.BestEpoch >= cfg.Patience {
-			h.StopReason = "patience"
-			break
-		}
+		sum += loss
 	}
-	restore(params, best, opt.KeepLast)
-	return h, nil
+	return EpochStats{Epoch: epoch, Loss: sum / float64(len(batches)), Steps: len(batches), Seconds: time.Since(t0).Seconds()}, nil
+}
+
+// step trains on the batch of users bi (indices into t.users) and returns
+// the loss; a non-finite loss is returned before any update.
+func (t *trainer) step(bi []int) (float64, error) {
+	t.seqs = t.seqs[:0]
+	for _, i := range bi {
+		t.seqs = append(t.seqs, t.train[t.users[i]])
+	}
+	t.opti.ZeroGrad()
+	loss, err := t.m.LossGrad(t.seqs, t.rng)
+	if err != nil || math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, err
+	}
+	if t.cfg.ClipNorm > 0 {
+		nn.ClipGradNorm(t.params, t.cfg.ClipNorm)
+	}
+	if !t.constant {
+		t.opti.SetLR(t.cfg.LR * t.sched.Factor(t.done, t.totalSteps))
+	}
+	t.opti.Step()
+	t.done++
+	return loss, nil
+}
+
+// validate calls TrainOptions.Validate after es's epoch, records the
+// metrics in es and keeps the weights when the monitored metric improved.
+// On error it restores the weights Train documents and returns the error.
+func (t *trainer) validate(ctx context.Context, es *EpochStats) error {
+	t1 := time.Now()
+	met, err := t.opt.Validate(ctx, es.Epoch)
+	if err != nil {
+		t.h.Epochs = append(t.h.Epochs, *es)
+		restore(t.params, t.best, t.opt.KeepLast)
+		if ctx.Err() != nil {
+			t.h.StopReason = "canceled"
+		}
+		return fmt.Errorf("backbone: epoch %d: validation: %w", es.Epoch, err)
+	}
+	es.EvalSeconds, es.Metrics = time.Since(t1).Seconds(), met
+	v, ok := met[t.opt.Metric]
+	if !ok {
+		restore(t.params, t.best, t.opt.KeepLast)
+		return fmt.Errorf("backbone: validation returned no %q", t.opt.Metric)
+	}
+	if v > t.bestVal {
+		t.bestVal, t.h.BestEpoch, t.h.Best, es.Improved = v, es.Epoch, met, true
+		t.best = snapshot(t.params, t.best)
+	}
+	return nil
+}
+
+// endEpoch records es in the history, keeps the weights when they are
+// finite, and reports the epoch to the logger and the OnEpoch hook.
+func (t *trainer) endEpoch(es EpochStats) {
+	t.h.Epochs = append(t.h.Epochs, es)
+	if nn.CheckFinite(t.params) == nil {
+		t.lastGood, t.lastEpoch = snapshot(t.params, t.lastGood), es.Epoch
+	}
+	if t.opt.Logger != nil {
+		t.opt.Logger.Info("epoch", "epoch", es.Epoch, "loss", es.Loss, "train_s", es.Seconds,
+			"eval_s", es.EvalSeconds, t.opt.Metric, es.Metrics[t.opt.Metric], "improved", es.Improved)
+	}
+	if t.opt.OnEpoch != nil {
+		t.opt.OnEpoch(es)
+	}
 }
 
 // restoreFinite puts back the best validated weights (when there are) or

@@ -260,6 +260,18 @@ func mirrorUpper(a []float64, n int) {
 	}
 }
 
+// symmetrize replaces the n x n matrix a (row-major) by (a + aᵀ)/2, the
+// symmetric matrix a projected eigenproblem needs after rounding made QᵀMQ
+// slightly asymmetric.
+func symmetrize(a []float64, n int) {
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			s := (a[i*n+j] + a[j*n+i]) / 2
+			a[i*n+j], a[j*n+i] = s, s
+		}
+	}
+}
+
 // symEig returns the eigenvalues (ascending) of the symmetric n x n matrix a
 // and, in a, the eigenvectors as columns. ok is false when LAPACK did not
 // converge.

@@ -195,7 +195,36 @@ func Curvature(h, e *tensor.Tensor, opt CurvatureOptions) (CurvatureStats, error
 	for i, v := range h.Data {
 		h64[i] = float64(v)
 	}
-	// Logits and softmax, row by row (float64).
+	p, err := softmaxScores(h64, e64, B, n, d)
+	if err != nil {
+		return CurvatureStats{}, err
+	}
+	mu := make([]float64, B*d)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(p, B, n), gen(e64, n, d), 0, gen(mu, B, d))
+	var st CurvatureStats
+	if st.Mean, err = spectrum(meanHessian(p, mu, e64, B, n, d), d, opt); err != nil {
+		return st, err
+	}
+	if !opt.PerSequence {
+		return st, nil
+	}
+	st.PerSequence, err = sequenceSpectra(p, mu, e64, B, n, d, opt)
+	if err != nil {
+		return st, err
+	}
+	cs := make([]float64, B)
+	ck := make([]float64, B)
+	for b, s := range st.PerSequence {
+		cs[b], ck[b] = s.Cond, s.CondK
+	}
+	st.MedianCond, st.MedianCondK = median(cs), median(ck)
+	return st, nil
+}
+
+// softmaxScores returns p (B x n), the softmax over the n items of the
+// logits h·eᵀ of every sequence, in float64; a NaN or Inf logit is an
+// error naming the sequence.
+func softmaxScores(h64, e64 []float64, B, n, d int) ([]float64, error) {
 	p := make([]float64, B*n)
 	blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(h64, B, d), gen(e64, n, d), 0, gen(p, B, n))
 	for b := range B {
@@ -205,7 +234,7 @@ func Curvature(h, e *tensor.Tensor, opt CurvatureOptions) (CurvatureStats, error
 			mx = math.Max(mx, v)
 		}
 		if math.IsNaN(mx) || math.IsInf(mx, 0) {
-			return CurvatureStats{}, fmt.Errorf("recpca: curvature: sequence %d has a NaN or Inf score", b)
+			return nil, fmt.Errorf("recpca: curvature: sequence %d has a NaN or Inf score", b)
 		}
 		var s float64
 		for i, v := range row {
@@ -216,12 +245,15 @@ func Curvature(h, e *tensor.Tensor, opt CurvatureOptions) (CurvatureStats, error
 			row[i] /= s
 		}
 	}
-	mu := make([]float64, B*d)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(p, B, n), gen(e64, n, d), 0, gen(mu, B, d))
+	return p, nil
+}
 
-	// Batch average: Σ_i p̄_i e_i e_iᵀ − (1/B) Σ_b μ_b μ_bᵀ, with e centred by
-	// the mean μ̄ first to limit cancellation (the identity holds for any
-	// shift: Cov is shift-invariant, and so is the average below).
+// meanHessian returns the batch-average Hessian (d x d, both triangles) for
+// the softmax rows p (B x n) with means mu (B x d) of the item rows e64
+// (n x d): Σ_i p̄_i e_i e_iᵀ − (1/B) Σ_b μ_b μ_bᵀ, with e centred by the mean
+// μ̄ first to limit cancellation (the identity holds for any shift: Cov is
+// shift-invariant, and so is the average).
+func meanHessian(p, mu, e64 []float64, B, n, d int) []float64 {
 	mbar := make([]float64, d)
 	for b := range B {
 		for j := range d {
@@ -251,15 +283,15 @@ func Curvature(h, e *tensor.Tensor, opt CurvatureOptions) (CurvatureStats, error
 	}
 	blas64.Syrk(blas.Trans, -1, gen(dm, B, d), 1, blas64.Symmetric{N: d, Stride: d, Data: hm, Uplo: blas.Upper})
 	mirrorUpper(hm, d)
-	var st CurvatureStats
-	var err error
-	if st.Mean, err = spectrum(hm, d, opt); err != nil {
-		return st, err
-	}
-	if !opt.PerSequence {
-		return st, nil
-	}
-	st.PerSequence = make([]Spectrum, B)
+	return hm
+}
+
+// sequenceSpectra returns the spectrum of every sequence's Hessian
+// Cov_{p_b}(e), one float32 GEMM each, the sequences shared round-robin
+// among GOMAXPROCS goroutines; with an error the slice is returned as far
+// as it was filled.
+func sequenceSpectra(p, mu, e64 []float64, B, n, d int, opt CurvatureOptions) ([]Spectrum, error) {
+	out := make([]Spectrum, B)
 	procs := max(1, runtime.GOMAXPROCS(0))
 	errs := make([]error, B)
 	var wg sync.WaitGroup
@@ -285,29 +317,18 @@ func Curvature(h, e *tensor.Tensor, opt CurvatureOptions) (CurvatureStats, error
 				for k, v := range c32 {
 					c64[k] = float64(v)
 				}
-				for i := range d {
-					for j := i + 1; j < d; j++ {
-						s := (c64[i*d+j] + c64[j*d+i]) / 2
-						c64[i*d+j], c64[j*d+i] = s, s
-					}
-				}
-				st.PerSequence[b], errs[b] = spectrum(c64, d, opt)
+				symmetrize(c64, d)
+				out[b], errs[b] = spectrum(c64, d, opt)
 			}
 		})
 	}
 	wg.Wait()
 	for _, e := range errs {
 		if e != nil {
-			return st, e
+			return out, e
 		}
 	}
-	cs := make([]float64, B)
-	ck := make([]float64, B)
-	for b, s := range st.PerSequence {
-		cs[b], ck[b] = s.Cond, s.CondK
-	}
-	st.MedianCond, st.MedianCondK = median(cs), median(ck)
-	return st, nil
+	return out, nil
 }
 
 func gen(a []float64, r, c int) blas64.General {

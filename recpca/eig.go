@@ -313,12 +313,7 @@ func rayleighRitz(a, v []float64, n, d int) (vals, w []float64, ok bool) {
 	gemm64(false, false, n, d, n, 1, a, n, v, d, 0, av, d)
 	h := make([]float64, d*d)
 	gemm64(true, false, d, d, n, 1, v, d, av, d, 0, h, d)
-	for i := range d {
-		for j := i + 1; j < d; j++ {
-			s := (h[i*d+j] + h[j*d+i]) / 2
-			h[i*d+j], h[j*d+i] = s, s
-		}
-	}
+	symmetrize(h, d)
 	theta, good := symEig(h, d)
 	if !good {
 		return nil, nil, false

@@ -185,7 +185,7 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 // report and the Projection. Without a design matrix (p.m == nil, FitStats)
 // the projected quantities come from the quadratic forms of C and G.
 func (p *problem) run(g *Graph, penalized bool) (*Projection, error) {
-	opt, n, D, d := p.opt, p.n, p.D, p.d
+	opt := p.opt
 	st := Stats{Solver: p.solver}
 	hasGraph := g != nil && g.NumEdges() > 0 || p.m == nil && p.G != nil
 
@@ -193,102 +193,116 @@ func (p *problem) run(g *Graph, penalized bool) (*Projection, error) {
 	if opt.Beta > 0 {
 		lambda = opt.Beta / (1 - opt.Beta)
 	}
-	// PCA reference (and the answer when there is no penalty): its solve,
-	// projection and report.
-	var pca *solution
-	reference := func() error {
-		var err error
-		if pca, err = p.solve(0, nil); err != nil {
-			return err
-		}
-		p.normC = pca.vals[0]
-		st.PCARetainedVariance = p.retained(pca)
-		if hasGraph {
-			st.PCAGraphTV, st.PCAGraphTVL1 = p.graphTV(g, pca)
-		}
-		return nil
-	}
 	var res *solution
 	// pcaDone, when not nil, is closed once the PCA fields of st are set
 	// (they are taken beside the λ solution's).
 	var pcaDone chan struct{}
+	var err error
 	if p.solver == SolverExact && p.m != nil && hasGraph && penalized && opt.TargetVariance == 0 {
-		// With a fixed λ the exact solver's two eigenproblems are
-		// independent once C and G exist: PCA's eigen-solve (the
-		// reference) runs beside M's, each on one core, then one product
-		// X̄·[W_PCA | W_λ] gives both projections and the two reports are
-		// taken side by side. The two sides share only read-only state.
-		if err := p.setGraph(g); err != nil {
-			return nil, err
-		}
-		var refErr error
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			pca, refErr = p.solve(0, nil)
-		}()
-		var err error
-		res, err = p.solve(lambda, nil)
-		<-done
-		if refErr != nil {
-			return nil, refErr
-		}
-		if err != nil {
-			return nil, err
-		}
-		p.normC = pca.vals[0]
-		if opt.TV == TVQuadratic {
-			p.projectPair(pca, res)
-		}
-		pcaDone = make(chan struct{})
-		go func() {
-			defer close(pcaDone)
-			st.PCARetainedVariance = p.retained(pca)
-			st.PCAGraphTV, st.PCAGraphTVL1 = p.graphTV(g, pca)
-		}()
-		st.TraceRatio = p.trG / p.trC
-		st.Lambda = lambda
+		res, pcaDone, err = p.solvePair(g, lambda, &st)
 	} else {
-		if err := reference(); err != nil {
-			return nil, err
-		}
-		if hasGraph {
-			if p.m != nil {
-				p.pcaV = pca.v
-				if err := p.setGraph(g); err != nil {
-					return nil, err
-				}
-			}
-			st.TraceRatio = p.trG / p.trC
-		}
-		res = pca
-		if penalized {
-			var err error
-			if opt.TargetVariance > 0 {
-				lambda, res, st.LambdaEvals, err = p.chooseLambda(opt.TargetVariance*st.PCARetainedVariance, pca)
-				if err != nil {
-					return nil, err
-				}
-			} else if res, err = p.solve(lambda, pca.v); err != nil {
-				return nil, err
-			}
-			st.Lambda = lambda
-		}
+		lambda, res, err = p.solveInTurn(g, hasGraph, penalized, lambda, &st)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if penalized && opt.TV == TVL1 {
-		var err error
 		res, st.IRLSIters, err = p.irls(g, lambda, res)
 		if err != nil {
 			return nil, err
 		}
 	}
+	p.report(&st, g, hasGraph, res)
+	if pcaDone != nil {
+		<-pcaDone
+	}
+	return p.projection(res, st), nil
+}
 
+// solvePair is run's path for the exact solver with a fixed λ and a design
+// matrix: the two eigenproblems are independent once C and G exist, so PCA's
+// eigen-solve (the reference) runs beside M's, each on one core, then one
+// product X̄·[W_PCA | W_λ] gives both projections and the two reports are
+// taken side by side. The two sides share only read-only state. It returns
+// M's solution and a channel closed once st's PCA fields are set.
+func (p *problem) solvePair(g *Graph, lambda float64, st *Stats) (*solution, chan struct{}, error) {
+	if err := p.setGraph(g); err != nil {
+		return nil, nil, err
+	}
+	var pca *solution
+	var refErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pca, refErr = p.solve(0, nil)
+	}()
+	res, err := p.solve(lambda, nil)
+	<-done
+	if refErr != nil {
+		return nil, nil, refErr
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	p.normC = pca.vals[0]
+	if p.opt.TV == TVQuadratic {
+		p.projectPair(pca, res)
+	}
+	pcaDone := make(chan struct{})
+	go func() {
+		defer close(pcaDone)
+		st.PCARetainedVariance = p.retained(pca)
+		st.PCAGraphTV, st.PCAGraphTVL1 = p.graphTV(g, pca)
+	}()
+	st.TraceRatio = p.trG / p.trC
+	st.Lambda = lambda
+	return res, pcaDone, nil
+}
+
+// solveInTurn is run's general path: the PCA reference (solve, projection
+// and report), then, with a penalty, M's solve warm-started from PCA's block
+// at λ or at the λ that TargetVariance chooses. It returns that λ and the
+// solution (PCA's without a penalty).
+func (p *problem) solveInTurn(g *Graph, hasGraph, penalized bool, lambda float64, st *Stats) (float64, *solution, error) {
+	pca, err := p.solve(0, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	p.normC = pca.vals[0]
+	st.PCARetainedVariance = p.retained(pca)
+	if hasGraph {
+		st.PCAGraphTV, st.PCAGraphTVL1 = p.graphTV(g, pca)
+		if p.m != nil {
+			p.pcaV = pca.v
+			if err := p.setGraph(g); err != nil {
+				return 0, nil, err
+			}
+		}
+		st.TraceRatio = p.trG / p.trC
+	}
+	if !penalized {
+		return lambda, pca, nil
+	}
+	res := pca
+	if p.opt.TargetVariance > 0 {
+		lambda, res, st.LambdaEvals, err = p.chooseLambda(p.opt.TargetVariance*st.PCARetainedVariance, pca)
+	} else {
+		res, err = p.solve(lambda, pca.v)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	st.Lambda = lambda
+	return lambda, res, nil
+}
+
+// report fills st's fields of the solution res (retained variance, graph
+// TVs, solver figures, non-positive eigenvalues, with a warning when there
+// are some).
+func (p *problem) report(st *Stats, g *Graph, hasGraph bool, res *solution) {
 	st.RetainedVariance = p.retained(res)
 	if hasGraph {
 		st.GraphTV, st.GraphTVL1 = p.graphTV(g, res)
-	}
-	if pcaDone != nil {
-		<-pcaDone
 	}
 	st.Iterations, st.Residual = res.iters, res.resid
 	for _, v := range res.vals {
@@ -297,12 +311,17 @@ func (p *problem) run(g *Graph, penalized bool) (*Projection, error) {
 		}
 	}
 	if st.NonPositive > 0 {
-		opt.Logger.Warn("recpca: kept eigenvalues of M are not positive; λ is past the useful band",
-			"nonpositive", st.NonPositive, "d", d, "lambda", st.Lambda, "retained_variance", st.RetainedVariance)
+		p.opt.Logger.Warn("recpca: kept eigenvalues of M are not positive; λ is past the useful band",
+			"nonpositive", st.NonPositive, "d", p.d, "lambda", st.Lambda, "retained_variance", st.RetainedVariance)
 	}
+}
 
+// projection builds the Projection of res: W (whitened when asked: each
+// column scaled to unit variance over the items) and the centring vector.
+func (p *problem) projection(res *solution, st Stats) *Projection {
+	n, D, d := p.n, p.D, p.d
 	w := mat.NewDense(D, d, res.w)
-	if opt.Whiten {
+	if p.opt.Whiten {
 		colSq := p.columnSq(res)
 		for j := range d {
 			s := 1 / math.Sqrt(math.Max(colSq[j]/float64(n), normEps))
@@ -320,7 +339,7 @@ func (p *problem) run(g *Graph, penalized bool) (*Projection, error) {
 	if mean == nil {
 		mean = make([]float64, D)
 	}
-	return &Projection{Mean: mean, W: w, Eigenvalues: res.vals, NormalizeInput: opt.NormalizeInput, Stats: st}, nil
+	return &Projection{Mean: mean, W: w, Eigenvalues: res.vals, NormalizeInput: p.opt.NormalizeInput, Stats: st}
 }
 
 // retained returns the retained variance ||X̄W||²_F/trC of a solution.

@@ -37,176 +37,235 @@ const krylovStall = 0.7
 // When Tol < tol32 a float64 Rayleigh–Ritz step on the final Ritz block
 // follows (polish).
 func (p *problem) solveKrylov(lambda float64, warm []float64) (*solution, error) {
-	D, d := p.D, p.d
-	b := krylovBlock(d, D)
+	kb := p.newKrylovBasis(lambda, warm)
+	d := p.d
+	// With Tol below the float32 floor the iteration goes on until the
+	// residual stalls (the floor), so that the float64 polish starts from
+	// the best block the float32 operator gives.
+	tol := p.opt.Tol
+	sol := &solution{}
+	prev := math.Inf(1)
+	var rr krylovRitz
+	for it := 1; ; it++ {
+		if err := p.ctx.Err(); err != nil {
+			return nil, err
+		}
+		kb.extend(lambda)
+		var err error
+		if rr, err = kb.rayleighRitz(it); err != nil {
+			return nil, err
+		}
+		sol.iters, sol.resid = it, rr.resid
+		p.opt.Logger.Debug("recpca: Krylov step", "step", it, "basis", kb.cols, "residual", rr.resid, "tol", tol, "theta_1", rr.theta[0], "theta_d", rr.theta[d-1])
+		stalled := rr.resid < 1e-3 && rr.resid > krylovStall*prev
+		if rr.resid <= tol || stalled || it >= p.opt.MaxIter {
+			break
+		}
+		prev = rr.resid
+		if kb.cols+kb.b > kb.maxCols {
+			kb.restart(&rr)
+		} else {
+			// Next block: the newest image, orthogonalized against the
+			// basis.
+			copy(kb.blk, kb.ay)
+		}
+		kb.orthogonalizeNext()
+	}
+	if sol.resid > tol {
+		p.opt.Logger.Debug("recpca: Krylov solver stopped above the tolerance", "steps", sol.iters, "residual", sol.resid, "tol", tol)
+	}
+	if p.op != nil && p.opt.Tol < tol32 {
+		return p.polish(sol, rr.q, rr.k, lambda)
+	}
+	sol = p.ritzSolution(sol, rr.q, rr.theta, rr.k)
+	if kb.keepU {
+		sol.z = kb.projection(&rr, sol.w)
+	}
+	return sol, nil
+}
+
+// krylovBasis is SolverKrylov32's state between steps: the orthonormal
+// basis Q, its images Y = M·Q, the next block and the scratch of one
+// product with M.
+type krylovBasis struct {
+	p *problem
+	// b is the block width; the basis holds cols of at most maxCols
+	// columns.
+	b, maxCols, cols int
+	// q and y are Q and Y = M·Q, D x maxCols each (row-major, stride
+	// maxCols), filled left to right; blk is the next block (D x b) and ay
+	// its image.
+	q, y, blk, ay []float64
+	// u and lu are the n x b scratch of a product (X̄·blk and L·X̄·blk).
+	u, lu []float64
+	// keepU: uq holds X̄Q (n x maxCols, float32) for the basis, so that the
+	// projection X̄W of the result, which the reported statistics need,
+	// is UQ·S instead of another pass over X̄ (not kept when the float64
+	// polish computes its own); u32 is its scratch.
+	keepU   bool
+	uq, u32 []float32
+}
+
+// krylovRitz holds the Ritz pairs of one step: the top k values theta, the
+// basis coordinates s (cols x k), the Ritz vectors q = Q·s and their images
+// y = Y·s (D x k), and the largest relative residual of the top d.
+type krylovRitz struct {
+	theta, s, q, y []float64
+	k              int
+	resid          float64
+}
+
+// newKrylovBasis allocates the basis for the current problem and sets its
+// first block: the warm block's first b columns when given, else random,
+// orthonormalized.
+func (p *problem) newKrylovBasis(lambda float64, warm []float64) *krylovBasis {
+	D := p.D
+	b := krylovBlock(p.d, D)
 	maxCols := min(D, krylovMaxBlocks*b)
 	maxCols -= maxCols % b
 	if maxCols < 2*b {
 		maxCols = min(D, 2*b)
 	}
-	// Q and Y = M·Q, D x maxCols each (row-major, stride maxCols), filled
-	// left to right.
-	q := make([]float64, D*maxCols)
-	y := make([]float64, D*maxCols)
-	blk := make([]float64, D*b)
+	kb := &krylovBasis{p: p, b: b, maxCols: maxCols,
+		q: make([]float64, D*maxCols), y: make([]float64, D*maxCols), blk: make([]float64, D*b)}
 	if warm != nil && len(warm)%D == 0 && len(warm)/D >= b {
 		kw := len(warm) / D
 		for i := range D {
-			copy(blk[i*b:(i+1)*b], warm[i*kw:i*kw+b])
+			copy(kb.blk[i*b:(i+1)*b], warm[i*kw:i*kw+b])
 		}
 	} else {
-		for i := range blk {
-			blk[i] = p.opt.Rand.NormFloat64()
+		for i := range kb.blk {
+			kb.blk[i] = p.opt.Rand.NormFloat64()
 		}
 	}
-	orthonormalize(blk, D, b)
-	u := make([]float64, p.n*b)
-	// uq holds X̄Q (n x maxCols, float32) for the basis, so that the
-	// projection X̄W of the result, which the reported statistics need,
-	// is UQ·S instead of another pass over X̄ (not kept when the float64
-	// polish computes its own).
-	keepU := p.op != nil && p.opt.Tol >= tol32
-	var uq, u32 []float32
-	if keepU {
-		uq = make([]float32, p.n*maxCols)
-		u32 = make([]float32, p.n*maxCols)
+	orthonormalize(kb.blk, D, b)
+	kb.u = make([]float64, p.n*b)
+	kb.keepU = p.op != nil && p.opt.Tol >= tol32
+	if kb.keepU {
+		kb.uq = make([]float32, p.n*maxCols)
+		kb.u32 = make([]float32, p.n*maxCols)
 	}
-	var lu []float64
 	if lambda != 0 {
-		lu = make([]float64, p.n*b)
+		kb.lu = make([]float64, p.n*b)
 	}
-	ay := make([]float64, D*b)
-	setCols := func(dst []float64, c0 int, src []float64, w int) {
-		for i := range D {
-			copy(dst[i*maxCols+c0:i*maxCols+c0+w], src[i*w:(i+1)*w])
-		}
+	kb.ay = make([]float64, D*b)
+	return kb
+}
+
+// setCols copies the D x w block src into columns c0..c0+w of dst (stride
+// maxCols).
+func (kb *krylovBasis) setCols(dst []float64, c0 int, src []float64, w int) {
+	for i := range kb.p.D {
+		copy(dst[i*kb.maxCols+c0:i*kb.maxCols+c0+w], src[i*w:(i+1)*w])
 	}
-	// With Tol below the float32 floor the iteration goes on until the
-	// residual stalls (the floor), so that the float64 polish starts from
-	// the best block the float32 operator gives.
-	tol := p.opt.Tol
-	cols := 0
-	sol := &solution{}
-	prev := math.Inf(1)
-	var theta, ritzQ, ritzY, lastS []float64
-	for it := 1; ; it++ {
-		if err := p.ctx.Err(); err != nil {
-			return nil, err
-		}
-		p.mul(u, blk, b)
-		if keepU {
-			parallelRows(p.n, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					row := uq[i*maxCols+cols : i*maxCols+cols+b]
-					for j, v := range u[i*b : (i+1)*b] {
-						row[j] = float32(v)
-					}
-				}
-			})
-		}
-		p.applyRest(ay, u, b, lambda, lu)
-		setCols(q, cols, blk, b)
-		setCols(y, cols, ay, b)
-		cols += b
-		// Rayleigh–Ritz over the basis: H = QᵀY (symmetrized).
-		m := cols
-		h := make([]float64, m*m)
-		gemm64(true, false, m, m, D, 1, q, maxCols, y, maxCols, 0, h, m)
-		for i := range m {
-			for j := i + 1; j < m; j++ {
-				s := (h[i*m+j] + h[j*m+i]) / 2
-				h[i*m+j], h[j*m+i] = s, s
-			}
-		}
-		kk := min(b, m)
-		vals, s, ok := topEig(h, m, kk)
-		if !ok {
-			return nil, fmt.Errorf("recpca: fit: Krylov Rayleigh–Ritz eigensolver failed at step %d", it)
-		}
-		theta, lastS = vals, s
-		ritzQ = make([]float64, D*kk)
-		ritzY = make([]float64, D*kk)
-		gemm64(false, false, D, kk, m, 1, q, maxCols, s, kk, 0, ritzQ, kk)
-		gemm64(false, false, D, kk, m, 1, y, maxCols, s, kk, 0, ritzY, kk)
-		norm := math.Max(math.Abs(theta[0]), math.Abs(theta[kk-1]))
-		worst := ritzResiduals(ritzY, ritzQ, D, kk, theta, d, norm, nil)
-		sol.iters, sol.resid = it, worst
-		p.opt.Logger.Debug("recpca: Krylov step", "step", it, "basis", m, "residual", worst, "tol", tol, "theta_1", theta[0], "theta_d", theta[d-1])
-		stalled := worst < 1e-3 && worst > krylovStall*prev
-		if worst <= tol || stalled || it >= p.opt.MaxIter {
-			break
-		}
-		prev = worst
-		if cols+b > maxCols {
-			// Thick restart from the top-b Ritz pairs: Q ← QS, Y ← YS;
-			// the next block is their residual block YS − QSΘ (the
-			// directions the restarted basis misses; the newest image
-			// would mostly repeat the discarded part of the basis).
-			clear(q)
-			clear(y)
-			setCols(q, 0, ritzQ, kk)
-			setCols(y, 0, ritzY, kk)
-			if keepU {
-				p.rotateU(uq, u32, maxCols, cols, lastS, kk)
-			}
-			cols = kk
-			for i := range D {
-				for j := range b {
-					blk[i*b+j] = ritzY[i*kk+j] - theta[j]*ritzQ[i*kk+j]
+}
+
+// extend applies M to the next block (one product: two passes over X̄ and
+// the Laplacian) and appends the block and its image to the basis.
+func (kb *krylovBasis) extend(lambda float64) {
+	p, b := kb.p, kb.b
+	p.mul(kb.u, kb.blk, b)
+	if kb.keepU {
+		parallelRows(p.n, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				row := kb.uq[i*kb.maxCols+kb.cols : i*kb.maxCols+kb.cols+b]
+				for j, v := range kb.u[i*b : (i+1)*b] {
+					row[j] = float32(v)
 				}
 			}
-		} else {
-			// Next block: the newest image, orthogonalized against the
-			// basis.
-			copy(blk, ay)
-		}
-		coef := make([]float64, cols*b)
-		// Block classical Gram–Schmidt against the basis, twice.
-		againstBasis := func() {
-			for range 2 {
-				gemm64(true, false, cols, b, D, 1, q, maxCols, blk, b, 0, coef, b)
-				gemm64(false, false, D, b, cols, -1, q, maxCols, coef, b, 1, blk, b)
-			}
-		}
-		againstBasis()
-		// Columns that vanished (an invariant subspace found) are
-		// replaced by random ones before the QR.
+		})
+	}
+	p.applyRest(kb.ay, kb.u, b, lambda, kb.lu)
+	kb.setCols(kb.q, kb.cols, kb.blk, b)
+	kb.setCols(kb.y, kb.cols, kb.ay, b)
+	kb.cols += b
+}
+
+// rayleighRitz solves the projected problem H = QᵀY (symmetrized) over the
+// whole basis and returns its top min(b, cols) Ritz pairs with their
+// residuals; it is step it (for the error message).
+func (kb *krylovBasis) rayleighRitz(it int) (krylovRitz, error) {
+	p, D, m := kb.p, kb.p.D, kb.cols
+	h := make([]float64, m*m)
+	gemm64(true, false, m, m, D, 1, kb.q, kb.maxCols, kb.y, kb.maxCols, 0, h, m)
+	symmetrize(h, m)
+	kk := min(kb.b, m)
+	vals, s, ok := topEig(h, m, kk)
+	if !ok {
+		return krylovRitz{}, fmt.Errorf("recpca: fit: Krylov Rayleigh–Ritz eigensolver failed at step %d", it)
+	}
+	rr := krylovRitz{theta: vals, s: s, k: kk, q: make([]float64, D*kk), y: make([]float64, D*kk)}
+	gemm64(false, false, D, kk, m, 1, kb.q, kb.maxCols, s, kk, 0, rr.q, kk)
+	gemm64(false, false, D, kk, m, 1, kb.y, kb.maxCols, s, kk, 0, rr.y, kk)
+	norm := math.Max(math.Abs(vals[0]), math.Abs(vals[kk-1]))
+	rr.resid = ritzResiduals(rr.y, rr.q, D, kk, vals, p.d, norm, nil)
+	return rr, nil
+}
+
+// restart shrinks the full basis to the top-b Ritz pairs of rr (thick
+// restart: Q ← QS, Y ← YS, no extra pass) and sets the next block to their
+// residual block YS − QSΘ (the directions the restarted basis misses; the
+// newest image would mostly repeat the discarded part of the basis).
+func (kb *krylovBasis) restart(rr *krylovRitz) {
+	kk, b := rr.k, kb.b
+	clear(kb.q)
+	clear(kb.y)
+	kb.setCols(kb.q, 0, rr.q, kk)
+	kb.setCols(kb.y, 0, rr.y, kk)
+	if kb.keepU {
+		kb.p.rotateU(kb.uq, kb.u32, kb.maxCols, kb.cols, rr.s, kk)
+	}
+	kb.cols = kk
+	for i := range kb.p.D {
 		for j := range b {
-			var s float64
+			kb.blk[i*b+j] = rr.y[i*kk+j] - rr.theta[j]*rr.q[i*kk+j]
+		}
+	}
+}
+
+// orthogonalizeNext makes the next block orthonormal and orthogonal to the
+// basis: block classical Gram–Schmidt against the basis, twice, around a
+// QR, with columns that vanished (an invariant subspace found) replaced by
+// random ones before the QR.
+func (kb *krylovBasis) orthogonalizeNext() {
+	p, D, b := kb.p, kb.p.D, kb.b
+	coef := make([]float64, kb.cols*b)
+	againstBasis := func() {
+		for range 2 {
+			gemm64(true, false, kb.cols, b, D, 1, kb.q, kb.maxCols, kb.blk, b, 0, coef, b)
+			gemm64(false, false, D, b, kb.cols, -1, kb.q, kb.maxCols, coef, b, 1, kb.blk, b)
+		}
+	}
+	againstBasis()
+	for j := range b {
+		var s float64
+		for i := range D {
+			s += kb.blk[i*b+j] * kb.blk[i*b+j]
+		}
+		if s < 1e-20 {
 			for i := range D {
-				s += blk[i*b+j] * blk[i*b+j]
-			}
-			if s < 1e-20 {
-				for i := range D {
-					blk[i*b+j] = p.opt.Rand.NormFloat64()
-				}
+				kb.blk[i*b+j] = p.opt.Rand.NormFloat64()
 			}
 		}
-		orthonormalize(blk, D, b)
-		againstBasis()
-		orthonormalize(blk, D, b)
 	}
-	kk := len(theta)
-	if sol.resid > tol {
-		p.opt.Logger.Debug("recpca: Krylov solver stopped above the tolerance", "steps", sol.iters, "residual", sol.resid, "tol", tol)
-	}
-	if p.op != nil && p.opt.Tol < tol32 {
-		return p.polish(sol, ritzQ, kk, lambda)
-	}
-	sol = p.ritzSolution(sol, ritzQ, theta, kk)
-	if keepU {
-		// Z = (X̄Q)·S[:, :d], with the sign flips of W.
-		p.rotateU(uq, u32, maxCols, cols, lastS, kk)
-		z := make([]float64, p.n*d)
-		for i := range p.n {
-			for j, v := range uq[i*maxCols : i*maxCols+d] {
-				z[i*d+j] = float64(v)
-			}
+	orthonormalize(kb.blk, D, b)
+	againstBasis()
+	orthonormalize(kb.blk, D, b)
+}
+
+// projection returns Z = X̄W (n x d) from the kept X̄Q: (X̄Q)·S[:, :d], with
+// the sign flips that ritzSolution gave W.
+func (kb *krylovBasis) projection(rr *krylovRitz, w []float64) []float64 {
+	p, d := kb.p, kb.p.d
+	p.rotateU(kb.uq, kb.u32, kb.maxCols, kb.cols, rr.s, rr.k)
+	z := make([]float64, p.n*d)
+	for i := range p.n {
+		for j, v := range kb.uq[i*kb.maxCols : i*kb.maxCols+d] {
+			z[i*d+j] = float64(v)
 		}
-		fixZSigns(z, p.n, d, ritzQ, kk, sol.w, D)
-		sol.z = z
 	}
-	return sol, nil
+	fixZSigns(z, p.n, d, rr.q, rr.k, w, p.D)
+	return z
 }
 
 // rotateU replaces the first kk columns of the n x stride float32 matrix uq

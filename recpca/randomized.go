@@ -6,75 +6,32 @@ import (
 	"slices"
 )
 
+// solveRandomized finds the top-d eigenvectors of M by shifted block
+// subspace iteration with Rayleigh–Ritz (SolverRandomized and
+// SolverRandomized32): every iteration applies M to the D x k block (k = d
+// + Oversample), takes the Ritz pairs of the block, keeps the leading pairs
+// that meet the tolerance (soft locking) and runs a Chebyshev filter on the
+// rest. With the float32 operator it stops at that operator's floor and,
+// when Tol is below it, polishes the final block in float64.
 func (p *problem) solveRandomized(lambda float64, warm []float64) (*solution, error) {
-	D, d := p.D, p.d
-	k := min(d+p.opt.Oversample, D)
-	v := make([]float64, D*k)
-	if warm != nil && len(warm) == D*k {
-		copy(v, warm)
-	} else {
-		for i := range v {
-			v[i] = p.opt.Rand.NormFloat64()
-		}
-	}
-	orthonormalize(v, D, k)
-	// lo is a lower bound of the spectrum of M: C/trC is PSD and
-	// λ·G/trG ≤ λ·λmax(G)/trG (power-iteration estimate, with a margin).
-	lo := 0.0
-	if lambda > 0 {
-		lo = -1.2 * lambda * p.gammaG
-	}
-	y := make([]float64, D*k)
-	u := make([]float64, p.n*k)
-	var lu []float64
-	if lambda != 0 {
-		lu = make([]float64, p.n*k)
-	}
-	h := make([]float64, k*k)
-	vr := make([]float64, D*k)
-	yr := make([]float64, D*k)
-	vs := make([]float64, D*k)
-	ys := make([]float64, D*k)
-	res := make([]float64, d)
-	dcoef := make([]float64, k*k)
+	si := p.newSubspace(lambda, warm)
+	d := p.d
 	sol := &solution{}
 	var theta []float64
 	tol := p.opt.Tol
-	// ampMax caps the filter's amplification of the top unlocked direction
-	// over the lowest wanted one: 1e8 keeps 8 of float64's 16 digits; the
-	// float32 operator has 7 digits, so it keeps the filter much milder.
-	ampMax := 1e8
 	if p.op != nil {
 		tol = max(tol, tol32)
-		ampMax = 1e3
 	}
 	tol0 := tol
 	for it := 1; ; it++ {
 		if err := p.ctx.Err(); err != nil {
 			return nil, err
 		}
-		p.apply(y, v, k, lambda, u, lu)
-		gemm64(true, false, k, k, D, 1, v, k, y, k, 0, h, k)
-		for i := range k {
-			for j := i + 1; j < k; j++ {
-				s := (h[i*k+j] + h[j*k+i]) / 2
-				h[i*k+j], h[j*k+i] = s, s
-			}
+		var worst, norm float64
+		var err error
+		if theta, worst, norm, err = si.rayleighRitz(it); err != nil {
+			return nil, err
 		}
-		var ok bool
-		theta, ok = symEig(h, k)
-		if !ok {
-			return nil, fmt.Errorf("recpca: fit: Rayleigh–Ritz eigensolver failed at iteration %d", it)
-		}
-		// Reorder to descending.
-		slices.Reverse(theta)
-		for i := range k {
-			slices.Reverse(h[i*k : (i+1)*k])
-		}
-		gemm64(false, false, D, k, k, 1, v, k, h, k, 0, vr, k)
-		gemm64(false, false, D, k, k, 1, y, k, h, k, 0, yr, k)
-		norm := math.Max(math.Abs(theta[0]), math.Abs(theta[k-1]))
-		worst := ritzResiduals(yr, vr, D, k, theta, d, norm, res)
 		sol.iters, sol.resid = it, worst
 		if p.op != nil && lambda != 0 && p.normC > 0 {
 			// The float32 products err by ~tol32 of the operator's parts,
@@ -85,75 +42,172 @@ func (p *problem) solveRandomized(lambda float64, warm []float64) (*solution, er
 			// the float64 polish below then refines the block.
 			tol = max(tol0, tol32*(p.normC+lambda*p.gammaG)/math.Max(norm, 1e-300))
 		}
-		p.opt.Logger.Debug("recpca: subspace iteration", "iteration", it, "residual", worst, "tol", tol, "theta_1", theta[0], "theta_d", theta[d-1], "theta_k", theta[k-1])
+		p.opt.Logger.Debug("recpca: subspace iteration", "iteration", it, "residual", worst, "tol", tol, "theta_1", theta[0], "theta_d", theta[d-1], "theta_k", theta[si.k-1])
 		if worst <= tol || it >= p.opt.MaxIter {
 			break
 		}
-		// Soft locking: leading Ritz pairs that already meet the tolerance
-		// are kept as they are; only the rest of the block is filtered.
-		j0 := 0
-		for j0 < d && res[j0] <= tol {
-			j0++
-		}
-		kk := k - j0
-		fv, fy := vs[:D*kk], ys[:D*kk]
-		for i := range D {
-			copy(fv[i*kk:(i+1)*kk], vr[i*k+j0:(i+1)*k])
-			copy(fy[i*kk:(i+1)*kk], yr[i*k+j0:(i+1)*k])
-		}
-		// Chebyshev filter of degree m damping [lo, θ_k] (the unwanted part
-		// of the spectrum) and amplifying the top; the degree keeps the
-		// amplification of the largest unlocked θ under 1e8 so the lower
-		// wanted directions keep enough digits.
-		cut, top := theta[k-1], theta[j0]
-		out := fv
-		if cut <= lo || top <= cut {
-			for i := range fv {
-				fv[i] = fy[i] - lo*fv[i]
-			}
-		} else {
-			e, c := (cut-lo)/2, (cut+lo)/2
-			x1 := (top - c) / e
-			m := 1
-			if x1 > 1 {
-				m = int(math.Acosh(ampMax) / math.Acosh(x1))
-			}
-			m = max(1, min(m, 16))
-			y0, y1, y2 := fv, y[:D*kk], fy
-			for i := range y1 {
-				y1[i] = (fy[i] - c*fv[i]) / e
-			}
-			for range m - 1 {
-				p.apply(y2, y1, kk, lambda, u[:p.n*kk], lu[:len(lu)*kk/k])
-				// Deflation: the operator's rounding puts components along
-				// the locked Ritz vectors into every product, and the
-				// filter amplifies them by T_m at θ_locked ≫ θ_j0 (1e40 at
-				// degree 16), so that after the QR against the locked
-				// columns only rounding noise is left (the cause of
-				// SolverRandomized32 diverging once vectors lock). Project
-				// them out after every product.
-				deflate(y2, kk, vr, k, j0, D, dcoef)
-				for i := range y2 {
-					y2[i] = 2*(y2[i]-c*y1[i])/e - y0[i]
-				}
-				y0, y1, y2 = y1, y2, y0
-			}
-			out = y1
-		}
-		for i := range D {
-			copy(v[i*k:i*k+j0], vr[i*k:i*k+j0])
-			copy(v[i*k+j0:(i+1)*k], out[i*kk:(i+1)*kk])
-		}
-		orthonormalize(v, D, k)
+		si.filter(theta, tol)
 	}
 	if sol.resid > tol {
 		p.opt.Logger.Warn("recpca: randomized solver stopped before the tolerance", "iterations", sol.iters, "residual", sol.resid, "tol", tol)
 	}
 	if p.op != nil && p.opt.Tol < tol32 {
-		return p.polish(sol, vr, k, lambda)
+		return p.polish(sol, si.vr, si.k, lambda)
 	}
 	p.opt.Logger.Debug("recpca: randomized solve", "lambda", lambda, "iterations", sol.iters, "residual", sol.resid)
-	return p.ritzSolution(sol, vr, theta, k), nil
+	return p.ritzSolution(sol, si.vr, theta, si.k), nil
+}
+
+// subspace is solveRandomized's state between iterations: the D x k block
+// and the scratch of its products and Ritz steps.
+type subspace struct {
+	p      *problem
+	lambda float64
+	k      int
+	// v is the orthonormal block (D x k, row-major); y = M·v.
+	v, y []float64
+	// u and lu are the n x k scratch of a product (X̄v and L·X̄v).
+	u, lu []float64
+	// h is the k x k projected matrix, then its eigenvectors; vr and yr
+	// are the Ritz vectors and their images (D x k), res the residuals of
+	// the top d.
+	h, vr, yr, res []float64
+	// vs, ys and dcoef are the filter's scratch.
+	vs, ys, dcoef []float64
+	// lo is a lower bound of the spectrum of M: C/trC is PSD and
+	// λ·G/trG ≤ λ·λmax(G)/trG (power-iteration estimate, with a margin).
+	lo float64
+	// ampMax caps the filter's amplification of the top unlocked direction
+	// over the lowest wanted one: 1e8 keeps 8 of float64's 16 digits; the
+	// float32 operator has 7 digits, so it keeps the filter much milder.
+	ampMax float64
+}
+
+// newSubspace allocates the iteration's state and sets its start block:
+// warm when it has the block's shape, else random, orthonormalized.
+func (p *problem) newSubspace(lambda float64, warm []float64) *subspace {
+	D, d := p.D, p.d
+	k := min(d+p.opt.Oversample, D)
+	si := &subspace{p: p, lambda: lambda, k: k, v: make([]float64, D*k), ampMax: 1e8}
+	if warm != nil && len(warm) == D*k {
+		copy(si.v, warm)
+	} else {
+		for i := range si.v {
+			si.v[i] = p.opt.Rand.NormFloat64()
+		}
+	}
+	orthonormalize(si.v, D, k)
+	if lambda > 0 {
+		si.lo = -1.2 * lambda * p.gammaG
+	}
+	si.y = make([]float64, D*k)
+	si.u = make([]float64, p.n*k)
+	if lambda != 0 {
+		si.lu = make([]float64, p.n*k)
+	}
+	si.h = make([]float64, k*k)
+	si.vr, si.yr = make([]float64, D*k), make([]float64, D*k)
+	si.vs, si.ys = make([]float64, D*k), make([]float64, D*k)
+	si.res = make([]float64, d)
+	si.dcoef = make([]float64, k*k)
+	if p.op != nil {
+		si.ampMax = 1e3
+	}
+	return si
+}
+
+// rayleighRitz applies M to the block and returns the Ritz values
+// (descending), the largest relative residual of the top d and the norm it
+// is relative to; the Ritz vectors and images are left in vr and yr, the
+// residuals in res. it is the iteration (for the error message).
+func (si *subspace) rayleighRitz(it int) (theta []float64, worst, norm float64, err error) {
+	p, D, k := si.p, si.p.D, si.k
+	h := si.h
+	p.apply(si.y, si.v, k, si.lambda, si.u, si.lu)
+	gemm64(true, false, k, k, D, 1, si.v, k, si.y, k, 0, h, k)
+	symmetrize(h, k)
+	theta, ok := symEig(h, k)
+	if !ok {
+		return nil, 0, 0, fmt.Errorf("recpca: fit: Rayleigh–Ritz eigensolver failed at iteration %d", it)
+	}
+	// Reorder to descending.
+	slices.Reverse(theta)
+	for i := range k {
+		slices.Reverse(h[i*k : (i+1)*k])
+	}
+	gemm64(false, false, D, k, k, 1, si.v, k, h, k, 0, si.vr, k)
+	gemm64(false, false, D, k, k, 1, si.y, k, h, k, 0, si.yr, k)
+	norm = math.Max(math.Abs(theta[0]), math.Abs(theta[k-1]))
+	worst = ritzResiduals(si.yr, si.vr, D, k, theta, p.d, norm, si.res)
+	return theta, worst, norm, nil
+}
+
+// filter forms the next block from the Ritz pairs: leading pairs that
+// already meet tol are kept as they are (soft locking); the rest of the
+// block goes through the Chebyshev filter and the whole is orthonormalized.
+func (si *subspace) filter(theta []float64, tol float64) {
+	D, k := si.p.D, si.k
+	j0 := 0
+	for j0 < si.p.d && si.res[j0] <= tol {
+		j0++
+	}
+	kk := k - j0
+	fv, fy := si.vs[:D*kk], si.ys[:D*kk]
+	for i := range D {
+		copy(fv[i*kk:(i+1)*kk], si.vr[i*k+j0:(i+1)*k])
+		copy(fy[i*kk:(i+1)*kk], si.yr[i*k+j0:(i+1)*k])
+	}
+	out := si.chebyshev(fv, fy, theta[k-1], theta[j0], j0)
+	for i := range D {
+		copy(si.v[i*k:i*k+j0], si.vr[i*k:i*k+j0])
+		copy(si.v[i*k+j0:(i+1)*k], out[i*kk:(i+1)*kk])
+	}
+	orthonormalize(si.v, D, k)
+}
+
+// chebyshev filters the D x kk unlocked block fv (with images fy = M·fv)
+// by a Chebyshev polynomial of degree m damping [lo, cut] (the unwanted
+// part of the spectrum) and amplifying the top; the degree keeps the
+// amplification of top (the largest unlocked θ) under ampMax so the lower
+// wanted directions keep enough digits. It returns the filtered block (fv
+// or a scratch slice); j0 locked Ritz vectors are deflated after every
+// product.
+func (si *subspace) chebyshev(fv, fy []float64, cut, top float64, j0 int) []float64 {
+	p, D, k, lo := si.p, si.p.D, si.k, si.lo
+	kk := len(fv) / D
+	if cut <= lo || top <= cut {
+		for i := range fv {
+			fv[i] = fy[i] - lo*fv[i]
+		}
+		return fv
+	}
+	e, c := (cut-lo)/2, (cut+lo)/2
+	x1 := (top - c) / e
+	m := 1
+	if x1 > 1 {
+		m = int(math.Acosh(si.ampMax) / math.Acosh(x1))
+	}
+	m = max(1, min(m, 16))
+	y0, y1, y2 := fv, si.y[:D*kk], fy
+	for i := range y1 {
+		y1[i] = (fy[i] - c*fv[i]) / e
+	}
+	for range m - 1 {
+		p.apply(y2, y1, kk, si.lambda, si.u[:p.n*kk], si.lu[:len(si.lu)*kk/k])
+		// Deflation: the operator's rounding puts components along
+		// the locked Ritz vectors into every product, and the
+		// filter amplifies them by T_m at θ_locked ≫ θ_j0 (1e40 at
+		// degree 16), so that after the QR against the locked
+		// columns only rounding noise is left (the cause of
+		// SolverRandomized32 diverging once vectors lock). Project
+		// them out after every product.
+		deflate(y2, kk, si.vr, k, j0, D, si.dcoef)
+		for i := range y2 {
+			y2[i] = 2*(y2[i]-c*y1[i])/e - y0[i]
+		}
+		y0, y1, y2 = y1, y2, y0
+	}
+	return y1
 }
 
 // ritzSolution completes sol from the D x k Ritz block v (columns in
@@ -201,12 +255,7 @@ func (p *problem) polish(sol *solution, v []float64, k int, lambda float64) (*so
 		p.g.mulLap(p.kind, lu, u, k, 1)
 		gemm64(true, false, k, k, n, -lambda/p.trG, u, k, lu, k, 1, h, k)
 	}
-	for i := range k {
-		for j := i + 1; j < k; j++ {
-			s := (h[i*k+j] + h[j*k+i]) / 2
-			h[i*k+j], h[j*k+i] = s, s
-		}
-	}
+	symmetrize(h, k)
 	theta, ok := symEig(h, k)
 	if !ok {
 		return nil, fmt.Errorf("recpca: fit: final Rayleigh–Ritz eigensolver failed (k = %d)", k)

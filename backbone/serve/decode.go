@@ -180,40 +180,16 @@ func (s *rowScanner) afterValue(c byte) (byte, error) {
 	return c, nil
 }
 
+// body decodes the whole request: the object and its one key, the rows
+// (each exactly width values, at most maxRows of them), the closing brace
+// and nothing after it.
 func (s *rowScanner) body(width, maxRows int) (*tensor.Tensor, error) {
-	c, err := s.next()
-	if err != nil {
-		return nil, err
-	}
-	if c != '{' {
-		return nil, badRequest("invalid request: expected a JSON object with an \"embeddings\" array")
-	}
-	c, err = s.next()
-	if err != nil {
-		return nil, err
-	}
-	if c == '}' {
-		return nil, badRequest("\"embeddings\" is missing or empty: send one row per new item")
-	}
-	if c != '"' {
-		return nil, s.syntax("expected a key")
-	}
-	k, err := s.key()
-	if err != nil {
-		return nil, err
-	}
-	if k != "embeddings" {
-		return nil, badRequest("invalid request: unknown field %q (known: embeddings)", k)
-	}
-	if err := s.expect(':', "after the key"); err != nil {
-		return nil, err
-	}
-	if err := s.expect('[', "\"embeddings\""); err != nil {
+	if err := s.openEmbeddings(); err != nil {
 		return nil, err
 	}
 	var data []float32
 	rows := 0
-	c, err = s.next()
+	c, err := s.next()
 	if err != nil {
 		return nil, err
 	}
@@ -224,44 +200,8 @@ func (s *rowScanner) body(width, maxRows int) (*tensor.Tensor, error) {
 		if c != '[' {
 			return nil, s.syntax("row %d: got %q, want '['", rows, c)
 		}
-		n := 0
-		if c, err = s.next(); err != nil {
+		if data, err = s.row(data, rows, width); err != nil {
 			return nil, err
-		}
-		for c != ']' {
-			if n == width {
-				return nil, badRequest("row %d has more than %d values, want %d", rows, width, width)
-			}
-			if c != '-' && (c < '0' || c > '9') {
-				return nil, badRequest("row %d value %d is not a number (at byte %d)", rows, n, s.off)
-			}
-			v, after, err := s.number(c)
-			if err != nil {
-				return nil, err
-			}
-			if !finite32(v) {
-				return nil, badRequest("row %d value %d (%s) is not a finite float32", rows, n, s.num)
-			}
-			data = append(data, float32(v))
-			n++
-			if c, err = s.afterValue(after); err != nil {
-				return nil, err
-			}
-			switch c {
-			case ',':
-				if c, err = s.next(); err != nil {
-					return nil, err
-				}
-				if c == ']' {
-					return nil, s.syntax("trailing comma in row %d", rows)
-				}
-			case ']':
-			default:
-				return nil, s.syntax("row %d: got %q after a value", rows, c)
-			}
-		}
-		if n != width {
-			return nil, badRequest("row %d has %d values, want %d", rows, n, width)
 		}
 		rows++
 		if c, err = s.next(); err != nil {
@@ -280,25 +220,113 @@ func (s *rowScanner) body(width, maxRows int) (*tensor.Tensor, error) {
 			return nil, s.syntax("got %q after row %d", c, rows-1)
 		}
 	}
-	c, err = s.next()
-	if err != nil {
+	if err := s.closeBody(); err != nil {
 		return nil, err
-	}
-	switch c {
-	case '}':
-	case ',':
-		return nil, badRequest("invalid request: only the field \"embeddings\" is known")
-	default:
-		return nil, s.syntax("got %q after \"embeddings\"", c)
-	}
-	if _, err := s.next(); err != io.EOF {
-		if err != nil {
-			return nil, err
-		}
-		return nil, badRequest("invalid JSON: data after the request object")
 	}
 	if rows == 0 {
 		return nil, badRequest("\"embeddings\" is missing or empty: send one row per new item")
 	}
 	return tensor.FromSlice(data, rows, width), nil
+}
+
+// openEmbeddings reads the request up to the rows: the opening brace, the
+// one key "embeddings", the colon and the opening bracket of its array.
+func (s *rowScanner) openEmbeddings() error {
+	c, err := s.next()
+	if err != nil {
+		return err
+	}
+	if c != '{' {
+		return badRequest("invalid request: expected a JSON object with an \"embeddings\" array")
+	}
+	c, err = s.next()
+	if err != nil {
+		return err
+	}
+	if c == '}' {
+		return badRequest("\"embeddings\" is missing or empty: send one row per new item")
+	}
+	if c != '"' {
+		return s.syntax("expected a key")
+	}
+	k, err := s.key()
+	if err != nil {
+		return err
+	}
+	if k != "embeddings" {
+		return badRequest("invalid request: unknown field %q (known: embeddings)", k)
+	}
+	if err := s.expect(':', "after the key"); err != nil {
+		return err
+	}
+	return s.expect('[', "\"embeddings\"")
+}
+
+// row reads row number rows after its opening bracket through its closing
+// one: exactly width finite float32 values, appended to data.
+func (s *rowScanner) row(data []float32, rows, width int) ([]float32, error) {
+	n := 0
+	c, err := s.next()
+	if err != nil {
+		return data, err
+	}
+	for c != ']' {
+		if n == width {
+			return data, badRequest("row %d has more than %d values, want %d", rows, width, width)
+		}
+		if c != '-' && (c < '0' || c > '9') {
+			return data, badRequest("row %d value %d is not a number (at byte %d)", rows, n, s.off)
+		}
+		v, after, err := s.number(c)
+		if err != nil {
+			return data, err
+		}
+		if !finite32(v) {
+			return data, badRequest("row %d value %d (%s) is not a finite float32", rows, n, s.num)
+		}
+		data = append(data, float32(v))
+		n++
+		if c, err = s.afterValue(after); err != nil {
+			return data, err
+		}
+		switch c {
+		case ',':
+			if c, err = s.next(); err != nil {
+				return data, err
+			}
+			if c == ']' {
+				return data, s.syntax("trailing comma in row %d", rows)
+			}
+		case ']':
+		default:
+			return data, s.syntax("row %d: got %q after a value", rows, c)
+		}
+	}
+	if n != width {
+		return data, badRequest("row %d has %d values, want %d", rows, n, width)
+	}
+	return data, nil
+}
+
+// closeBody reads what follows the rows: the object's closing brace (a
+// second field is refused) and the end of the body.
+func (s *rowScanner) closeBody() error {
+	c, err := s.next()
+	if err != nil {
+		return err
+	}
+	switch c {
+	case '}':
+	case ',':
+		return badRequest("invalid request: only the field \"embeddings\" is known")
+	default:
+		return s.syntax("got %q after \"embeddings\"", c)
+	}
+	if _, err := s.next(); err != io.EOF {
+		if err != nil {
+			return err
+		}
+		return badRequest("invalid JSON: data after the request object")
+	}
+	return nil
 }
