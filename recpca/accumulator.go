@@ -10,10 +10,12 @@ import (
 	"github.com/llmrec/llmrec/tensor"
 )
 
-// ErrBadAccumulator is returned (wrapped) when accumulators that cannot be
-// combined are merged (different dimension, row normalization or Laplacian
-// kind), or when UnmarshalBinary is given bytes that are not an encoded
-// Accumulator.
+// ErrBadAccumulator is returned (wrapped) when accumulators or partial
+// graphs that cannot be combined are merged (different dimension, row
+// normalization, Laplacian kind, item count or graph options), when
+// UnmarshalBinary is given bytes that are not an encoded Accumulator or
+// PartialGraph, and (with ErrBadOptions) when NewAccumulator or
+// NewNeighborSum is given a dimension or Laplacian kind out of range.
 var ErrBadAccumulator = errors.New("recpca: bad accumulator")
 
 // AccumulatorOptions fixes, when an Accumulator is created, the choices that
@@ -114,7 +116,7 @@ func NewAccumulator(dim int, opt AccumulatorOptions) (*Accumulator, error) {
 // non-negative.
 func checkWeight(what string, w float64) error {
 	if w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
-		return fmt.Errorf("recpca: %s weight %v is not a finite non-negative number", what, w)
+		return fmt.Errorf("recpca: %s weight %v is not a finite non-negative number: %w", what, w, ErrBadInput)
 	}
 	return nil
 }
@@ -123,7 +125,7 @@ func checkWeight(what string, w float64) error {
 // w (the normalized Laplacian divides by √dg).
 func checkDegree(what string, dg, w float64) error {
 	if !(dg >= w) || math.IsInf(dg, 0) {
-		return fmt.Errorf("recpca: %s degree %v must be finite and at least the weight %v", what, dg, w)
+		return fmt.Errorf("recpca: %s degree %v must be finite and at least the weight %v: %w", what, dg, w, ErrBadInput)
 	}
 	return nil
 }
@@ -131,10 +133,10 @@ func checkDegree(what string, dg, w float64) error {
 // checkAccumulator validates NewAccumulator's arguments.
 func checkAccumulator(dim int, opt AccumulatorOptions) error {
 	if dim < 1 || dim > 1<<16 {
-		return fmt.Errorf("%w: dimension %d outside 1..65536", ErrBadAccumulator, dim)
+		return fmt.Errorf("%w: dimension %d outside 1..65536: %w", ErrBadAccumulator, dim, ErrBadOptions)
 	}
 	if opt.Laplacian != SymNormalized && opt.Laplacian != Combinatorial {
-		return fmt.Errorf("%w: unknown Laplacian kind %v", ErrBadAccumulator, opt.Laplacian)
+		return fmt.Errorf("%w: unknown Laplacian kind %v: %w", ErrBadAccumulator, opt.Laplacian, ErrBadOptions)
 	}
 	return nil
 }
@@ -179,7 +181,7 @@ func (a *Accumulator) rowScale(what string, x []float32) (float64, error) {
 // rowScaleOf is Accumulator.rowScale for a width and a normalization flag.
 func rowScaleOf(dim int, normalize bool, what string, x []float32) (float64, error) {
 	if len(x) != dim {
-		return 0, fmt.Errorf("recpca: accumulator: %s has %d columns, want %d", what, len(x), dim)
+		return 0, fmt.Errorf("recpca: accumulator: %s has %d columns, want %d: %w", what, len(x), dim, ErrBadInput)
 	}
 	// One pass: a float32 squared cannot overflow float64, so the sum of
 	// squares is finite exactly when every entry is.
@@ -187,7 +189,7 @@ func rowScaleOf(dim int, normalize bool, what string, x []float32) (float64, err
 	if math.IsNaN(sq) || math.IsInf(sq, 0) {
 		for c, v := range x {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return 0, fmt.Errorf("recpca: accumulator: %s column %d is %v", what, c, v)
+				return 0, fmt.Errorf("recpca: accumulator: %s column %d is %v: %w (%w)", what, c, v, ErrBadInput, ErrNonFinite)
 			}
 		}
 	}

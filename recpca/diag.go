@@ -26,7 +26,7 @@ type TV struct {
 // when the row count does not match the graph.
 func GraphTV(g *Graph, z *tensor.Tensor) (TV, error) {
 	if z.Dims() != 2 || z.Rows() != g.N {
-		return TV{}, fmt.Errorf("recpca: graph TV: matrix shape %v, graph has %d nodes", z.Shape, g.N)
+		return TV{}, fmt.Errorf("recpca: graph TV: matrix shape %v, graph has %d nodes: %w", z.Shape, g.N, ErrBadInput)
 	}
 	d := z.Cols()
 	zz := make([]float64, len(z.Data))
@@ -61,7 +61,7 @@ type AlignmentStats struct {
 // two non-zero rows.
 func Alignment(g *Graph, e *tensor.Tensor, randomPairs int, rng *rand.Rand) (AlignmentStats, error) {
 	if e.Dims() != 2 || e.Rows() != g.N {
-		return AlignmentStats{}, fmt.Errorf("recpca: alignment: matrix shape %v, graph has %d nodes", e.Shape, g.N)
+		return AlignmentStats{}, fmt.Errorf("recpca: alignment: matrix shape %v, graph has %d nodes: %w", e.Shape, g.N, ErrBadInput)
 	}
 	if g.NumEdges() == 0 {
 		return AlignmentStats{}, fmt.Errorf("recpca: alignment: %w", ErrEmptyGraph)
@@ -99,7 +99,7 @@ func Alignment(g *Graph, e *tensor.Tensor, randomPairs int, rng *rand.Rand) (Ali
 		}
 	}
 	if st.Edges == 0 {
-		return st, fmt.Errorf("recpca: alignment: no edge joins two non-zero rows")
+		return st, fmt.Errorf("recpca: alignment: no edge joins two non-zero rows: %w", ErrBadInput)
 	}
 	st.EdgeCos = sum / float64(st.Edges)
 	st.EdgeCosWeighted = wsum / wtot
@@ -177,7 +177,7 @@ type CurvatureStats struct {
 // an error on shape mismatch or NaN/Inf scores.
 func Curvature(h, e *tensor.Tensor, opt CurvatureOptions) (CurvatureStats, error) {
 	if h.Dims() != 2 || e.Dims() != 2 || h.Cols() != e.Cols() || e.Rows() < 2 || h.Rows() < 1 {
-		return CurvatureStats{}, fmt.Errorf("recpca: curvature: need h [B, d] and e [NumItems+1, d], got %v and %v", h.Shape, e.Shape)
+		return CurvatureStats{}, fmt.Errorf("recpca: curvature: need h [B, d] and e [NumItems+1, d], got %v and %v: %w", h.Shape, e.Shape, ErrBadInput)
 	}
 	B, d, n := h.Rows(), h.Cols(), e.Rows()-1
 	if opt.K <= 0 {
@@ -234,7 +234,7 @@ func softmaxScores(h64, e64 []float64, B, n, d int) ([]float64, error) {
 			mx = math.Max(mx, v)
 		}
 		if math.IsNaN(mx) || math.IsInf(mx, 0) {
-			return nil, fmt.Errorf("recpca: curvature: sequence %d has a NaN or Inf score", b)
+			return nil, fmt.Errorf("recpca: curvature: sequence %d has a NaN or Inf score: %w (%w)", b, ErrBadInput, ErrNonFinite)
 		}
 		var s float64
 		for i, v := range row {
@@ -352,7 +352,7 @@ func median(v []float64) float64 {
 func spectrum(a []float64, d int, opt CurvatureOptions) (Spectrum, error) {
 	vals, ok := symEigValues(a, d)
 	if !ok {
-		return Spectrum{}, fmt.Errorf("recpca: curvature: eigensolver did not converge")
+		return Spectrum{}, fmt.Errorf("recpca: curvature: eigensolver: %w", ErrNotConverged)
 	}
 	slices.Reverse(vals)
 	s := Spectrum{Eigenvalues: vals, Max: vals[0], Min: vals[d-1], K: opt.K}

@@ -98,7 +98,7 @@ func checkFinite(x []float32, n, D int) error {
 		}
 		for c, v := range x[i*D : (i+1)*D] {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("recpca: fit: item matrix row %d column %d is %v", i+1, c, v)
+				return fmt.Errorf("recpca: fit: item matrix row %d column %d is %v: %w (%w)", i+1, c, v, ErrBadInput, ErrNonFinite)
 			}
 		}
 	}
@@ -118,7 +118,7 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 		if x != nil {
 			sh = x.Shape
 		}
-		return nil, fmt.Errorf("recpca: fit: item matrix must be [NumItems+1, D] with NumItems ≥ 1, got shape %v", sh)
+		return nil, fmt.Errorf("recpca: fit: item matrix must be [NumItems+1, D] with NumItems ≥ 1, got shape %v: %w", sh, ErrBadInput)
 	}
 	n, D, d := x.Rows()-1, x.Cols(), opt.Dim
 	if err := checkFinite(x.Data[D:], n, D); err != nil {
@@ -129,7 +129,7 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 		return nil, err
 	}
 	if g != nil && g.N != n+1 {
-		return nil, fmt.Errorf("recpca: fit: graph has %d items, item matrix has %d", g.N-1, n)
+		return nil, fmt.Errorf("recpca: fit: graph has %d items, item matrix has %d: %w", g.N-1, n, ErrBadInput)
 	}
 	if penalized && (g == nil || g.NumEdges() == 0) {
 		return nil, fmt.Errorf("recpca: fit: a graph penalty was asked: %w", ErrEmptyGraph)
@@ -172,7 +172,7 @@ func fit(ctx context.Context, x *tensor.Tensor, g *Graph, opt Options, paths fit
 		p.trC = p.m.traceC()
 	}
 	if !(p.trC > 0) {
-		return nil, fmt.Errorf("recpca: fit: the item rows have zero variance")
+		return nil, fmt.Errorf("recpca: fit: the item rows have zero variance: %w", ErrBadInput)
 	}
 	if solver == SolverRandomized32 || solver == SolverKrylov32 {
 		p.op = newOp32(p.m)

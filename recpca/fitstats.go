@@ -35,23 +35,23 @@ func FitStats(a *Accumulator, opt Options) (*Projection, error) {
 // eigen-solves.
 func FitStatsContext(ctx context.Context, a *Accumulator, opt Options) (*Projection, error) {
 	if a == nil {
-		return nil, fmt.Errorf("recpca: fit stats: nil accumulator")
+		return nil, fmt.Errorf("recpca: fit stats: nil accumulator: %w", ErrBadInput)
 	}
 	a.flush()
 	n, D := int(a.items.s), a.dim
 	if n < 1 {
-		return nil, fmt.Errorf("recpca: fit stats: the accumulator holds no items")
+		return nil, fmt.Errorf("recpca: fit stats: the accumulator holds no items: %w", ErrBadInput)
 	}
 	penalized, err := opt.check(n, D)
 	if err != nil {
 		return nil, err
 	}
 	if opt.NormalizeInput != a.normalize || opt.Laplacian != a.kind {
-		return nil, fmt.Errorf("recpca: fit stats: options (normalize %v, %v) differ from the accumulator's (normalize %v, %v)",
-			opt.NormalizeInput, opt.Laplacian, a.normalize, a.kind)
+		return nil, fmt.Errorf("recpca: fit stats: options (normalize %v, %v) differ from the accumulator's (normalize %v, %v): %w",
+			opt.NormalizeInput, opt.Laplacian, a.normalize, a.kind, ErrBadOptions)
 	}
 	if opt.TV == TVL1 {
-		return nil, fmt.Errorf("recpca: fit stats: the ℓ1 graph penalty needs the single edges; use Fit")
+		return nil, fmt.Errorf("recpca: fit stats: the ℓ1 graph penalty needs the single edges; use Fit: %w", ErrBadOptions)
 	}
 	if penalized && !a.hasGraph() {
 		return nil, fmt.Errorf("recpca: fit stats: a graph penalty was asked: %w", ErrEmptyGraph)
@@ -102,14 +102,14 @@ func FitStatsContext(ctx context.Context, a *Accumulator, opt Options) (*Project
 	}
 	p.trC = trace(c, D)
 	if !(p.trC > 0) {
-		return nil, fmt.Errorf("recpca: fit stats: the item rows have zero variance")
+		return nil, fmt.Errorf("recpca: fit stats: the item rows have zero variance: %w", ErrBadInput)
 	}
 	if g != nil {
 		p.trG = trace(g, D)
 		if p.trG > 0 {
 			p.G = g
 		} else if penalized {
-			return nil, fmt.Errorf("recpca: fit stats: tr(X̄ᵀLX̄) = %v: the graph sees no variation in the item rows", p.trG)
+			return nil, fmt.Errorf("recpca: fit stats: tr(X̄ᵀLX̄) = %v: the graph sees no variation in the item rows: %w", p.trG, ErrBadInput)
 		}
 	}
 	pr, err := p.run(nil, penalized)

@@ -68,7 +68,7 @@ var ErrEmptyGraph = errors.New("recpca: graph has no edges")
 // outside 1..numItems.
 func BuildGraph(seqs [][]int, numItems int, opt GraphOptions) (*Graph, error) {
 	if numItems < 0 {
-		return nil, fmt.Errorf("recpca: build graph: negative item count %d", numItems)
+		return nil, fmt.Errorf("recpca: build graph: negative item count %d: %w", numItems, ErrBadInput)
 	}
 	// The pairs (i < j) in emission order, then sorted by (i, j) with two
 	// stable counting sorts (by j, then by i: O(pairs + items) each), so
@@ -184,7 +184,7 @@ func countingOrder(keys []int32, in []int32, maxKey int) []int32 {
 func CoOccurrences(seq []int, numItems int, opt GraphOptions, emit func(i, j int, w float64)) error {
 	for p, it := range seq {
 		if it < 1 || it > numItems {
-			return fmt.Errorf("position %d: item id %d outside 1..%d", p, it, numItems)
+			return fmt.Errorf("position %d: item id %d outside 1..%d: %w", p, it, numItems, ErrBadInput)
 		}
 	}
 	w := opt.Window
@@ -219,14 +219,17 @@ func CoOccurrences(seq []int, numItems int, opt GraphOptions, emit func(i, j int
 // add up; self-loops (I == J) are ignored. It returns an error for an end
 // outside 1..numItems or a weight that is negative, NaN or Inf.
 func NewGraph(numItems int, edges []Edge) (*Graph, error) {
+	if numItems < 0 {
+		return nil, fmt.Errorf("recpca: graph: negative item count %d: %w", numItems, ErrBadInput)
+	}
 	n := numItems + 1
 	cnt := make([]int, n+1)
 	for k, e := range edges {
 		if e.I < 1 || e.I > numItems || e.J < 1 || e.J > numItems {
-			return nil, fmt.Errorf("recpca: graph edge %d (%d,%d): item id outside 1..%d", k, e.I, e.J, numItems)
+			return nil, fmt.Errorf("recpca: graph edge %d (%d,%d): item id outside 1..%d: %w", k, e.I, e.J, numItems, ErrBadInput)
 		}
 		if e.W < 0 || math.IsNaN(e.W) || math.IsInf(e.W, 0) {
-			return nil, fmt.Errorf("recpca: graph edge %d (%d,%d): invalid weight %v", k, e.I, e.J, e.W)
+			return nil, fmt.Errorf("recpca: graph edge %d (%d,%d): invalid weight %v: %w", k, e.I, e.J, e.W, ErrBadInput)
 		}
 		if e.I == e.J {
 			continue

@@ -21,7 +21,7 @@ func (p *problem) irls(g *Graph, lambda float64, sol *solution) (*solution, int,
 	p.trG = 2 * edgeL1(g, p.D, p.m.row)
 	p.keepNorm = true
 	if !(p.trG > 0) {
-		return nil, 0, fmt.Errorf("recpca: fit: TV₁(X̄) = 0: the graph sees no variation in the item rows")
+		return nil, 0, fmt.Errorf("recpca: fit: TV₁(X̄) = 0: the graph sees no variation in the item rows: %w", ErrBadInput)
 	}
 	for range p.opt.IRLSIters {
 		z := p.projected(sol)

@@ -192,7 +192,7 @@ func (kb *krylovBasis) rayleighRitz(it int) (krylovRitz, error) {
 	kk := min(kb.b, m)
 	vals, s, ok := topEig(h, m, kk)
 	if !ok {
-		return krylovRitz{}, fmt.Errorf("recpca: fit: Krylov Rayleigh–Ritz eigensolver failed at step %d", it)
+		return krylovRitz{}, fmt.Errorf("recpca: fit: Krylov Rayleigh–Ritz eigensolver failed at step %d: %w", it, ErrNotConverged)
 	}
 	rr := krylovRitz{theta: vals, s: s, k: kk, q: make([]float64, D*kk), y: make([]float64, D*kk)}
 	gemm64(false, false, D, kk, m, 1, kb.q, kb.maxCols, s, kk, 0, rr.q, kk)

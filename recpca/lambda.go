@@ -41,7 +41,7 @@ func (p *problem) chooseLambda(target float64, pca *solution) (float64, *solutio
 		lo, loSol = hi, s
 		hi *= 2
 		if hi > 1<<12 {
-			return 0, nil, evals, fmt.Errorf("recpca: fit: no λ ≤ %v brings the retained variance down to %.4f", hi, target)
+			return 0, nil, evals, fmt.Errorf("recpca: fit: no λ ≤ %v brings the retained variance down to %.4f: %w", hi, target, ErrNotConverged)
 		}
 	}
 	tol := p.opt.TargetTol * target

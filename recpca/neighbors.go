@@ -100,14 +100,14 @@ func (a *Accumulator) AddNeighbors(xi []float32, degI float64, nb *NeighborSum) 
 		return err
 	}
 	if nb == nil || len(nb.Sum) != a.dim {
-		return fmt.Errorf("recpca: accumulator: neighbour sum of length %d, want %d", lenSum(nb), a.dim)
+		return fmt.Errorf("recpca: accumulator: neighbour sum of length %d, want %d: %w", lenSum(nb), a.dim, ErrBadInput)
 	}
 	if math.IsNaN(nb.Coef) || math.IsInf(nb.Coef, 0) {
-		return fmt.Errorf("recpca: accumulator: neighbour coefficient %v is not finite", nb.Coef)
+		return fmt.Errorf("recpca: accumulator: neighbour coefficient %v is not finite: %w (%w)", nb.Coef, ErrBadInput, ErrNonFinite)
 	}
 	for k, v := range nb.Sum {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("recpca: accumulator: neighbour sum column %d is %v", k, v)
+			return fmt.Errorf("recpca: accumulator: neighbour sum column %d is %v: %w (%w)", k, v, ErrBadInput, ErrNonFinite)
 		}
 	}
 	if err := checkWeight("accumulator: neighbours'", nb.Weight); err != nil || nb.Weight == 0 {

@@ -79,7 +79,7 @@ type NormStats struct {
 // or has no non-zero item row.
 func ComputeNormStats(x *tensor.Tensor) (NormStats, error) {
 	if x.Dims() != 2 {
-		return NormStats{}, fmt.Errorf("recpca: norm stats: item matrix must be 2-D, got shape %v", x.Shape)
+		return NormStats{}, fmt.Errorf("recpca: norm stats: item matrix must be 2-D, got shape %v: %w", x.Shape, ErrBadInput)
 	}
 	st := NormStats{Rows: max(x.Rows()-1, 0)}
 	norms := make([]float64, 0, st.Rows)
@@ -87,7 +87,7 @@ func ComputeNormStats(x *tensor.Tensor) (NormStats, error) {
 		r := x.Row(i)
 		s := sumSq32(r)
 		if math.IsNaN(s) || math.IsInf(s, 0) {
-			return NormStats{}, fmt.Errorf("recpca: norm stats: row %d has a NaN or Inf entry", i)
+			return NormStats{}, fmt.Errorf("recpca: norm stats: row %d has a NaN or Inf entry: %w (%w)", i, ErrBadInput, ErrNonFinite)
 		}
 		if s == 0 {
 			st.ZeroRows++
@@ -96,7 +96,7 @@ func ComputeNormStats(x *tensor.Tensor) (NormStats, error) {
 		norms = append(norms, math.Sqrt(s))
 	}
 	if len(norms) == 0 {
-		return st, fmt.Errorf("recpca: norm stats: no non-zero item row among %d", st.Rows)
+		return st, fmt.Errorf("recpca: norm stats: no non-zero item row among %d: %w", st.Rows, ErrBadInput)
 	}
 	slices.Sort(norms)
 	var sum float64

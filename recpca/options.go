@@ -186,10 +186,10 @@ type Options struct {
 func (opt *Options) check(n, D int) (penalized bool, err error) {
 	d := opt.Dim
 	if d < 1 || d > D || d > n {
-		return false, fmt.Errorf("recpca: fit: d = %d outside 1..min(D=%d, NumItems=%d)", d, D, n)
+		return false, fmt.Errorf("recpca: fit: d = %d outside 1..min(D=%d, NumItems=%d): %w", d, D, n, ErrBadOptions)
 	}
 	if opt.Beta < 0 || opt.Beta >= 1 || opt.TargetVariance < 0 || opt.TargetVariance > 1 || opt.Lambda < 0 || math.IsNaN(opt.Lambda) {
-		return false, fmt.Errorf("recpca: fit: invalid penalty handle (lambda %v, beta %v, target variance %v)", opt.Lambda, opt.Beta, opt.TargetVariance)
+		return false, fmt.Errorf("recpca: fit: invalid penalty handle (lambda %v, beta %v, target variance %v): %w", opt.Lambda, opt.Beta, opt.TargetVariance, ErrBadOptions)
 	}
 	return opt.Lambda > 0 || opt.Beta > 0 || opt.TargetVariance > 0, nil
 }

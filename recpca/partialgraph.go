@@ -25,7 +25,7 @@ type PartialGraph struct {
 // returns an error for a negative or too large (≥ 2³¹) item count.
 func NewPartialGraph(numItems int, opt GraphOptions) (*PartialGraph, error) {
 	if numItems < 0 || numItems >= 1<<31 {
-		return nil, fmt.Errorf("recpca: partial graph: item count %d outside 0..2³¹−1", numItems)
+		return nil, fmt.Errorf("recpca: partial graph: item count %d outside 0..2³¹−1: %w", numItems, ErrBadInput)
 	}
 	return &PartialGraph{numItems: numItems, opt: opt, w: make(map[uint64]float64)}, nil
 }
@@ -43,14 +43,14 @@ func (pg *PartialGraph) Add(seq []int) error {
 	return nil
 }
 
-// Merge adds o's counts into pg (o is unchanged). It returns an error when
-// the item counts or the options differ.
+// Merge adds o's counts into pg (o is unchanged). It returns an error
+// wrapping ErrBadAccumulator when the item counts or the options differ.
 func (pg *PartialGraph) Merge(o *PartialGraph) error {
 	if o == nil {
 		return nil
 	}
 	if o.numItems != pg.numItems || o.opt != pg.opt {
-		return fmt.Errorf("recpca: partial graph: merge %d items %+v into %d items %+v", o.numItems, o.opt, pg.numItems, pg.opt)
+		return fmt.Errorf("%w: partial graph: merge %d items %+v into %d items %+v", ErrBadAccumulator, o.numItems, o.opt, pg.numItems, pg.opt)
 	}
 	for k, v := range o.w {
 		pg.w[k] += v

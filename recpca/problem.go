@@ -60,7 +60,7 @@ func (p *problem) setGraph(g *Graph) error {
 		tr = p.m.laplacianTrace(g, p.kind)
 	}
 	if !(tr > 0) {
-		return fmt.Errorf("recpca: fit: tr(X̄ᵀLX̄) = %v: the graph sees no variation in the item rows", tr)
+		return fmt.Errorf("recpca: fit: tr(X̄ᵀLX̄) = %v: the graph sees no variation in the item rows: %w", tr, ErrBadInput)
 	}
 	if !p.keepNorm {
 		p.trG = tr
@@ -201,7 +201,7 @@ func (p *problem) solveExact(lambda float64) (*solution, error) {
 	}
 	vals, w, ok := top(a, D, d)
 	if !ok {
-		return nil, fmt.Errorf("recpca: fit: dense eigensolver did not converge (D = %d, λ = %v)", D, lambda)
+		return nil, fmt.Errorf("recpca: fit: dense eigensolver (D = %d, λ = %v): %w", D, lambda, ErrNotConverged)
 	}
 	sol := &solution{w: w, vals: vals}
 	fixSigns(sol.w, D, d)

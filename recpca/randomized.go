@@ -128,7 +128,7 @@ func (si *subspace) rayleighRitz(it int) (theta []float64, worst, norm float64, 
 	symmetrize(h, k)
 	theta, ok := symEig(h, k)
 	if !ok {
-		return nil, 0, 0, fmt.Errorf("recpca: fit: Rayleigh–Ritz eigensolver failed at iteration %d", it)
+		return nil, 0, 0, fmt.Errorf("recpca: fit: Rayleigh–Ritz eigensolver failed at iteration %d: %w", it, ErrNotConverged)
 	}
 	// Reorder to descending.
 	slices.Reverse(theta)
@@ -258,7 +258,7 @@ func (p *problem) polish(sol *solution, v []float64, k int, lambda float64) (*so
 	symmetrize(h, k)
 	theta, ok := symEig(h, k)
 	if !ok {
-		return nil, fmt.Errorf("recpca: fit: final Rayleigh–Ritz eigensolver failed (k = %d)", k)
+		return nil, fmt.Errorf("recpca: fit: final Rayleigh–Ritz eigensolver failed (k = %d): %w", k, ErrNotConverged)
 	}
 	slices.Reverse(theta)
 	for i := range k {
