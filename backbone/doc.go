@@ -34,16 +34,20 @@
 // An encoder written with nn layers on the autograd tape (a TapeModule)
 // becomes an Encoder with NewTapeEncoder: SeqModel, Train, Recommender and
 // Save take it like SASRec, and Load rebuilds it once its kind is registered
-// with RegisterEncoder (see ExampleTapeEncoder). ToPadded and FromPadded
-// give nn's attention blocks the padded layout they expect; a stack of nn
-// transformer blocks given SASRec's weights computes SASRec's hidden states
-// and gradients (tested). The other way round, EncoderOp and TableOp record
-// a built-in encoder or item table on a tape as one user-defined op
-// (autograd.Function), so a tape-built model uses the fast hand-written
-// kernels as layers; package align and moe train their losses that way. The
-// dense layers of the built-in encoders are nn.Linear and nn.LayerNorm, run
-// through their fast paths (Apply, Backprop) on the same kernels as the tape
-// ops.
+// with RegisterEncoder (see ExampleTapeEncoder). An item table written with
+// tape ops (a TapeTableModule) likewise becomes an ItemTable with
+// NewTapeTable, with no Backward to write: the tape differentiates it, and
+// RegisterTable makes Load rebuild it (see ExampleTapeTable). ToPadded and
+// FromPadded give nn's attention blocks the padded layout they expect; a
+// stack of nn transformer blocks given SASRec's weights computes SASRec's
+// hidden states and gradients (tested). The other way round, EncoderOp and
+// TableOp record a built-in encoder or item table on a tape as one
+// user-defined op (autograd.Function, its gradients returned through din as
+// the contract says; a TapeTable is recorded op by op), so a tape-built model
+// uses the fast hand-written kernels as layers; package align and moe train
+// their losses that way. The dense layers of the built-in encoders are
+// nn.Linear and nn.LayerNorm, run through their fast paths (Apply, Backprop)
+// on the same kernels as the tape ops.
 //
 // # The objective
 //

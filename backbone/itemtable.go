@@ -20,7 +20,9 @@ import (
 // of them all satisfy ItemTable, so a model is written once against it.
 //
 // Lookup and Backward are the training path: Lookup remembers what Backward
-// needs, so a table is used by one training goroutine at a time. Materialize
+// needs, so a table is used by one training goroutine at a time. A table
+// written with tape ops needs no Backward of its own: NewTapeTable makes it
+// an ItemTable (see TapeTable). Materialize
 // only reads the parameters and may run concurrently with other
 // Materialize calls (not with training).
 type ItemTable interface {

@@ -102,7 +102,7 @@ func init() {
 	RegisterEncoder(string(KindSASRec), sasrec)
 	RegisterEncoder(string(KindBERT4Rec), sasrec)
 	RegisterEncoder(string(KindGRU4Rec), func(rng *rand.Rand, cfg EncoderConfig) (Encoder, error) { return NewGRU4Rec(rng, cfg) })
-	for _, k := range []string{"id", "adapter", "concat", "normalized"} {
+	for _, k := range builtinTableKinds {
 		RegisterTable(k, buildBuiltinTable)
 	}
 }

@@ -165,15 +165,17 @@ func FromPadded(t *autograd.Tape, b *Batch, y *autograd.Value) *autograd.Value {
 
 // EncoderOp records a built-in (or any) Encoder on a tape as one
 // user-defined op: Apply runs its Forward, and the tape's Backward runs its
-// Backward, which adds the encoder's parameter gradients into their Grad
-// and passes the input gradient on. One EncoderOp holds one Scratch, so it
-// is applied once per tape step (use one EncoderOp per application); it is
-// not safe for concurrent use.
+// Backward. Both gradients go where autograd.Function says: the input
+// gradient is added into din[0], and the parameters' gradients into din[1:]
+// (see gradRedirect: no copy, the encoder adds into them directly). One
+// EncoderOp holds one Scratch, so it is applied once per tape step (use one
+// EncoderOp per application); it is not safe for concurrent use.
 type EncoderOp struct {
 	// Enc is the wrapped encoder.
 	Enc     Encoder
 	scratch Scratch
 	inputs  []*autograd.Value // x, then the encoder's parameters
+	grads   gradRedirect
 	b       *Batch
 	train   bool
 	rng     *rand.Rand
@@ -202,10 +204,12 @@ func (op *EncoderOp) Forward(c *autograd.FuncContext, in []*tensor.Tensor) (*ten
 	return op.Enc.Forward(op.scratch, op.b, in[0], op.train, op.rng), nil
 }
 
-// Backward implements autograd.Function: the encoder adds its parameters'
-// gradients itself; din[0] receives the input gradient.
+// Backward implements autograd.Function: din[0] += the input gradient,
+// din[1+i] += the gradient of the i-th parameter.
 func (op *EncoderOp) Backward(c *autograd.FuncContext, dh *tensor.Tensor, din []*tensor.Tensor) error {
+	op.grads.point(op.inputs[1:], din[1:])
 	dx, err := op.Enc.Backward(op.scratch, dh)
+	op.grads.restore(op.inputs[1:])
 	if err != nil {
 		return err
 	}
@@ -215,14 +219,18 @@ func (op *EncoderOp) Backward(c *autograd.FuncContext, dh *tensor.Tensor, din []
 	return nil
 }
 
-// TableOp records an ItemTable's Lookup on a tape as one user-defined op:
-// the tape's Backward runs the table's Backward, which adds the gradients
-// into the table's parameters. A table remembers its last Lookup, so a
-// TableOp is applied once per tape step; it is not safe for concurrent use.
+// TableOp records an ItemTable's Lookup on a tape. A TapeTable's module is
+// recorded on that tape directly, op by op (nothing is kept between calls,
+// and one TableOp may be applied any number of times). Any other table is
+// recorded as one user-defined op whose Backward runs the table's Backward
+// with the parameters' gradients going into din (see gradRedirect); such a
+// table remembers its last Lookup, so the TableOp is applied once per tape
+// step. A TableOp is not safe for concurrent use.
 type TableOp struct {
 	// Items is the wrapped table.
 	Items  ItemTable
 	params []*autograd.Value
+	grads  gradRedirect
 	ids    []int
 }
 
@@ -235,27 +243,67 @@ func NewTableOp(items ItemTable) *TableOp {
 	return op
 }
 
-// Apply looks up ids (1..NumItems, or 0 for a zero padding row in the
-// built-in tables) and returns their vectors, [len(ids), Dim]. ids must
-// stay unchanged until Backward.
+// Apply looks up ids (1..NumItems, or 0 for the zero padding row) and
+// returns their vectors, [len(ids), Dim]. ids must stay unchanged until
+// Backward. An id out of range is an error wrapping ErrItemOutOfRange.
 func (op *TableOp) Apply(t *autograd.Tape, ids []int) (*autograd.Value, error) {
+	n := op.Items.NumItems()
+	for _, id := range ids {
+		if id < 0 || id > n {
+			return nil, fmt.Errorf("backbone: %w: item id %d outside 0..%d", ErrItemOutOfRange, id, n)
+		}
+	}
+	if tt, ok := op.Items.(*TapeTable); ok {
+		return tt.record(t, ids), nil
+	}
 	op.ids = ids
 	return t.Apply(op, op.params...)
 }
 
 // Forward implements autograd.Function.
 func (op *TableOp) Forward(c *autograd.FuncContext, _ []*tensor.Tensor) (*tensor.Tensor, error) {
-	n := op.Items.NumItems()
-	for _, id := range op.ids {
-		if id < 0 || id > n {
-			return nil, fmt.Errorf("backbone: %w: item id %d outside 0..%d", ErrItemOutOfRange, id, n)
-		}
-	}
 	return op.Items.Lookup(c.Tensor(len(op.ids), op.Items.Dim()), op.ids), nil
 }
 
-// Backward implements autograd.Function: the table adds its parameters'
-// gradients itself.
-func (op *TableOp) Backward(_ *autograd.FuncContext, dv *tensor.Tensor, _ []*tensor.Tensor) error {
-	return op.Items.Backward(dv)
+// Backward implements autograd.Function: din[i] += the gradient of the i-th
+// parameter.
+func (op *TableOp) Backward(_ *autograd.FuncContext, dv *tensor.Tensor, din []*tensor.Tensor) error {
+	op.grads.point(op.params, din)
+	err := op.Items.Backward(dv)
+	op.grads.restore(op.params)
+	return err
+}
+
+// gradRedirect lets a hand-written Backward, which adds parameter gradients
+// into each parameter's Grad (Encoder.Backward, ItemTable.Backward), honour
+// autograd.Function's contract, which wants them added into din. For a
+// parameter recorded as a tape input din[i] is the parameter's own Grad
+// (the tape accumulates parameters there), so nothing moves; when the tape
+// hands another buffer, the parameter's Grad points at it for the call and
+// is restored after. Either way no gradient is copied: an item table's
+// gradient is as large as the table, and a copy per step would cost what
+// the sparse update saves. A nil din[i] (input i needs no gradient) leaves
+// the Grad as it is; the built-in kernels skip frozen parameters.
+type gradRedirect struct {
+	saved []*tensor.Tensor
+}
+
+// point makes params[i].Grad be din[i] (non-nil entries), remembering the
+// Grads it replaces.
+func (r *gradRedirect) point(params []*autograd.Value, din []*tensor.Tensor) {
+	r.saved = r.saved[:0]
+	for i, p := range params {
+		r.saved = append(r.saved, p.Grad)
+		if din[i] != nil {
+			p.Grad = din[i]
+		}
+	}
+}
+
+// restore puts back the Grads that point replaced.
+func (r *gradRedirect) restore(params []*autograd.Value) {
+	for i, p := range params {
+		p.Grad = r.saved[i]
+	}
+	clear(r.saved)
 }
