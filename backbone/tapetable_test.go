@@ -60,7 +60,7 @@ func (m plantedGenre) Lookup(t *autograd.Tape, ids []int) *autograd.Value {
 func TestTapeTableGradCheck(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	tt, m := testGenreTable(t, rng)
-	ids := []int{3, 0, 7, 3, 9, 1}
+	ids := []int{3, 2, 7, 3, 9, 1} // not the padding id 0: see below
 	inputs := []*autograd.Value{m.Items, m.Genres}
 	check := func(items backbone.ItemTable) error {
 		op := backbone.NewTableOp(items)
@@ -74,9 +74,19 @@ func TestTapeTableGradCheck(t *testing.T) {
 	}
 	require.NoError(t, check(tt), "recorded op by op")
 	require.NoError(t, check(hidden{tt}), "recorded through Lookup and Backward")
-	// padding: neither row 0 receives a gradient
+	// The padding id 0 has a zero vector and sends no gradient to either
+	// row 0 (as torch's padding_idx): by design not the derivative, which
+	// GradCheck would compare.
+	nn.ZeroGrad(tt.Params())
+	tp := autograd.NewTape()
+	v, err := backbone.NewTableOp(tt).Apply(tp, []int{0, 4, 0})
+	require.NoError(t, err)
+	require.Equal(t, make([]float32, 4), v.Data.Row(0))
+	require.NoError(t, tp.Backward(tp.Sum(v)))
 	require.Equal(t, make([]float32, 4), m.Items.Grad.Data[:4])
 	require.Equal(t, make([]float32, 4), m.Genres.Grad.Data[:4])
+	require.Equal(t, []float32{1, 1, 1, 1}, m.Items.Grad.Data[16:20], "item 4")
+	require.Equal(t, []float32{1, 1, 1, 1}, m.Genres.Grad.Data[4:8], "item 4's genre, 1")
 
 	bad, err := backbone.NewTapeTable(plantedGenre{m}, tt.Spec())
 	require.NoError(t, err)
