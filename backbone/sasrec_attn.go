@@ -161,7 +161,6 @@ func (m *SASRec) attnSeqBackward(c *saBlockCache, b *Batch, s int, dO, dQ, dK, d
 			}
 			arow := c.A[base+i*p : base+i*p+jmax+1]
 			doi := dO[(o+i)*d+c0 : (o+i)*d+c0+dh]
-			var sum float32
 			for j := range arow {
 				vj := (o + j) * d
 				g := tensor.Dot(doi, V[vj+c0:vj+c0+dh])
@@ -175,12 +174,13 @@ func (m *SASRec) attnSeqBackward(c *saBlockCache, b *Batch, s int, dO, dQ, dK, d
 					tensor.Axpy(a, doi, dV[vj+c0:vj+c0+dh])
 				}
 				da[j] = g
-				sum += g * arow[j]
 			}
+			// the softmax's backward over the allowed keys: dS = A ⊙ (dA − A·dA)
+			tensor.SoftmaxBackwardRow(da, arow, da)
 			qi := Q[(o+i)*d+c0 : (o+i)*d+c0+dh]
 			dqi := dQ[(o+i)*d+c0 : (o+i)*d+c0+dh]
-			for j, a := range arow {
-				ds := a * (da[j] - sum) * scale
+			for j := range arow {
+				ds := da[j] * scale
 				if ds == 0 {
 					continue
 				}
@@ -241,8 +241,9 @@ func (m *SASRec) attnSeqForwardGemm(c *saBlockCache, o, p, s int, train bool, tm
 }
 
 // attnSeqBackwardGemm is attnSeqBackward for long sequences, with matrix
-// products: dA' = dO Vᵀ, dV += A'ᵀ dO, dS = A ⊙ (dA − rowsum(A ⊙ dA))·scale,
-// dQ += dS K, dK += dSᵀ Q. tmp holds A' and dS (2·p² floats).
+// products: dA' = dO Vᵀ, dV += A'ᵀ dO, dS = A ⊙ (dA − rowsum(A ⊙ dA)) (the
+// softmax's backward, row by row), dQ += scale·dS K, dK += scale·dSᵀ Q. tmp
+// holds A' and dS (2·p² floats).
 func (m *SASRec) attnSeqBackwardGemm(c *saBlockCache, o, p, s int, dO, dQ, dK, dV []float32, drop bool, tmp []float32) {
 	d, h := m.cfg.Dim, m.cfg.Heads
 	dh := d / h
@@ -270,15 +271,9 @@ func (m *SASRec) attnSeqBackwardGemm(c *saBlockCache, o, p, s int, dO, dQ, dK, d
 					gr[j] *= mk[j]
 				}
 			}
-			var sum float32
-			for j, a := range ar {
-				sum += a * gr[j]
-			}
-			for j, a := range ar {
-				gr[j] = a * (gr[j] - sum) * scale
-			}
+			tensor.SoftmaxBackwardRow(gr, ar, gr)
 		}
-		tensor.Gemm(false, false, p, dh, p, 1, dA, p, K[o*d+c0:], d, 1, dQ[o*d+c0:], d)
-		tensor.Gemm(true, false, p, dh, p, 1, dA, p, Q[o*d+c0:], d, 1, dK[o*d+c0:], d)
+		tensor.Gemm(false, false, p, dh, p, scale, dA, p, K[o*d+c0:], d, 1, dQ[o*d+c0:], d)
+		tensor.Gemm(true, false, p, dh, p, scale, dA, p, Q[o*d+c0:], d, 1, dK[o*d+c0:], d)
 	}
 }

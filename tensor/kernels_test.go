@@ -299,6 +299,17 @@ func TestSoftmaxBackwardFiniteDifferences(t *testing.T) {
 	assert.Equal(t, make([]float32, 15), SoftmaxBackward(&Tensor{}, y, w).Data)
 
 	assertShapePanic(t, func() { SoftmaxBackward(&Tensor{}, y, New(3, 4)) }, "SoftmaxBackward dy")
+	// one row from a longer buffer (backbone's attention): the first len(y)
+	// entries of dy, written into the first len(y) of dx, as a row of
+	// SoftmaxBackward
+	y2 := Softmax(&Tensor{}, x, nil)
+	want2 := SoftmaxBackward(&Tensor{}, y2, w)
+	buf := append(append([]float32(nil), w.Data[5:10]...), 7, 7)
+	SoftmaxBackwardRow(buf, y2.Data[5:10], buf)
+	assert.Equal(t, want2.Data[5:10], buf[:5])
+	assert.Equal(t, []float32{7, 7}, buf[5:], "beyond the row: untouched")
+	assertShapePanic(t, func() { SoftmaxBackwardRow(make([]float32, 5), y2.Data[:5], make([]float32, 4)) }, "SoftmaxBackwardRow dy")
+	assertShapePanic(t, func() { SoftmaxBackwardRow(make([]float32, 4), y2.Data[:5], make([]float32, 5)) }, "SoftmaxBackwardRow dx")
 	assertShapePanic(t, func() { LogSoftmaxBackward(&Tensor{}, ly, New(2)) }, "LogSoftmaxBackward dy")
 }
 

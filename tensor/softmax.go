@@ -112,13 +112,23 @@ func SoftmaxBackward(dx, y, dy *Tensor) *Tensor {
 	dx.Ensure(y.Shape...)
 	cols := y.Cols()
 	for off := 0; off < len(y.Data); off += cols {
-		yr, gr, dr := y.Data[off:off+cols], dy.Data[off:off+cols], dx.Data[off:off+cols]
-		s := Dot(yr, gr)
-		for j, v := range yr {
-			dr[j] = v * (gr[j] - s)
-		}
+		SoftmaxBackwardRow(dx.Data[off:off+cols], y.Data[off:off+cols], dy.Data[off:off+cols])
 	}
 	return dx
+}
+
+// SoftmaxBackwardRow is SoftmaxBackward on one row held in slices, for
+// callers that keep rows in flat buffers of their own (backbone's
+// attention, over the allowed keys of a query): dx = y ⊙ (dy − y·dy). dy
+// and dx must be at least as long as y; dx may alias dy.
+func SoftmaxBackwardRow(dx, y, dy []float32) {
+	if len(dy) < len(y) || len(dx) < len(y) {
+		panic(fmt.Errorf("%w: SoftmaxBackwardRow lengths y %d, dy %d, dx %d", ErrShape, len(y), len(dy), len(dx)))
+	}
+	s := Dot(y, dy[:len(y)])
+	for j, v := range y {
+		dx[j] = v * (dy[j] - s)
+	}
 }
 
 // LogSoftmaxBackward computes dx = dy − softmax ⊙ Σ_j dy_j row-wise from the
