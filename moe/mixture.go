@@ -8,6 +8,7 @@ import (
 	"github.com/llmrec/llmrec/autograd"
 	"github.com/llmrec/llmrec/backbone"
 	"github.com/llmrec/llmrec/nn"
+	"github.com/llmrec/llmrec/tensor"
 )
 
 // Expert is one scorer of a Mixture: a sequence encoder over its own item
@@ -26,12 +27,13 @@ type Expert struct {
 }
 
 // Mixture is PAD's disentangled model: K experts whose scores are mixed per
-// candidate item by a Gate, s(u,i) = Σ_k g_k(i)·s^k(u,i), trained with binary
-// cross-entropy on the mixed score of the next item and NumNeg uniform
-// negatives per position (as backbone.SeqModel: the mean over positives plus
-// the mean over negatives). It implements backbone.Model, so backbone.Train
-// trains the experts and the gate jointly; NewRecommender serves it
-// through a backbone.Recommender.
+// candidate item by a Gate, s(u,i) = Σ_k g_k(i)·s^k(u,i), trained on the
+// mixed score of the next item with the objective Loss names: full
+// cross-entropy over every item, or binary cross-entropy against NumNeg
+// uniform negatives per position (PAD's paper; as backbone.SeqModel: the
+// mean over positives plus the mean over negatives). It implements
+// backbone.Model, so backbone.Train trains the experts and the gate
+// jointly; NewRecommender serves it through a backbone.Recommender.
 //
 // LossGrad keeps working memory in the Mixture: one training goroutine at a
 // time; a Mixture is not safe for concurrent use.
@@ -41,15 +43,23 @@ type Mixture struct {
 	// Gate weights the experts per candidate item; its parameters are
 	// trained when it is an nn.Module (FreqGate and FeatureGate are).
 	Gate Gate
-	// NumNeg is the number of negatives per position (0 means 1).
+	// NumNeg is the number of negatives per position of LossBCE (0 means 1).
 	NumNeg int
+	// Loss is the training objective: backbone.LossCrossEntropy (the
+	// softmax of the mixed scores over every item) or backbone.LossBCE. The
+	// zero value, backbone.LossDefault, is cross-entropy up to
+	// backbone.DefaultFullCEMaxItems items and BCE above, where a step's
+	// rows x items scores would not fit (the mixture has no sampled
+	// softmax). It is a training setting: a saved mixture does not keep it.
+	Loss backbone.Loss
 
 	numItems, maxLen       int
 	batch                  backbone.Batch
 	tape                   *autograd.Tape
 	encOps                 []*backbone.EncoderOp
 	tableOps               []*backbone.TableOp
-	scores                 []*autograd.Value
+	scores, hs             []*autograd.Value
+	ce                     mixedCE
 	ids, rows, cands, crow []int
 }
 
@@ -121,11 +131,30 @@ func (m *Mixture) Params() []nn.Param {
 	return out
 }
 
-// buildBatch fills m.batch with next-item inputs, targets and negatives.
-func (m *Mixture) buildBatch(seqs [][]int, rng *rand.Rand) error {
+// objective resolves Loss (see its doc).
+func (m *Mixture) objective() (backbone.Loss, error) {
+	switch m.Loss {
+	case backbone.LossDefault:
+		if m.numItems <= backbone.DefaultFullCEMaxItems {
+			return backbone.LossCrossEntropy, nil
+		}
+		return backbone.LossBCE, nil
+	case backbone.LossBCE, backbone.LossCrossEntropy:
+		return m.Loss, nil
+	}
+	return 0, fmt.Errorf("moe: %w: a mixture trains with loss %q or %q, not %q", ErrBadConfig,
+		backbone.LossCrossEntropy, backbone.LossBCE, m.Loss)
+}
+
+// buildBatch fills m.batch with next-item inputs, targets and (for BCE)
+// negatives.
+func (m *Mixture) buildBatch(seqs [][]int, loss backbone.Loss, rng *rand.Rand) error {
 	b := &m.batch
 	b.Reset(m.maxLen)
 	b.NumNeg = max(m.NumNeg, 1)
+	if loss == backbone.LossCrossEntropy {
+		b.NumNeg = 0 // every item is a negative
+	}
 	for u, s := range seqs {
 		for _, it := range s {
 			if it < 1 || it > m.numItems {
@@ -139,51 +168,54 @@ func (m *Mixture) buildBatch(seqs [][]int, rng *rand.Rand) error {
 	return nil
 }
 
-// LossGrad computes the BCE loss of the mixed scores of seqs and adds its
-// gradient into every trainable parameter (experts and gate). See
+// LossGrad computes the loss (see Loss) of the mixed scores of seqs and adds
+// its gradient into every trainable parameter (experts and gate). See
 // backbone.Model.
 func (m *Mixture) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
-	if err := m.buildBatch(seqs, rng); err != nil {
+	obj, err := m.objective()
+	if err != nil {
+		return 0, err
+	}
+	if err := m.buildBatch(seqs, obj, rng); err != nil {
 		return 0, err
 	}
 	b := &m.batch
-	T, neg := b.NumTokens(), b.NumNeg
+	T := b.NumTokens()
 	m.rows = m.rows[:0]
 	for t, tg := range b.Targets {
 		if tg != 0 {
 			m.rows = append(m.rows, t)
 		}
 	}
-	R := len(m.rows)
-	if R == 0 {
+	if len(m.rows) == 0 {
 		return 0, nil
 	}
-	// candidates: R positives, then R·neg negatives
+	ce := obj == backbone.LossCrossEntropy
+	// candidates: every item 1..N (cross-entropy), or the R positives and
+	// then the R·neg negatives (BCE)
 	m.cands = m.cands[:0]
-	for _, t := range m.rows {
-		m.cands = append(m.cands, b.Targets[t])
-	}
-	for _, t := range m.rows {
-		m.cands = append(m.cands, b.Negs[t*neg:(t+1)*neg]...)
+	if ce {
+		for i := 1; i <= m.numItems; i++ {
+			m.cands = append(m.cands, i)
+		}
+	} else {
+		for _, t := range m.rows {
+			m.cands = append(m.cands, b.Targets[t])
+		}
+		for _, t := range m.rows {
+			m.cands = append(m.cands, b.Negs[t*b.NumNeg:(t+1)*b.NumNeg]...)
+		}
 	}
 	C := len(m.cands)
 	m.ids = append(append(m.ids[:0], b.Items...), m.cands...)
 
-	// the hidden state that scores each candidate
-	m.crow = m.crow[:0]
-	for c := range C {
-		r := c
-		if c >= R {
-			r = (c - R) / neg
-		}
-		m.crow = append(m.crow, m.rows[r])
-	}
 	// Every expert's table and encoder are recorded on the tape as ops
 	// (backbone.TableOp, backbone.EncoderOp): the tape's Backward runs their
 	// own backward passes. One tape serves every batch shape.
 	m.syncOps()
 	tp := m.tape
 	tp.Reset()
+	hs := m.hs
 	for k, e := range m.Experts {
 		vecs, err := m.tableOps[k].Apply(tp, m.ids) // [T+C, d]: inputs, then candidates
 		if err != nil {
@@ -193,10 +225,104 @@ func (m *Mixture) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("moe: expert %q: %w", e.Name, err)
 		}
-		m.scores[k] = tp.RowDot(tp.Gather(h, m.crow, -1), tp.Slice(vecs, 0, T, T+C))
+		hs[k], m.scores[k] = h, tp.Slice(vecs, 0, T, T+C)
 	}
-	// BCE with weights 1/R on positives and 1/(R·neg) on negatives: the
-	// weighted mean is (mean_pos + mean_neg)/2, so the loss is twice it.
+	var loss *autograd.Value
+	if ce {
+		if loss, err = m.crossEntropy(tp, hs); err != nil {
+			return 0, fmt.Errorf("moe: %w", err)
+		}
+	} else {
+		loss = m.bce(tp, hs)
+	}
+	lv := float64(loss.Data.Data[0])
+	if math.IsNaN(lv) || math.IsInf(lv, 0) {
+		return lv, nil
+	}
+	if err := tp.Backward(loss); err != nil {
+		return lv, fmt.Errorf("moe: %w", err)
+	}
+	return lv, nil
+}
+
+// crossEntropy is the mean over predicted rows of −log softmax(s(u,·))
+// at the target, the mixed scores s(u,i) = Σ_k g_k(i)·⟨h_k(u), e_k(i)⟩ over
+// every item. The sum over experts is one inner product of concatenations,
+// s(u,i) = ⟨[h_1(u) … h_K(u)], [g_1(i)·e_1(i) … g_K(i)·e_K(i)]⟩, so the
+// rows x items scores go through tensor.LinearCrossEntropy's fused kernel
+// and never exist whole. hs are the experts' hidden states; m.scores holds
+// their item vectors (m.cands = 1..N).
+func (m *Mixture) crossEntropy(tp *autograd.Tape, hs []*autograd.Value) (*autograd.Value, error) {
+	w := m.Gate.Weights(tp, m.cands) // [N, K]
+	hcat := make([]*autograd.Value, len(hs))
+	ecat := make([]*autograd.Value, len(hs))
+	for k, h := range hs {
+		hcat[k] = tp.Gather(h, m.rows, -1)
+		ecat[k] = tp.Mul(m.scores[k], tp.Slice(w, 1, k, k+1))
+	}
+	m.ce.targets = m.ce.targets[:0]
+	for _, t := range m.rows {
+		m.ce.targets = append(m.ce.targets, m.batch.Targets[t]-1)
+	}
+	return tp.Apply(&m.ce, tp.Concat(-1, hcat...), tp.Concat(-1, ecat...))
+}
+
+// mixedCE is the fused cross-entropy of the concatenated hidden states
+// [R, D] against the concatenated gated item vectors [N, D], recorded on the
+// tape as an autograd.Function: Forward computes the mean loss and both
+// gradients at once (the kernel's design), Backward scales them by dout.
+type mixedCE struct {
+	lce     tensor.LinearCrossEntropy
+	targets []int
+}
+
+// mixedCEBudget bounds the bytes of logits mixedCE holds at once (as
+// backbone's LogitsBudget).
+const mixedCEBudget = 12 << 20
+
+// Forward implements autograd.Function.
+func (f *mixedCE) Forward(c *autograd.FuncContext, in []*tensor.Tensor) (*tensor.Tensor, error) {
+	h, e := in[0], in[1]
+	R, D, N := h.Shape[0], h.Shape[1], e.Shape[0]
+	dh, de := c.Tensor(R, D), c.Tensor(N, D)
+	loss := f.lce.LossGrad(h.Data, R, D, e.Data, N, f.targets, 1/float32(R), max(1, mixedCEBudget/(4*N)), dh.Data, de.Data)
+	c.Save(dh)
+	c.Save(de)
+	out := c.Tensor(1)
+	out.Data[0] = float32(loss / float64(R))
+	return out, nil
+}
+
+// Backward implements autograd.Function.
+func (f *mixedCE) Backward(c *autograd.FuncContext, dout *tensor.Tensor, din []*tensor.Tensor) error {
+	g := dout.Data[0]
+	for i, d := range din {
+		if d != nil {
+			tensor.Axpy(g, c.Saved(i).Data, d.Data)
+		}
+	}
+	return nil
+}
+
+// bce is binary cross-entropy of the mixed scores of the positives (label 1)
+// and the negatives (label 0), with weights 1/R on positives and 1/(R·neg)
+// on negatives: the weighted mean is (mean_pos + mean_neg)/2, so the loss
+// is twice it. hs are the experts' hidden states; m.scores holds their
+// candidates' vectors.
+func (m *Mixture) bce(tp *autograd.Tape, hs []*autograd.Value) *autograd.Value {
+	R, C, neg := len(m.rows), len(m.cands), m.batch.NumNeg
+	// the hidden state that scores each candidate
+	m.crow = m.crow[:0]
+	for c := range C {
+		r := c
+		if c >= R {
+			r = (c - R) / neg
+		}
+		m.crow = append(m.crow, m.rows[r])
+	}
+	for k, h := range hs {
+		m.scores[k] = tp.RowDot(tp.Gather(h, m.crow, -1), m.scores[k])
+	}
 	labels, weights := tp.Scratch(C), tp.Scratch(C)
 	for c := range C {
 		if c < R {
@@ -206,15 +332,7 @@ func (m *Mixture) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 		}
 	}
 	mixed := Mix(tp, m.Gate.Weights(tp, m.cands), m.scores...)
-	loss := tp.Scale(tp.BCEWithLogits(mixed, tp.Const(labels), weights), 2)
-	lv := float64(loss.Data.Data[0])
-	if math.IsNaN(lv) || math.IsInf(lv, 0) {
-		return lv, nil
-	}
-	if err := tp.Backward(loss); err != nil {
-		return lv, fmt.Errorf("moe: %w", err)
-	}
-	return lv, nil
+	return tp.Scale(tp.BCEWithLogits(mixed, tp.Const(labels), weights), 2)
 }
 
 // syncOps (re)makes the tape and the experts' ops when the experts changed.
@@ -226,6 +344,7 @@ func (m *Mixture) syncOps() {
 		m.encOps = make([]*backbone.EncoderOp, len(m.Experts))
 		m.tableOps = make([]*backbone.TableOp, len(m.Experts))
 		m.scores = make([]*autograd.Value, len(m.Experts))
+		m.hs = make([]*autograd.Value, len(m.Experts))
 	}
 	for k, e := range m.Experts {
 		if m.encOps[k] == nil || m.encOps[k].Enc != e.Enc {

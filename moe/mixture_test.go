@@ -70,55 +70,60 @@ func synthSeqs(r *rand.Rand, users, n int) [][]int {
 // central differences of the loss, on a batch made deterministic by
 // reseeding its rng.
 func TestMixtureLossGradFiniteDifferences(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	m := tinyMixture(t, 15, 8, r)
-	seqs := synthSeqs(r, 5, 15)
-	loss := func() float64 {
-		l, err := m.LossGrad(seqs, rand.New(rand.NewPCG(9, 9)))
-		require.NoError(t, err)
-		return l
-	}
-	params := m.Params()
-	nn.ZeroGrad(params)
-	l0 := loss()
-	require.False(t, math.IsNaN(l0))
-	grads := make([][]float32, len(params))
-	for i, p := range params {
-		grads[i] = append([]float32(nil), p.Value.Grad.Data...)
-	}
-	pick := rand.New(rand.NewPCG(3, 4))
-	var worst, worstRel float64
-	checked := 0
-	for i, p := range params {
-		if !p.Value.RequiresGrad() {
-			continue
-		}
-		w := p.Value.Data.Data
-		for range 4 {
-			j := pick.IntN(len(w))
-			for try := 0; try < 50 && grads[i][j] == 0; try++ {
-				j = pick.IntN(len(w))
+	for _, loss := range []backbone.Loss{backbone.LossBCE, backbone.LossCrossEntropy} {
+		t.Run(loss.String(), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 2))
+			m := tinyMixture(t, 15, 8, r)
+			m.Loss = loss
+			seqs := synthSeqs(r, 5, 15)
+			loss := func() float64 {
+				l, err := m.LossGrad(seqs, rand.New(rand.NewPCG(9, 9)))
+				require.NoError(t, err)
+				return l
 			}
-			const eps = 3e-3
-			old := w[j]
-			w[j] = old + eps
-			lp := loss()
-			w[j] = old - eps
-			lm := loss()
-			w[j] = old
-			num := (lp - lm) / (float64(old+eps) - float64(old-eps))
-			ana := float64(grads[i][j])
-			diff := math.Abs(num - ana)
-			worst = max(worst, diff)
-			worstRel = max(worstRel, diff/max(math.Abs(num), 1e-2))
-			assert.LessOrEqual(t, diff, 2e-3+2e-2*max(math.Abs(num), math.Abs(ana)), "%s[%d]: analytic %g numeric %g", p.Name, j, ana, num)
-			checked++
-		}
+			params := m.Params()
+			nn.ZeroGrad(params)
+			l0 := loss()
+			require.False(t, math.IsNaN(l0))
+			grads := make([][]float32, len(params))
+			for i, p := range params {
+				grads[i] = append([]float32(nil), p.Value.Grad.Data...)
+			}
+			pick := rand.New(rand.NewPCG(3, 4))
+			var worst, worstRel float64
+			checked := 0
+			for i, p := range params {
+				if !p.Value.RequiresGrad() {
+					continue
+				}
+				w := p.Value.Data.Data
+				for range 4 {
+					j := pick.IntN(len(w))
+					for try := 0; try < 50 && grads[i][j] == 0; try++ {
+						j = pick.IntN(len(w))
+					}
+					const eps = 3e-3
+					old := w[j]
+					w[j] = old + eps
+					lp := loss()
+					w[j] = old - eps
+					lm := loss()
+					w[j] = old
+					num := (lp - lm) / (float64(old+eps) - float64(old-eps))
+					ana := float64(grads[i][j])
+					diff := math.Abs(num - ana)
+					worst = max(worst, diff)
+					worstRel = max(worstRel, diff/max(math.Abs(num), 1e-2))
+					assert.LessOrEqual(t, diff, 2e-3+2e-2*max(math.Abs(num), math.Abs(ana)), "%s[%d]: analytic %g numeric %g", p.Name, j, ana, num)
+					checked++
+				}
+			}
+			t.Logf("Mixture.LossGrad: %d entries of %d parameters checked, max abs err %.2e, max err relative to max(|num|,1e-2) %.2e", checked, len(params), worst, worstRel)
+			names := nn.SortedNames(params)
+			assert.Contains(t, names, "gate.logits")
+			assert.Contains(t, names, "experts.id.item_emb.weight")
+		})
 	}
-	t.Logf("Mixture.LossGrad: %d entries of %d parameters checked, max abs err %.2e, max err relative to max(|num|,1e-2) %.2e", checked, len(params), worst, worstRel)
-	names := nn.SortedNames(params)
-	assert.Contains(t, names, "gate.logits")
-	assert.Contains(t, names, "experts.id.item_emb.weight")
 }
 
 func TestScorerMixesExpertScores(t *testing.T) {

@@ -204,7 +204,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.dropout, "dropout", 0.1, "dropout (encoders, f_t, fusion)")
 	fs.IntVar(&o.batch, "batch", 128, "users per step")
 	fs.Float64Var(&o.lr1, "lr1", 1e-3, "learning rate of phase 1 and of the text tower")
-	fs.StringVar(&o.loss, "loss", "", "objective of the towers (phase 1, text, phase 2's recommendation loss): ce, gbce, sampled, bce; default the library's (backbone.DefaultObjective); PAD's paper trains BCE. Phase 3 (the mixture) trains BCE")
+	fs.StringVar(&o.loss, "loss", "", "objective of the towers (phase 1, text, phase 2's recommendation loss): ce, gbce, sampled, bce; default the library's (backbone.DefaultObjective); PAD's paper trains BCE. Phase 3 (the mixture) trains ce or bce as named, the mixture's default (ce) for the default, and bce for gbce and sampled")
 	fs.Float64Var(&o.lr2, "lr2", 5e-4, "learning rate of phase 2")
 	fs.Float64Var(&o.lr3, "lr3", 5e-4, "learning rate of phase 3")
 	fs.IntVar(&o.epochs1, "epochs1", 40, "maximum epochs of phase 1 and of the text tower")

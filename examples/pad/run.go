@@ -53,6 +53,18 @@ func (e *env) modelConfig() backbone.ModelConfig {
 	return mc
 }
 
+// mixtureLoss is phase 3's objective: -loss where the mixture has it (ce,
+// bce), the mixture's default (cross-entropy on these catalogs) for the
+// library's default, and BCE, PAD's, for gbce and sampled, which the mixture
+// does not have.
+func (e *env) mixtureLoss() backbone.Loss {
+	switch l, _ := backbone.ParseLoss(e.o.loss); l {
+	case backbone.LossDefault, backbone.LossCrossEntropy, backbone.LossBCE:
+		return l
+	}
+	return backbone.LossBCE
+}
+
 // tfllmerTable is TF-LLMER's item table from the LLM rows: Rec-PCA to d of
 // the L2-normalized rows (λ chosen to keep 90% of PCA's retained variance,
 // over the window-1 co-occurrence graph of the training sequences, as
@@ -323,6 +335,7 @@ func (e *env) mixture(ctx context.Context, name string, idTower, aligned, text *
 	if err != nil {
 		return nil, nil, 0, err
 	}
+	m.Loss = e.mixtureLoss()
 	score := func() (eval.Scorer, error) { return m.NewRecommender() }
 	sels, secs, err := e.trainSelect(ctx, name, m, score, e.o.lr3, e.o.epochs3, seed)
 	return m, sels, secs, err
