@@ -175,9 +175,29 @@ type History struct {
 	BestEpoch int `json:"best_epoch"`
 	// Best holds the validation metrics of BestEpoch.
 	Best map[string]float64 `json:"best"`
-	// StopReason is "epochs", "patience", "canceled" or "non-finite".
-	StopReason string `json:"stop_reason"`
+	// StopReason says why training stopped: StopEpochs, StopPatience,
+	// StopCanceled or StopNonFinite.
+	StopReason StopReason `json:"stop_reason"`
 }
+
+// StopReason says why Train stopped. It is string-backed because it is
+// written where people and programs read it (History's JSON, logs); the
+// values are the strings History files have always held.
+type StopReason string
+
+// The reasons Train stops.
+const (
+	// StopEpochs: every epoch of TrainConfig.Epochs ran.
+	StopEpochs StopReason = "epochs"
+	// StopPatience: Patience epochs passed without a better validation
+	// metric.
+	StopPatience StopReason = "patience"
+	// StopCanceled: the context was canceled (during a step or a
+	// validation).
+	StopCanceled StopReason = "canceled"
+	// StopNonFinite: a step's loss was NaN or infinite.
+	StopNonFinite StopReason = "non-finite"
+)
 
 // EpochSeconds returns the training seconds of every epoch.
 func (h *History) EpochSeconds() []float64 {
@@ -256,7 +276,7 @@ func Train(ctx context.Context, m Model, train [][]int, cfg TrainConfig, opt Tra
 		}
 		t.endEpoch(es)
 		if cfg.Patience > 0 && t.h.BestEpoch > 0 && epoch-t.h.BestEpoch >= cfg.Patience {
-			t.h.StopReason = "patience"
+			t.h.StopReason = StopPatience
 			break
 		}
 	}
@@ -325,7 +345,7 @@ func newTrainer(m Model, train [][]int, cfg TrainConfig, opt TrainOptions) (*tra
 	}
 	_, t.constant = t.sched.(ConstantSchedule)
 	t.totalSteps = cfg.Epochs * ((len(t.users) + cfg.BatchSize - 1) / cfg.BatchSize)
-	t.h = &History{StopReason: "epochs"}
+	t.h = &History{StopReason: StopEpochs}
 	t.lastGood = snapshot(t.params, nil)
 	t.bestVal = math.Inf(-1)
 	t.seqs = make([][]int, 0, cfg.BatchSize)
@@ -342,7 +362,7 @@ func (t *trainer) epoch(ctx context.Context, epoch int) (EpochStats, error) {
 	var sum float64
 	for step, bi := range batches {
 		if err := ctx.Err(); err != nil {
-			t.h.StopReason = "canceled"
+			t.h.StopReason = StopCanceled
 			restore(t.params, t.best, t.opt.KeepLast)
 			return EpochStats{}, err
 		}
@@ -352,7 +372,7 @@ func (t *trainer) epoch(ctx context.Context, epoch int) (EpochStats, error) {
 			return EpochStats{}, fmt.Errorf("backbone: epoch %d step %d: %w", epoch, step+1, err)
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			t.h.StopReason = "non-finite"
+			t.h.StopReason = StopNonFinite
 			return EpochStats{}, fmt.Errorf("backbone: epoch %d step %d: non-finite loss %v; %s: %w", epoch, step+1, loss,
 				restoreFinite(t.params, t.best, t.h.BestEpoch, t.lastGood, t.lastEpoch), ErrNonFinite)
 		}
@@ -394,7 +414,7 @@ func (t *trainer) validate(ctx context.Context, es *EpochStats) error {
 		t.h.Epochs = append(t.h.Epochs, *es)
 		restore(t.params, t.best, t.opt.KeepLast)
 		if ctx.Err() != nil {
-			t.h.StopReason = "canceled"
+			t.h.StopReason = StopCanceled
 		}
 		return fmt.Errorf("backbone: epoch %d: validation: %w", es.Epoch, err)
 	}

@@ -40,7 +40,7 @@ func TestTrainNonFiniteLossRestores(t *testing.T) {
 	assert.ErrorContains(t, err, "weights of epoch 3, the last finite one")
 	require.Len(t, seen, 3)
 	assert.Equal(t, seen[2], w)
-	assert.Equal(t, "non-finite", h.StopReason)
+	assert.Equal(t, StopNonFinite, h.StopReason)
 
 	// With validation, even with KeepLast: the best epoch (2).
 	for _, keep := range []bool{false, true} {

@@ -2,6 +2,7 @@ package backbone
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -66,7 +67,7 @@ func TestTrainEarlyStoppingRestoresBest(t *testing.T) {
 			OnEpoch: func(e EpochStats) { seen = append(seen, e.Epoch) },
 		})
 	require.NoError(t, err)
-	require.Equal(t, "patience", h.StopReason)
+	require.Equal(t, StopPatience, h.StopReason)
 	require.Equal(t, 3, h.BestEpoch)
 	require.Equal(t, []int{1, 2, 3, 4, 5, 6}, seen, "stops 3 epochs after the best")
 	require.Len(t, h.Epochs, 6)
@@ -86,7 +87,7 @@ func TestTrainConvergesWithAdam(t *testing.T) {
 	m := newFake()
 	h, err := Train(context.Background(), m, fakeTrain(9), TrainConfig{Epochs: 300, BatchSize: 8, LR: 0.05}, TrainOptions{KeepLast: true})
 	require.NoError(t, err)
-	require.Equal(t, "epochs", h.StopReason)
+	require.Equal(t, StopEpochs, h.StopReason)
 	require.InDelta(t, 3, m.w.Data.Data[0], 0.05)
 }
 
@@ -109,7 +110,7 @@ func TestTrainCanceled(t *testing.T) {
 			}
 		}})
 	require.True(t, errors.Is(err, context.Canceled))
-	require.Equal(t, "canceled", h.StopReason)
+	require.Equal(t, StopCanceled, h.StopReason)
 	require.Len(t, h.Epochs, 2)
 	require.Equal(t, 6, m.calls)
 }
@@ -156,6 +157,25 @@ func TestTrainCanceledDuringValidation(t *testing.T) {
 		}})
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, "epoch 3")
-	require.Equal(t, "canceled", h.StopReason)
+	require.Equal(t, StopCanceled, h.StopReason)
 	require.Equal(t, 2, h.BestEpoch)
+}
+
+// StopReason is a typed string whose JSON is the plain string History files
+// have always held: a history written before the type existed reads back
+// with the constants, and one written now reads as before.
+func TestStopReasonJSON(t *testing.T) {
+	var h History
+	require.NoError(t, json.Unmarshal([]byte(`{"curve":[],"best_epoch":0,"best":null,"stop_reason":"non-finite"}`), &h))
+	require.Equal(t, StopNonFinite, h.StopReason)
+	for r, s := range map[StopReason]string{StopEpochs: "epochs", StopPatience: "patience", StopCanceled: "canceled", StopNonFinite: "non-finite"} {
+		b, err := json.Marshal(History{StopReason: r})
+		require.NoError(t, err)
+		require.Contains(t, string(b), `"stop_reason":"`+s+`"`)
+		var old struct {
+			StopReason string `json:"stop_reason"`
+		}
+		require.NoError(t, json.Unmarshal(b, &old))
+		require.Equal(t, s, old.StopReason)
+	}
 }

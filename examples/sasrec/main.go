@@ -308,7 +308,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep := report{Dataset: ds.Name, Model: o.model, Users: ds.NumUsers(), Items: split.NumItems,
 		Interactions: ds.NumInteractions(), Epochs: len(hist.Epochs), BestEpoch: hist.BestEpoch,
 		Loss: m.Cfg.Loss.String(), TestBy: map[string]map[string]float64{tr.Protocol: tr.Map(), otr.Protocol: otr.Map()},
-		Valid: vr.Map(), Test: tr.Map(), EpochSeconds: hist.EpochSeconds(), StopReason: hist.StopReason,
+		Valid: vr.Map(), Test: tr.Map(), EpochSeconds: hist.EpochSeconds(), StopReason: string(hist.StopReason),
 		Protocol: o.protocol, Params: nparams, Threads: o.threads, Seed: o.seed, Encoder: enc.Config(), ModelCfg: m.Cfg, Train: tcfg}
 	for _, e := range hist.Epochs {
 		rep.TrainSeconds += e.Seconds
