@@ -39,7 +39,7 @@ func Example_recPCAWiring() {
 		panic(err)
 	}
 	fit := func(dim int, unit bool) *tensor.Tensor {
-		p, err := recpca.Fit(x, g, recpca.Options{Dim: dim, NormalizeInput: true, Lambda: 0.5, Rand: rand.New(rand.NewPCG(1, 1))})
+		p, err := recpca.Fit(x, g, recpca.Options{Dim: dim, NormalizeInput: true, Lambda: 0.5, Seed: 1})
 		if err != nil {
 			panic(err)
 		}

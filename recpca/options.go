@@ -174,7 +174,17 @@ type Options struct {
 	// Tol is the randomized solver's stopping tolerance on the largest Ritz
 	// residual ||Mv − θv|| relative to ||M|| (default 1e-7).
 	Tol float64
-	// Rand seeds the randomized solver's start block; nil means a fixed seed.
+	// Seed selects the random start blocks of the randomized and Krylov
+	// solvers (and the random vectors of the λmax(G) estimate): each fit
+	// draws from its own generator made from Seed, so equal Options give
+	// equal projections, and Options can be reused and shared between
+	// concurrent fits. The zero value is a seed like any other (the one Fit
+	// used before Seed existed). The exact solver draws nothing.
+	Seed uint64
+	// Rand, when set, is drawn from instead of Seed's generator.
+	//
+	// Deprecated: set Seed. A generator in Options makes two fits with the
+	// same Options differ and is not safe to share between concurrent fits.
 	Rand *rand.Rand
 	// Logger receives warnings (non-positive kept eigenvalues, solver not
 	// converged) and progress at debug level; nil discards them.
@@ -212,7 +222,10 @@ func (opt *Options) setDefaults() {
 		opt.Tol = 1e-7
 	}
 	if opt.Rand == nil {
-		opt.Rand = rand.New(rand.NewPCG(1, 2))
+		// Seed+1 so that the zero Seed is the generator of the fixed seed
+		// (1, 2) that a nil Rand meant before Seed existed: default results
+		// did not change.
+		opt.Rand = rand.New(rand.NewPCG(opt.Seed+1, 2))
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)

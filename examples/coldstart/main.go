@@ -381,7 +381,7 @@ type built struct {
 func buildTable(kind string, x *tensor.Tensor, dim int, ridge float64, match bool, seed uint64) (*built, error) {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	pca := func(d int) (*recpca.Projection, *tensor.Tensor, error) {
-		p, err := recpca.Fit(x, nil, recpca.Options{Dim: d, NormalizeInput: true, Rand: rand.New(rand.NewPCG(seed, 3))})
+		p, err := recpca.Fit(x, nil, recpca.Options{Dim: d, NormalizeInput: true, Seed: seed})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -75,7 +75,7 @@ func (e *env) tfllmerTable(seed uint64) (backbone.ItemTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pad_tfllmer: co-occurrence graph: %w", err)
 	}
-	opt := recpca.Options{Dim: e.o.dim, NormalizeInput: true, TargetVariance: 0.9, Rand: rand.New(rand.NewPCG(seed, 3))}
+	opt := recpca.Options{Dim: e.o.dim, NormalizeInput: true, TargetVariance: 0.9, Seed: seed}
 	p, err := recpca.Fit(e.llm, g, opt)
 	if err != nil { // a tiny catalog may not lose 10% at any λ: take the largest
 		e.log.Info("pad_tfllmer: rec-pca target variance not reached; using λ = 1", "err", err)

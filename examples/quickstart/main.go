@@ -122,7 +122,7 @@ func recPCA(x *tensor.Tensor, train [][]int, numItems, dim int, targetVar float6
 	if err != nil {
 		return nil, err
 	}
-	opt := recpca.Options{Dim: dim, NormalizeInput: true, Rand: rand.New(rand.NewPCG(seed, 3))}
+	opt := recpca.Options{Dim: dim, NormalizeInput: true, Seed: seed}
 	if targetVar < 1 {
 		opt.TargetVariance = targetVar
 	}

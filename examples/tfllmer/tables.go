@@ -50,7 +50,7 @@ type reduction struct {
 // ([NumItems+1, D]) and returns the projection and the reduced matrix.
 func reduce(ctx context.Context, x *tensor.Tensor, cfg reduceConfig) (*reduction, error) {
 	opt := recpca.Options{Dim: cfg.Dim, NormalizeInput: cfg.NormalizeInput, Laplacian: cfg.Laplacian,
-		TV: cfg.TV, Rand: rand.New(rand.NewPCG(cfg.Seed, 3))}
+		TV: cfg.TV, Seed: cfg.Seed}
 	g := cfg.Graph
 	switch {
 	case g == nil:
