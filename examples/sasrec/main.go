@@ -182,62 +182,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-
-	ecfg, err := backbone.DefaultEncoderConfig(backbone.EncoderKind(o.model))
+	m, err := model(o, split)
 	if err != nil {
 		return err
 	}
-	ecfg.Dim, ecfg.MaxLen, ecfg.Blocks, ecfg.Heads = o.dim, o.maxLen, o.blocks, o.heads
-	ecfg.Threads = o.threads
-	if o.dropout >= 0 {
-		ecfg.Dropout = o.dropout
-	}
-	if o.style != "" {
-		if ecfg.Style, err = nn.ParseBlockStyle(o.style); err != nil {
-			return err
-		}
-	}
-	if o.noCausal {
-		ecfg.NoCausal = true
-	}
-	var m *backbone.SeqModel
-	if o.load != "" {
-		if m, err = backbone.Load(o.load); err != nil {
-			return err
-		}
-		if m.NumItems() != split.NumItems {
-			return fmt.Errorf("%s has %d items, the dataset %d", o.load, m.NumItems(), split.NumItems)
-		}
-		o.epochs, o.model = 0, string(m.Enc.Config().Kind)
-	} else {
-		rng := rand.New(rand.NewPCG(o.seed, 1))
-		enc, err := backbone.NewEncoder(rng, ecfg)
-		if err != nil {
-			return err
-		}
-		items := backbone.NewIDTable(rng, split.NumItems, o.dim)
-		loss, err := backbone.ParseLoss(o.loss)
-		if err != nil {
-			return err
-		}
-		prop := o.proposal
-		if prop == "" && o.logq {
-			prop = "popularity"
-		}
-		proposal, err := backbone.ParseProposal(prop)
-		if err != nil {
-			return err
-		}
-		if o.negs == 0 && loss == backbone.LossGBCE {
-			o.negs = min(256, split.NumItems-1)
-		}
-		mc := backbone.ModelConfig{Loss: loss, NumNeg: o.negs, MaskProb: o.maskProb, Temperature: o.temperature,
-			Calibration: o.gbceT, Proposal: proposal, LogQ: o.logq, SharedNegatives: o.shared}
-		if m, err = backbone.NewSeqModel(enc, items, mc); err != nil {
-			return err
-		}
-	}
-	enc := m.Enc
 	nparams := nn.NumParams(m.Params())
 	say := func(format string, a ...any) {
 		if !o.quiet {
@@ -247,14 +195,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	say("# data %s: users %d items %d interactions %d model %s params %d threads %d",
 		ds.Name, ds.NumUsers(), split.NumItems, ds.NumInteractions(), o.model, nparams, o.threads)
 
-	tcfg := backbone.DefaultTrainConfig()
-	tcfg.Epochs, tcfg.BatchSize, tcfg.LR, tcfg.Patience, tcfg.EvalEvery, tcfg.Seed = o.epochs, o.batch, o.lr, o.patience, o.evalEvery, o.seed
-	tcfg.BucketPool = o.bucket
-	tcfg.Optimizer, tcfg.WeightDecay, tcfg.Momentum = backbone.OptimizerKind(o.optimizer), o.wd, o.momentum
-	tcfg.Schedule, tcfg.WarmupSteps, tcfg.MinLR = backbone.ScheduleKind(o.schedule), o.warmup, o.minLR
-	validate := ev.Validator(eval.Valid, func() (eval.Scorer, error) { return backbone.NewRecommender(m), nil })
+	tcfg := trainConfig(o)
 	hist := &backbone.History{StopReason: "loaded"}
 	if o.load == "" {
+		validate := ev.Validator(eval.Valid, func() (eval.Scorer, error) { return backbone.NewRecommender(m), nil })
 		hist, err = backbone.Train(ctx, m, split.Train, tcfg, backbone.TrainOptions{
 			Validate: validate,
 			NoDecay:  backbone.NoDecayNormBiasEmbedding,
@@ -273,25 +217,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Train restored the best weights: evaluate them on test.
 	t0 := time.Now()
-	rec := backbone.NewRecommender(m)
-	vr, err := ev.Evaluate(context.Background(), rec, eval.Valid)
-	if err != nil {
-		return err
-	}
-	tr, err := ev.Evaluate(context.Background(), rec, eval.Test)
-	if err != nil {
-		return err
-	}
-	other := "full"
-	if proto == eval.Full {
-		other = "sampled100"
-	}
-	oproto, onegs, _ := eval.ParseProtocol(other)
-	oev, err := eval.NewEvaluator(split, eval.Config{Protocol: oproto, Negatives: onegs, Seed: o.seed, Users: o.evalUsers, Ks: []int{10}})
-	if err != nil {
-		return err
-	}
-	otr, err := oev.Evaluate(context.Background(), rec, eval.Test)
+	res, err := evaluate(o, split, ev, proto, backbone.NewRecommender(m))
 	if err != nil {
 		return err
 	}
@@ -307,15 +233,123 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep := report{Dataset: ds.Name, Model: o.model, Users: ds.NumUsers(), Items: split.NumItems,
 		Interactions: ds.NumInteractions(), Epochs: len(hist.Epochs), BestEpoch: hist.BestEpoch,
-		Loss: m.Cfg.Loss.String(), TestBy: map[string]map[string]float64{tr.Protocol: tr.Map(), otr.Protocol: otr.Map()},
-		Valid: vr.Map(), Test: tr.Map(), EpochSeconds: hist.EpochSeconds(), StopReason: string(hist.StopReason),
-		Protocol: o.protocol, Params: nparams, Threads: o.threads, Seed: o.seed, Encoder: enc.Config(), ModelCfg: m.Cfg, Train: tcfg}
+		Loss: m.Cfg.Loss.String(), TestBy: map[string]map[string]float64{res.test.Protocol: res.test.Map(), res.other.Protocol: res.other.Map()},
+		Valid: res.valid.Map(), Test: res.test.Map(), EpochSeconds: hist.EpochSeconds(), StopReason: string(hist.StopReason),
+		Protocol: o.protocol, Params: nparams, Threads: o.threads, Seed: o.seed, Encoder: m.Enc.Config(), ModelCfg: m.Cfg, Train: tcfg}
 	for _, e := range hist.Epochs {
 		rep.TrainSeconds += e.Seconds
 		rep.EvalSeconds += e.EvalSeconds
 	}
 	rep.EvalSeconds += evalS
 	return cli.PrintJSON(stdout, rep)
+}
+
+// model loads the model of -load (and sets o's epochs to 0 and model to
+// its kind) or builds a new one from the flags: encoder, ID table, loss.
+func model(o *options, split *data.Split) (*backbone.SeqModel, error) {
+	ecfg, err := encoderConfig(o) // checked with -load too
+	if err != nil {
+		return nil, err
+	}
+	if o.load != "" {
+		m, err := backbone.Load(o.load)
+		if err != nil {
+			return nil, err
+		}
+		if m.NumItems() != split.NumItems {
+			return nil, fmt.Errorf("%s has %d items, the dataset %d", o.load, m.NumItems(), split.NumItems)
+		}
+		o.epochs, o.model = 0, string(m.Enc.Config().Kind)
+		return m, nil
+	}
+	rng := rand.New(rand.NewPCG(o.seed, 1))
+	enc, err := backbone.NewEncoder(rng, ecfg)
+	if err != nil {
+		return nil, err
+	}
+	items := backbone.NewIDTable(rng, split.NumItems, o.dim)
+	loss, err := backbone.ParseLoss(o.loss)
+	if err != nil {
+		return nil, err
+	}
+	prop := o.proposal
+	if prop == "" && o.logq {
+		prop = "popularity"
+	}
+	proposal, err := backbone.ParseProposal(prop)
+	if err != nil {
+		return nil, err
+	}
+	if o.negs == 0 && loss == backbone.LossGBCE {
+		o.negs = min(256, split.NumItems-1)
+	}
+	mc := backbone.ModelConfig{Loss: loss, NumNeg: o.negs, MaskProb: o.maskProb, Temperature: o.temperature,
+		Calibration: o.gbceT, Proposal: proposal, LogQ: o.logq, SharedNegatives: o.shared}
+	return backbone.NewSeqModel(enc, items, mc)
+}
+
+// encoderConfig is -model's default encoder configuration with the flags'
+// sizes, dropout, block style and causal mask.
+func encoderConfig(o *options) (backbone.EncoderConfig, error) {
+	ecfg, err := backbone.DefaultEncoderConfig(backbone.EncoderKind(o.model))
+	if err != nil {
+		return ecfg, err
+	}
+	ecfg.Dim, ecfg.MaxLen, ecfg.Blocks, ecfg.Heads = o.dim, o.maxLen, o.blocks, o.heads
+	ecfg.Threads = o.threads
+	if o.dropout >= 0 {
+		ecfg.Dropout = o.dropout
+	}
+	if o.style != "" {
+		if ecfg.Style, err = nn.ParseBlockStyle(o.style); err != nil {
+			return ecfg, err
+		}
+	}
+	if o.noCausal {
+		ecfg.NoCausal = true
+	}
+	return ecfg, nil
+}
+
+// trainConfig is the reference's training configuration with the flags'
+// epochs, batch, optimizer and schedule.
+func trainConfig(o *options) backbone.TrainConfig {
+	tcfg := backbone.DefaultTrainConfig()
+	tcfg.Epochs, tcfg.BatchSize, tcfg.LR, tcfg.Patience, tcfg.EvalEvery, tcfg.Seed = o.epochs, o.batch, o.lr, o.patience, o.evalEvery, o.seed
+	tcfg.BucketPool = o.bucket
+	tcfg.Optimizer, tcfg.WeightDecay, tcfg.Momentum = backbone.OptimizerKind(o.optimizer), o.wd, o.momentum
+	tcfg.Schedule, tcfg.WarmupSteps, tcfg.MinLR = backbone.ScheduleKind(o.schedule), o.warmup, o.minLR
+	return tcfg
+}
+
+// results are the final evaluations: validation and test under -protocol,
+// and test under the other protocol (full ranking or sampled100).
+type results struct {
+	valid, test, other *eval.Result
+}
+
+// evaluate scores rec on validation and test with ev (protocol proto) and
+// on test under the other protocol.
+func evaluate(o *options, split *data.Split, ev *eval.Evaluator, proto eval.Protocol, rec eval.Scorer) (results, error) {
+	var r results
+	var err error
+	if r.valid, err = ev.Evaluate(context.Background(), rec, eval.Valid); err != nil {
+		return r, err
+	}
+	if r.test, err = ev.Evaluate(context.Background(), rec, eval.Test); err != nil {
+		return r, err
+	}
+	other := "full"
+	if proto == eval.Full {
+		other = "sampled100"
+	}
+	oproto, onegs, _ := eval.ParseProtocol(other)
+	oev, err := eval.NewEvaluator(split, eval.Config{Protocol: oproto, Negatives: onegs, Seed: o.seed, Users: o.evalUsers, Ks: []int{10}})
+	if err != nil {
+		return r, err
+	}
+	r.other, err = oev.Evaluate(context.Background(), rec, eval.Test)
+	return r, err
 }
 
 func main() { cli.Main("sasrec", run, os.Interrupt) }
