@@ -113,19 +113,7 @@ func (m *SASRec) attnSeqForward(c *saBlockCache, b *Batch, s int, train bool, tm
 				row[j] = v
 				mx = max(mx, v)
 			}
-			var sum float32
-			for j := 0; j <= jmax; j++ {
-				ev := float32(math.Exp(float64(row[j] - mx)))
-				row[j] = ev
-				sum += ev
-			}
-			inv := 1 / sum
-			for j := 0; j <= jmax; j++ {
-				row[j] *= inv
-			}
-			for j := jmax + 1; j < p; j++ {
-				row[j] = 0
-			}
+			softmaxAllowed(row, jmax+1, mx)
 			oi := O[(o+i)*d+c0 : (o+i)*d+c0+dh]
 			clear(oi)
 			for j := 0; j <= jmax; j++ {
@@ -139,6 +127,26 @@ func (m *SASRec) attnSeqForward(c *saBlockCache, b *Batch, s int, train bool, tm
 			}
 		}
 	}
+}
+
+// softmaxAllowed turns the scores in row[:n] (the keys a query may see;
+// mx is their maximum) into attention weights and zeroes row[n:] (the later
+// keys of a causal query). Both attention paths call it. It is not tensor's
+// Softmax: that one sums in float64 (and takes *Tensor rows, whose headers
+// would allocate here); this float32 sum is what SASRec has always
+// computed, so trained models and their scores stay bit-identical.
+func softmaxAllowed(row []float32, n int, mx float32) {
+	var sum float32
+	for j, v := range row[:n] {
+		ev := float32(math.Exp(float64(v - mx)))
+		row[j] = ev
+		sum += ev
+	}
+	inv := 1 / sum
+	for j := range row[:n] {
+		row[j] *= inv
+	}
+	clear(row[n:])
 }
 
 func (m *SASRec) attnSeqBackward(c *saBlockCache, b *Batch, s int, dO, dQ, dK, dV []float32, drop bool, da []float32) {
@@ -216,17 +224,7 @@ func (m *SASRec) attnSeqForwardGemm(c *saBlockCache, o, p, s int, train bool, tm
 			for _, v := range row[:jmax+1] {
 				mx = max(mx, v)
 			}
-			var sum float32
-			for j, v := range row[:jmax+1] {
-				ev := float32(math.Exp(float64(v - mx)))
-				row[j] = ev
-				sum += ev
-			}
-			inv := 1 / sum
-			for j := range row[:jmax+1] {
-				row[j] *= inv
-			}
-			clear(row[jmax+1:])
+			softmaxAllowed(row, jmax+1, mx)
 		}
 		A := S
 		if drop {
