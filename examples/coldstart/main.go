@@ -540,90 +540,120 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	say("cold-item protocol on %s: %d users, %d items; %.0f%% of items held out per seed; at most %d epochs per model, patience %d, loss %s; kinds %s",
 		ds.Name, len(ds.Seqs), ds.NumItems, 100*o.coldFrac, o.epochs, o.patience, o.loss, strings.Join(o.kinds, ","))
 	sum := &summary{Dataset: ds.Name, Epochs: o.epochs, Patience: o.patience, Loss: o.loss, Variants: map[string]*variantResult{}}
-	res := func(name string) *variantResult {
-		if sum.Variants[name] == nil {
-			sum.Variants[name] = &variantResult{}
-		}
-		return sum.Variants[name]
-	}
 	for s := range o.seeds {
-		seed := uint64(s + 1)
-		f := makeFold(ds, x, o.coldFrac, rand.New(rand.NewPCG(seed, 1)))
-		sum.ColdUsers = append(sum.ColdUsers, len(f.cold))
-		sum.WarmUsers = append(sum.WarmUsers, len(f.warm))
-		sum.ColdItems = append(sum.ColdItems, f.numItems-f.numWarm)
-		rep := 0
-		for _, u := range f.cold {
-			if slices.Contains(u.hist, u.target) {
-				rep++
-			}
-		}
-		sum.ColdRepeat = append(sum.ColdRepeat, rep)
-		sum.ValidCold = append(sum.ValidCold, len(f.validCold))
-		say("seed %d: %d cold items, %d cold-target users (%d repeat a history item), %d warm-target users; validation: %d cold-target, %d warm-target users",
-			seed, f.numItems-f.numWarm, len(f.cold), rep, len(f.warm), len(f.validCold), len(f.validWarm))
-		xWarm := tensor.FromSlice(f.x.Data[:(f.numWarm+1)*f.x.Cols()], f.numWarm+1, f.x.Cols())
-		xCold := tensor.FromSlice(f.x.Data[(f.numWarm+1)*f.x.Cols():], f.numItems-f.numWarm, f.x.Cols())
-		for ki, kind := range o.kinds {
-			t0 := time.Now()
-			m, b, ep, err := train(ctx, o, kind, xWarm, f.trainWarm, f.validWarm, true, seed)
-			if err != nil {
-				return err
-			}
-			rec := backbone.NewRecommender(m)
-			before, err := evaluate(rec, f.warm, f.numWarm, true)
-			if err != nil {
-				return err
-			}
-			enc, err := backbone.NewItemEncoder(m.Items, b.opt)
-			if err != nil {
-				return fmt.Errorf("%s: item encoder: %w", kind, err)
-			}
-			if err := rec.SetItemEncoder(enc); err != nil {
-				return err
-			}
-			if _, err := rec.AddItems(xCold); err != nil {
-				return fmt.Errorf("%s: add cold items: %w", kind, err)
-			}
-			r := res("from_text_" + kind)
-			if err := record(r, rec, f, before.ndcg, ep); err != nil {
-				return err
-			}
-			cv, err := evaluate(rec, f.validCold, f.numWarm, false)
-			if err != nil {
-				return err
-			}
-			r.ColdValid = append(r.ColdValid, cv.ndcg)
-			say("  from_text_%-8s epoch %d cold NDCG@10 %.4f HR@10 %.4f (valid %.4f)  warm NDCG@10 %.4f -> %.4f  (%.0fs)", kind, ep,
-				last(r.ColdNDCG), last(r.ColdHR), cv.ndcg, before.ndcg, last(r.WarmNDCG), time.Since(t0).Seconds())
-			if ki == 0 && !o.skipRandom {
-				rr := backbone.NewRecommender(m)
-				if _, err := rr.AddItemVectors(randomRows(rr.ItemVectors(), xCold.Rows(), rand.New(rand.NewPCG(seed, 9)))); err != nil {
-					return err
-				}
-				if err := record(res("random"), rr, f, math.NaN(), ep); err != nil {
-					return err
-				}
-				r := res("random")
-				say("  random (%s)     cold NDCG@10 %.4f HR@10 %.4f  warm NDCG@10 %.4f", kind, last(r.ColdNDCG), last(r.ColdHR), last(r.WarmNDCG))
-			}
-		}
-		if !o.skipUpper {
-			t0 := time.Now()
-			valid := append(slices.Clip(f.validWarm), f.validCold...)
-			m, _, ep, err := train(ctx, o, o.kinds[0], f.x, f.trainAll, valid, false, seed)
-			if err != nil {
-				return err
-			}
-			if err := record(res("trained_with_items"), backbone.NewRecommender(m), f, math.NaN(), ep); err != nil {
-				return err
-			}
-			r := res("trained_with_items")
-			say("  trained_with_items (%s) epoch %d cold NDCG@10 %.4f HR@10 %.4f  warm NDCG@10 %.4f  (%.0fs)", o.kinds[0], ep,
-				last(r.ColdNDCG), last(r.ColdHR), last(r.WarmNDCG), time.Since(t0).Seconds())
+		if err := runSeed(ctx, say, o, sum, ds, x, uint64(s+1)); err != nil {
+			return err
 		}
 	}
 	sum.Seconds = time.Since(start).Seconds()
+	return printSummary(say, o, sum)
+}
+
+// variant returns sum's result of the variant name, created empty at first.
+func (sum *summary) variant(name string) *variantResult {
+	if sum.Variants[name] == nil {
+		sum.Variants[name] = &variantResult{}
+	}
+	return sum.Variants[name]
+}
+
+// runSeed draws seed's fold (cold items held out) and records every
+// variant on it: from_text_<kind> for each kind, random (with the first
+// kind) and trained_with_items.
+func runSeed(ctx context.Context, say func(string, ...any), o *options, sum *summary, ds *data.Dataset, x *tensor.Tensor, seed uint64) error {
+	f := makeFold(ds, x, o.coldFrac, rand.New(rand.NewPCG(seed, 1)))
+	sum.ColdUsers = append(sum.ColdUsers, len(f.cold))
+	sum.WarmUsers = append(sum.WarmUsers, len(f.warm))
+	sum.ColdItems = append(sum.ColdItems, f.numItems-f.numWarm)
+	rep := 0
+	for _, u := range f.cold {
+		if slices.Contains(u.hist, u.target) {
+			rep++
+		}
+	}
+	sum.ColdRepeat = append(sum.ColdRepeat, rep)
+	sum.ValidCold = append(sum.ValidCold, len(f.validCold))
+	say("seed %d: %d cold items, %d cold-target users (%d repeat a history item), %d warm-target users; validation: %d cold-target, %d warm-target users",
+		seed, f.numItems-f.numWarm, len(f.cold), rep, len(f.warm), len(f.validCold), len(f.validWarm))
+	xWarm := tensor.FromSlice(f.x.Data[:(f.numWarm+1)*f.x.Cols()], f.numWarm+1, f.x.Cols())
+	xCold := tensor.FromSlice(f.x.Data[(f.numWarm+1)*f.x.Cols():], f.numItems-f.numWarm, f.x.Cols())
+	for ki, kind := range o.kinds {
+		if err := fromText(ctx, say, o, sum, f, xWarm, xCold, kind, ki == 0 && !o.skipRandom, seed); err != nil {
+			return err
+		}
+	}
+	if o.skipUpper {
+		return nil
+	}
+	t0 := time.Now()
+	valid := append(slices.Clip(f.validWarm), f.validCold...)
+	m, _, ep, err := train(ctx, o, o.kinds[0], f.x, f.trainAll, valid, false, seed)
+	if err != nil {
+		return err
+	}
+	r := sum.variant("trained_with_items")
+	if err := record(r, backbone.NewRecommender(m), f, math.NaN(), ep); err != nil {
+		return err
+	}
+	say("  trained_with_items (%s) epoch %d cold NDCG@10 %.4f HR@10 %.4f  warm NDCG@10 %.4f  (%.0fs)", o.kinds[0], ep,
+		last(r.ColdNDCG), last(r.ColdHR), last(r.WarmNDCG), time.Since(t0).Seconds())
+	return nil
+}
+
+// fromText trains a model of the table kind on the warm items, adds the
+// cold items from their text rows (the kind's item encoder) and records
+// from_text_<kind>; with random it also records the same model with random
+// rows for the cold items.
+func fromText(ctx context.Context, say func(string, ...any), o *options, sum *summary, f *fold, xWarm, xCold *tensor.Tensor, kind string, random bool, seed uint64) error {
+	t0 := time.Now()
+	m, b, ep, err := train(ctx, o, kind, xWarm, f.trainWarm, f.validWarm, true, seed)
+	if err != nil {
+		return err
+	}
+	rec := backbone.NewRecommender(m)
+	before, err := evaluate(rec, f.warm, f.numWarm, true)
+	if err != nil {
+		return err
+	}
+	enc, err := backbone.NewItemEncoder(m.Items, b.opt)
+	if err != nil {
+		return fmt.Errorf("%s: item encoder: %w", kind, err)
+	}
+	if err := rec.SetItemEncoder(enc); err != nil {
+		return err
+	}
+	if _, err := rec.AddItems(xCold); err != nil {
+		return fmt.Errorf("%s: add cold items: %w", kind, err)
+	}
+	r := sum.variant("from_text_" + kind)
+	if err := record(r, rec, f, before.ndcg, ep); err != nil {
+		return err
+	}
+	cv, err := evaluate(rec, f.validCold, f.numWarm, false)
+	if err != nil {
+		return err
+	}
+	r.ColdValid = append(r.ColdValid, cv.ndcg)
+	say("  from_text_%-8s epoch %d cold NDCG@10 %.4f HR@10 %.4f (valid %.4f)  warm NDCG@10 %.4f -> %.4f  (%.0fs)", kind, ep,
+		last(r.ColdNDCG), last(r.ColdHR), cv.ndcg, before.ndcg, last(r.WarmNDCG), time.Since(t0).Seconds())
+	if !random {
+		return nil
+	}
+	rr := backbone.NewRecommender(m)
+	if _, err := rr.AddItemVectors(randomRows(rr.ItemVectors(), xCold.Rows(), rand.New(rand.NewPCG(seed, 9)))); err != nil {
+		return err
+	}
+	rnd := sum.variant("random")
+	if err := record(rnd, rr, f, math.NaN(), ep); err != nil {
+		return err
+	}
+	say("  random (%s)     cold NDCG@10 %.4f HR@10 %.4f  warm NDCG@10 %.4f", kind, last(rnd.ColdNDCG), last(rnd.ColdHR), last(rnd.WarmNDCG))
+	return nil
+}
+
+// printSummary prints the table of every variant (mean ± std over the
+// seeds) and the JSON summary.
+func printSummary(say func(string, ...any), o *options, sum *summary) error {
 	say("\nsummary over %d seeds (mean ± std):", o.seeds)
 	say("%-22s %-17s %-17s %-17s %s", "variant", "cold NDCG@10", "cold HR@10", "warm NDCG@10", "warm before")
 	names := make([]string, 0, len(sum.Variants))
