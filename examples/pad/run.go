@@ -389,114 +389,166 @@ func (e *env) phase3(ctx context.Context, sum *summary, base string, seed uint64
 
 func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[string]bool, sum *summary) error {
 	src := rand.NewPCG(seed, 0x9ad)
-	r := rand.New(src)
-	// phase 1: the ID tower
-	enc, err := e.newEncoder(r)
-	if err != nil {
+	s := &seedRun{e: e, sum: sum, seed: seed, src: src, r: rand.New(src),
+		mmd: align.MKMMD{Estimator: align.UnbiasedOffset},
+		nce: align.InfoNCE{Temperature: align.DefaultTemperature, Cosine: true}}
+	if err := s.idTower(ctx); err != nil {
 		return err
 	}
-	pre, err := backbone.NewSeqModel(enc, backbone.NewIDTable(r, e.split.NumItems, e.o.dim), e.modelConfig())
-	if err != nil {
-		return err
-	}
-	secs, err := e.trainOrLoad(ctx, "phase1", src, pre, fmt.Sprintf("seed %d phase 1 (id)", seed), pre, seqScorer(pre), e.o.lr1, e.o.epochs1, seed)
-	if err != nil {
-		return err
-	}
-	preRec := backbone.NewRecommender(pre)
-	if err := e.record(sum, "id", preRec, secs); err != nil {
-		return err
-	}
-	preRes := sum.Variants["id"]
-	sum.Forgetting["pretrained"] = append(sum.Forgetting["pretrained"], preRes.NDCG[len(preRes.NDCG)-1])
-
-	// the text-only tower; mix_texttower starts its text expert from it
-	var textTower *backbone.SeqModel
 	if want["text"] || want["mix_texttower"] {
-		// a generator of its own, so that the later phases start the same
-		// with or without it (and their checkpoints are shared)
-		tsrc := rand.NewPCG(seed, 0x7e7)
-		tr := rand.New(tsrc)
-		tp, err := e.newText(tr)
-		if err != nil {
-			return err
-		}
-		enc, err := e.newEncoder(tr)
-		if err != nil {
-			return err
-		}
-		tm, err := backbone.NewSeqModel(enc, tp, e.modelConfig())
-		if err != nil {
-			return err
-		}
-		secs, err := e.trainOrLoad(ctx, "text", tsrc, tm, fmt.Sprintf("seed %d text", seed), tm, seqScorer(tm), e.o.lr1, e.o.epochs1, seed)
-		if err != nil {
-			return err
-		}
-		textTower = tm
-		if err := e.record(sum, "text", backbone.NewRecommender(tm), secs); err != nil {
+		if err := s.textTower(ctx); err != nil {
 			return err
 		}
 	}
-	mmd := align.MKMMD{Estimator: align.UnbiasedOffset}
-	nce := align.InfoNCE{Temperature: align.DefaultTemperature, Cosine: true}
-	forget := func(key string, rec, tower *backbone.SeqModel) error {
-		raw, view, err := idOnly(rec, tower)
-		if err != nil {
-			return err
-		}
-		for k, s := range map[string]eval.Scorer{key: raw, key + "_idview": view} {
-			res, err := e.testEval(s)
-			if err != nil {
-				return err
-			}
-			sum.Forgetting[k] = append(sum.Forgetting[k], res.ndcg)
-			e.log.Info("forgetting", "what", k, "id_only_ndcg@10", fmt.Sprintf("%.4f", res.ndcg), "pretrained", fmt.Sprintf("%.4f", preRes.NDCG[len(preRes.NDCG)-1]))
-		}
-		return nil
-	}
-	// full PAD: anchored MK-MMD, then the mixture
 	if want["pad"] || want["pad_nomix"] || want["mix_texttower"] || want["pad_tfllmer"] {
-		rec, tower, s2, err := e.alignTower(ctx, "phase2", fmt.Sprintf("seed %d phase 2 (mk-mmd, anchored)", seed), pre, mmd, true, false, src, r, seed)
-		if err != nil {
+		if err := s.fullPAD(ctx, first, want); err != nil {
 			return err
-		}
-		if err := forget("mkmmd", rec, tower); err != nil {
-			return err
-		}
-		if err := e.record(sum, "pad_nomix", backbone.NewRecommender(rec), s2); err != nil {
-			return err
-		}
-		if want["pad"] {
-			out := ""
-			if first {
-				out = e.o.out
-			}
-			if err := e.phase3(ctx, sum, "pad", seed, pre, rec, nil, nil, s2, r, out); err != nil {
-				return err
-			}
-		}
-		if want["mix_texttower"] {
-			if err := e.phase3(ctx, sum, "mix_texttower", seed, pre, rec, textTower, nil, s2, r, ""); err != nil {
-				return err
-			}
-		}
-		if want["pad_tfllmer"] {
-			tf, err := e.tfllmerTable(seed)
-			if err != nil {
-				return err
-			}
-			if err := e.phase3(ctx, sum, "pad_tfllmer", seed, pre, rec, nil, tf, s2, r, ""); err != nil {
-				return err
-			}
 		}
 	}
-	if want["pad_infonce"] {
-		rec, _, s2, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (infonce, anchored)", seed), pre, nce, true, false, src, r, seed)
+	return s.ablations(ctx, want)
+}
+
+// seedRun is one seed's variants: the seed's generator (shared by the
+// phases in run order), the pretrained ID tower every variant starts
+// from, and the text tower.
+type seedRun struct {
+	e    *env
+	sum  *summary
+	seed uint64
+	src  *rand.PCG
+	r    *rand.Rand
+	// pre is the phase-1 ID tower; preRes its recorded results.
+	pre    *backbone.SeqModel
+	preRes *series
+	// text is the text-only tower (nil unless asked).
+	text *backbone.SeqModel
+	mmd  align.MKMMD
+	nce  align.InfoNCE
+}
+
+// idTower trains (or loads) phase 1, the ID tower, and records it as "id".
+func (s *seedRun) idTower(ctx context.Context) error {
+	e := s.e
+	enc, err := e.newEncoder(s.r)
+	if err != nil {
+		return err
+	}
+	pre, err := backbone.NewSeqModel(enc, backbone.NewIDTable(s.r, e.split.NumItems, e.o.dim), e.modelConfig())
+	if err != nil {
+		return err
+	}
+	secs, err := e.trainOrLoad(ctx, "phase1", s.src, pre, fmt.Sprintf("seed %d phase 1 (id)", s.seed), pre, seqScorer(pre), e.o.lr1, e.o.epochs1, s.seed)
+	if err != nil {
+		return err
+	}
+	if err := e.record(s.sum, "id", backbone.NewRecommender(pre), secs); err != nil {
+		return err
+	}
+	s.pre, s.preRes = pre, s.sum.Variants["id"]
+	s.sum.Forgetting["pretrained"] = append(s.sum.Forgetting["pretrained"], s.preRes.NDCG[len(s.preRes.NDCG)-1])
+	return nil
+}
+
+// textTower trains (or loads) the text-only tower and records it as
+// "text"; mix_texttower starts its text expert from it. It has a generator
+// of its own, so that the later phases start the same with or without it
+// (and their checkpoints are shared).
+func (s *seedRun) textTower(ctx context.Context) error {
+	e := s.e
+	tsrc := rand.NewPCG(s.seed, 0x7e7)
+	tr := rand.New(tsrc)
+	tp, err := e.newText(tr)
+	if err != nil {
+		return err
+	}
+	enc, err := e.newEncoder(tr)
+	if err != nil {
+		return err
+	}
+	tm, err := backbone.NewSeqModel(enc, tp, e.modelConfig())
+	if err != nil {
+		return err
+	}
+	secs, err := e.trainOrLoad(ctx, "text", tsrc, tm, fmt.Sprintf("seed %d text", s.seed), tm, seqScorer(tm), e.o.lr1, e.o.epochs1, s.seed)
+	if err != nil {
+		return err
+	}
+	s.text = tm
+	return e.record(s.sum, "text", backbone.NewRecommender(tm), secs)
+}
+
+// forget records how much of the ID-only ranking an aligned model rec
+// (and its tower) kept: its ID view, raw and through the tower, tested
+// beside the pretrained tower's.
+func (s *seedRun) forget(key string, rec, tower *backbone.SeqModel) error {
+	raw, view, err := idOnly(rec, tower)
+	if err != nil {
+		return err
+	}
+	for k, sc := range map[string]eval.Scorer{key: raw, key + "_idview": view} {
+		res, err := s.e.testEval(sc)
 		if err != nil {
 			return err
 		}
-		if err := e.phase3(ctx, sum, "pad_infonce", seed, pre, rec, nil, nil, s2, r, ""); err != nil {
+		s.sum.Forgetting[k] = append(s.sum.Forgetting[k], res.ndcg)
+		s.e.log.Info("forgetting", "what", k, "id_only_ndcg@10", fmt.Sprintf("%.4f", res.ndcg), "pretrained", fmt.Sprintf("%.4f", s.preRes.NDCG[len(s.preRes.NDCG)-1]))
+	}
+	return nil
+}
+
+// fullPAD runs phase 2 (anchored MK-MMD, recorded as pad_nomix) and the
+// phase-3 mixtures built on it that want asks for: pad (saved with -out for
+// the first seed), mix_texttower and pad_tfllmer.
+func (s *seedRun) fullPAD(ctx context.Context, first bool, want map[string]bool) error {
+	e, seed, pre, r := s.e, s.seed, s.pre, s.r
+	rec, tower, s2, err := e.alignTower(ctx, "phase2", fmt.Sprintf("seed %d phase 2 (mk-mmd, anchored)", seed), pre, s.mmd, true, false, s.src, r, seed)
+	if err != nil {
+		return err
+	}
+	if err := s.forget("mkmmd", rec, tower); err != nil {
+		return err
+	}
+	if err := e.record(s.sum, "pad_nomix", backbone.NewRecommender(rec), s2); err != nil {
+		return err
+	}
+	if want["pad"] {
+		out := ""
+		if first {
+			out = e.o.out
+		}
+		if err := e.phase3(ctx, s.sum, "pad", seed, pre, rec, nil, nil, s2, r, out); err != nil {
+			return err
+		}
+	}
+	if want["mix_texttower"] {
+		if err := e.phase3(ctx, s.sum, "mix_texttower", seed, pre, rec, s.text, nil, s2, r, ""); err != nil {
+			return err
+		}
+	}
+	if want["pad_tfllmer"] {
+		tf, err := e.tfllmerTable(seed)
+		if err != nil {
+			return err
+		}
+		if err := e.phase3(ctx, s.sum, "pad_tfllmer", seed, pre, rec, nil, tf, s2, r, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ablations runs the variants that change one part of PAD: InfoNCE for
+// MK-MMD, no anchor, and the forgetting controls (unanchored InfoNCE, and
+// a copy aligned by the alignment loss alone, align.Anchored.AlignOnly,
+// for -epochs2 epochs).
+func (s *seedRun) ablations(ctx context.Context, want map[string]bool) error {
+	e, seed, pre, r := s.e, s.seed, s.pre, s.r
+	if want["pad_infonce"] {
+		rec, _, s2, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (infonce, anchored)", seed), pre, s.nce, true, false, s.src, r, seed)
+		if err != nil {
+			return err
+		}
+		if err := e.phase3(ctx, s.sum, "pad_infonce", seed, pre, rec, nil, nil, s2, r, ""); err != nil {
 			return err
 		}
 	}
@@ -507,14 +559,14 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		rec, tower, s2, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (mk-mmd, unanchored)", seed), orig, mmd, false, false, src, r, seed)
+		rec, tower, s2, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (mk-mmd, unanchored)", seed), orig, s.mmd, false, false, s.src, r, seed)
 		if err != nil {
 			return err
 		}
-		if err := forget("mkmmd_unanchored", rec, tower); err != nil {
+		if err := s.forget("mkmmd_unanchored", rec, tower); err != nil {
 			return err
 		}
-		if err := e.phase3(ctx, sum, "pad_noanchor", seed, tower, rec, nil, nil, s2, r, ""); err != nil {
+		if err := e.phase3(ctx, s.sum, "pad_noanchor", seed, tower, rec, nil, nil, s2, r, ""); err != nil {
 			return err
 		}
 	}
@@ -523,26 +575,24 @@ func (e *env) runSeed(ctx context.Context, seed uint64, first bool, want map[str
 		if err != nil {
 			return err
 		}
-		rec, tower, _, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (infonce, unanchored)", seed), orig, nce, false, false, src, r, seed)
+		rec, tower, _, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (infonce, unanchored)", seed), orig, s.nce, false, false, s.src, r, seed)
 		if err != nil {
 			return err
 		}
-		if err := forget("infonce", rec, tower); err != nil {
+		if err := s.forget("infonce", rec, tower); err != nil {
 			return err
 		}
 	}
-	// the control without L_rec: a copy aligned by the alignment loss alone
-	// (align.Anchored.AlignOnly), for -epochs2 epochs
 	if want["forgetting_norec"] {
 		for _, c := range []struct {
 			key  string
 			loss align.Loss
-		}{{"mkmmd_norec", mmd}, {"infonce_norec", nce}} {
-			rec, tower, _, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (%s)", seed, c.key), pre, c.loss, true, true, src, r, seed)
+		}{{"mkmmd_norec", s.mmd}, {"infonce_norec", s.nce}} {
+			rec, tower, _, err := e.alignTower(ctx, "", fmt.Sprintf("seed %d phase 2 (%s)", seed, c.key), pre, c.loss, true, true, s.src, r, seed)
 			if err != nil {
 				return err
 			}
-			if err := forget(c.key, rec, tower); err != nil {
+			if err := s.forget(c.key, rec, tower); err != nil {
 				return err
 			}
 		}
