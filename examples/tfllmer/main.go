@@ -23,6 +23,7 @@ import (
 	"github.com/llmrec/llmrec/examples/internal/plot"
 	"github.com/llmrec/llmrec/examples/internal/stats"
 	"github.com/llmrec/llmrec/recpca"
+	"github.com/llmrec/llmrec/tensor"
 	"github.com/llmrec/llmrec/tensor/safetensors"
 )
 
@@ -250,6 +251,84 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// 1. Data, head/tail split, embedding norms.
 	trainFreq := data.ItemFrequency(split)
+	headThr := describeData(say, o, ds, x, embFile, inStats, trainFreq)
+
+	// 2. Graph and reductions (only those the chosen variants need).
+	red, err := reduceAll(ctx, say, o, x, split, variants)
+	if err != nil {
+		return err
+	}
+
+	// 3. Evaluators, and training.
+	evs, err := newEvaluators(o, split, trainFreq, headThr)
+	if err != nil {
+		return err
+	}
+	curvSeqs := curvatureBatch(o, split)
+	ecfg, err := backbone.DefaultEncoderConfig(backbone.KindSASRec)
+	if err != nil {
+		return err
+	}
+	ecfg.Dim, ecfg.MaxLen, ecfg.Dropout, ecfg.Threads = o.dim, o.maxLen, o.dropout, o.threads
+
+	results := map[string][]seedRun{}
+	say("")
+	say("Training SASRec (d %d, maxlen %d, dropout %.2f, lr %g, batch %d) for at most %d epochs, patience %d, %d seed(s); validation %s NDCG@10:",
+		o.dim, o.maxLen, o.dropout, o.lr, o.batch, o.epochs, o.patience, o.seeds, o.protocol)
+	for _, v := range variants {
+		say("  %-27s %s", v, variantDoc[v])
+	}
+	build := func(v string, rng *rand.Rand) (backbone.ItemTable, error) { return red.table(v, o, split, x, rng) }
+	for _, v := range variants {
+		for s := 0; s < o.seeds; s++ {
+			seed := o.seed + uint64(s)
+			r, err := trainOne(ctx, v, seed, build, ecfg, o, split, evs.valid, evs.test, evs.full, curvSeqs, say)
+			if err != nil {
+				return fmt.Errorf("%s seed %d: %w", v, seed, err)
+			}
+			results[v] = append(results[v], r)
+		}
+	}
+
+	// 4. Table and claims.
+	say("")
+	testTable(say, o, variants, results, evs.full != nil)
+	say("")
+	claims(say, results)
+
+	// 5. Plots.
+	if err := writePlots(say, o, ds.Name, variants, results); err != nil {
+		return err
+	}
+
+	// 6. JSON.
+	rep := reportJSON{Dataset: ds.Name, Users: ds.NumUsers(), Items: ds.NumItems, Protocol: o.protocol, MaxLen: o.maxLen,
+		RecPCA: red.stats, Variants: map[string]*variantJSON{}, Settings: settingsJSON{
+			NormSkew: o.normSkew, NormSkewSeed: o.normSkewSeed, Input: inStats, Embeddings: filepath.Base(embFile),
+			Dim: o.dim, Epochs: o.epochs, Patience: o.patience, Batch: o.batch, LR: o.lr, Dropout: o.dropout,
+			ValidUsers: o.validUsers, Lambda: o.lambda, TargetVar: o.targetVar, Window: o.window,
+			UnitInit: o.unitInit, LearnScale: o.learnScale, Scale: o.scale}}
+	for s := 0; s < o.seeds; s++ {
+		rep.Seeds = append(rep.Seeds, o.seed+uint64(s))
+	}
+	for _, v := range variants {
+		rep.Variants[v] = newVariantJSON(results[v], evs.full != nil)
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	say("Total %.1fs on %d threads.", rep.Seconds, o.threads)
+	if err := cli.PrintJSON(stdout, rep); err != nil {
+		return err
+	}
+	if o.jsonOut != "" {
+		return safetensors.WriteFileAtomic(o.jsonOut, func(w io.Writer) error { return cli.PrintJSON(w, rep) })
+	}
+	return nil
+}
+
+// describeData prints the dataset, the head/tail split and the
+// embeddings' norm statistics, and returns the head threshold (the
+// training frequency of the least frequent head item).
+func describeData(say func(string, ...any), o *options, ds *data.Dataset, x *tensor.Tensor, embFile string, inStats inputStats, trainFreq []int) int {
 	headThr, nHead := headThreshold(trainFreq, o.headFrac)
 	n := ds.NumInteractions()
 	say("TF-LLMER experiment on %s: %d users, %d items, %d interactions (%.1f per user); maxlen %d",
@@ -262,12 +341,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	say("  embeddings %s: %d x %d, L2 norms min %.3g max %.3g: max/min %.3g, p99/p1 %.3g, CV %.3f; mean pairwise cosine %.3f",
 		filepath.Base(embFile), x.Shape[0]-1, x.Shape[1], inStats.Min, inStats.Max, inStats.MaxMin, inStats.P99P1, inStats.CV, inStats.MeanCos)
+	return headThr
+}
 
-	// 2. Graph and reductions (only those the chosen variants need).
+// reductions are the reduced item matrices the variants start from (nil
+// when no chosen variant needs one) and the Rec-PCA figures of the report.
+type reductions struct {
+	pcaRaw, recMain, recZero, recAdapter, recHalf *reduction
+	stats                                         map[string]float64
+}
+
+// reduceAll builds the co-occurrence graph and the reductions that the
+// variants need, printing what each achieved.
+func reduceAll(ctx context.Context, say func(string, ...any), o *options, x *tensor.Tensor, split *data.Split, variants []string) (*reductions, error) {
 	t0 := time.Now()
 	g, err := recpca.BuildGraph(split.Train, split.NumItems, recpca.GraphOptions{Window: o.window, Decay: o.decay, TopK: o.topK})
 	if err != nil {
-		return fmt.Errorf("co-occurrence graph: %w", err)
+		return nil, fmt.Errorf("co-occurrence graph: %w", err)
 	}
 	rc := reduceConfig{Dim: o.dim, Graph: g, NormalizeInput: true, NormalizeOutput: o.unitInit, Seed: o.seed}
 	if o.lambda >= 0 {
@@ -289,111 +379,129 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return false
 	}
-	recStats := map[string]float64{"edges": float64(g.NumEdges()), "window": float64(o.window)}
-	var pcaRaw, recMain, recZero, recAdapter, recHalf *reduction
+	red := &reductions{stats: map[string]float64{"edges": float64(g.NumEdges()), "window": float64(o.window)}}
 	if need("llminit_pca", "llminit_pca_norm") {
 		// LLMInit: plain PCA of the raw rows, not normalized.
-		if pcaRaw, err = reduce(ctx, x, reduceConfig{Dim: o.dim, Seed: o.seed}); err != nil {
-			return fmt.Errorf("pca: %w", err)
+		if red.pcaRaw, err = reduce(ctx, x, reduceConfig{Dim: o.dim, Seed: o.seed}); err != nil {
+			return nil, fmt.Errorf("pca: %w", err)
 		}
-		if st, err := recpca.ComputeNormStats(pcaRaw.Z); err == nil {
+		if st, err := recpca.ComputeNormStats(red.pcaRaw.Z); err == nil {
 			say("  PCA(X) -> %d (LLMInit): retained variance %.3f; row norms max/min %.1f, CV %.3f",
-				o.dim, pcaRaw.Proj.Stats.RetainedVariance, st.Ratio, st.CV)
-			recStats["pca_norm_ratio"], recStats["pca_norm_cv"] = st.Ratio, st.CV
+				o.dim, red.pcaRaw.Proj.Stats.RetainedVariance, st.Ratio, st.CV)
+			red.stats["pca_norm_ratio"], red.stats["pca_norm_cv"] = st.Ratio, st.CV
 		}
 	}
 	if need("tfllmer") {
-		if recMain, err = reduce(ctx, x, rc); err != nil {
-			return fmt.Errorf("rec-pca: %w", err)
+		if red.recMain, err = reduce(ctx, x, rc); err != nil {
+			return nil, fmt.Errorf("rec-pca: %w", err)
 		}
-		s := recMain.Proj.Stats
-		say("  Rec-PCA %d -> %d on normalized rows, %d edges (window %d): λ %.3f, retained variance %.3f (PCA %.3f), graph TV %.4g (PCA %.4g), %d non-positive kept eigenvalues",
-			x.Shape[1], o.dim, g.NumEdges(), o.window, s.Lambda, s.RetainedVariance, s.PCARetainedVariance, s.GraphTV, s.PCAGraphTV, s.NonPositive)
-		recStats["lambda"], recStats["retained"], recStats["pca_retained"] = s.Lambda, s.RetainedVariance, s.PCARetainedVariance
-		recStats["graph_tv"], recStats["pca_graph_tv"] = s.GraphTV, s.PCAGraphTV
-		arng := rand.New(rand.NewPCG(o.seed, 4))
-		if a, err := recpca.Alignment(g, x, 20000, arng); err == nil {
-			recStats["gap_raw"] = a.Gap
-		}
-		arng = rand.New(rand.NewPCG(o.seed, 4))
-		if a, err := recpca.Alignment(g, recMain.Z, 20000, arng); err == nil {
-			recStats["gap_recpca"] = a.Gap
-		}
-		say("  co-occurring minus random pairs' mean cosine: raw X %.3f, normalize(Rec-PCA(X)) %.3f", recStats["gap_raw"], recStats["gap_recpca"])
+		red.mainStats(say, o, x, g)
 	}
 	if need("tfllmer_lambda0") {
 		c := rc
 		c.Lambda, c.TargetVar = 0, 0
-		if recZero, err = reduce(ctx, x, c); err != nil {
-			return fmt.Errorf("pca of normalized rows: %w", err)
+		if red.recZero, err = reduce(ctx, x, c); err != nil {
+			return nil, fmt.Errorf("pca of normalized rows: %w", err)
 		}
 		say("  PCA %d -> %d of normalized rows (Rec-PCA λ = 0): retained variance %.3f, graph TV %.4g",
-			x.Shape[1], o.dim, recZero.Proj.Stats.RetainedVariance, recZero.Proj.Stats.GraphTV)
+			x.Shape[1], o.dim, red.recZero.Proj.Stats.RetainedVariance, red.recZero.Proj.Stats.GraphTV)
 	}
 	if need("frozen_adapter_recpca_norm") {
 		c := rc
 		c.Dim = o.adapterIn
-		if recAdapter, err = reduce(ctx, x, c); err != nil {
-			return fmt.Errorf("rec-pca (adapter input): %w", err)
+		if red.recAdapter, err = reduce(ctx, x, c); err != nil {
+			return nil, fmt.Errorf("rec-pca (adapter input): %w", err)
 		}
 		say("  Rec-PCA %d -> %d before the adapter: λ %.3f, retained variance %.3f", x.Shape[1], o.adapterIn,
-			recAdapter.Proj.Stats.Lambda, recAdapter.Proj.Stats.RetainedVariance)
+			red.recAdapter.Proj.Stats.Lambda, red.recAdapter.Proj.Stats.RetainedVariance)
 	}
 	if need("dualview_recpca") {
 		c := rc
 		c.Dim = o.dim / 2
-		if recHalf, err = reduce(ctx, x, c); err != nil {
-			return fmt.Errorf("rec-pca (dual view): %w", err)
+		if red.recHalf, err = reduce(ctx, x, c); err != nil {
+			return nil, fmt.Errorf("rec-pca (dual view): %w", err)
 		}
 	}
 	say("  graph and reductions: %.2fs", time.Since(t0).Seconds())
+	return red, nil
+}
 
-	build := func(v string, rng *rand.Rand) (backbone.ItemTable, error) {
-		switch v {
-		case "id":
-			return backbone.NewIDTable(rng, split.NumItems, o.dim), nil
-		case "llminit_pca":
-			return recPCAIDTable(pcaRaw, false, o.scale, o.learnScale)
-		case "llminit_pca_norm":
-			return recPCAIDTable(pcaRaw, true, o.scale, o.learnScale)
-		case "tfllmer":
-			return recPCAIDTable(recMain, true, o.scale, o.learnScale)
-		case "tfllmer_lambda0":
-			return recPCAIDTable(recZero, true, o.scale, o.learnScale)
-		case "frozen_adapter":
-			return adapterTable(x, o.dim, false, o.scale, o.learnScale, rng)
-		case "frozen_adapter_norm":
-			return adapterTable(x, o.dim, true, o.scale, o.learnScale, rng)
-		case "frozen_adapter_recpca_norm":
-			return adapterTable(recAdapter.Z, o.dim, true, o.scale, o.learnScale, rng)
-		case "dualview_recpca":
-			return dualViewTable(recHalf, x, o.dim, o.scale, o.learnScale, rng)
-		}
-		return nil, fmt.Errorf("unknown variant %q", v)
+// mainStats prints and records the main Rec-PCA's figures and the
+// semantic–collaborative alignment gap before and after it.
+func (red *reductions) mainStats(say func(string, ...any), o *options, x *tensor.Tensor, g *recpca.Graph) {
+	s := red.recMain.Proj.Stats
+	say("  Rec-PCA %d -> %d on normalized rows, %d edges (window %d): λ %.3f, retained variance %.3f (PCA %.3f), graph TV %.4g (PCA %.4g), %d non-positive kept eigenvalues",
+		x.Shape[1], o.dim, g.NumEdges(), o.window, s.Lambda, s.RetainedVariance, s.PCARetainedVariance, s.GraphTV, s.PCAGraphTV, s.NonPositive)
+	st := red.stats
+	st["lambda"], st["retained"], st["pca_retained"] = s.Lambda, s.RetainedVariance, s.PCARetainedVariance
+	st["graph_tv"], st["pca_graph_tv"] = s.GraphTV, s.PCAGraphTV
+	arng := rand.New(rand.NewPCG(o.seed, 4))
+	if a, err := recpca.Alignment(g, x, 20000, arng); err == nil {
+		st["gap_raw"] = a.Gap
 	}
+	arng = rand.New(rand.NewPCG(o.seed, 4))
+	if a, err := recpca.Alignment(g, red.recMain.Z, 20000, arng); err == nil {
+		st["gap_recpca"] = a.Gap
+	}
+	say("  co-occurring minus random pairs' mean cosine: raw X %.3f, normalize(Rec-PCA(X)) %.3f", st["gap_raw"], st["gap_recpca"])
+}
 
-	// 3. Evaluators.
+// table builds variant v's item table.
+func (red *reductions) table(v string, o *options, split *data.Split, x *tensor.Tensor, rng *rand.Rand) (backbone.ItemTable, error) {
+	switch v {
+	case "id":
+		return backbone.NewIDTable(rng, split.NumItems, o.dim), nil
+	case "llminit_pca":
+		return recPCAIDTable(red.pcaRaw, false, o.scale, o.learnScale)
+	case "llminit_pca_norm":
+		return recPCAIDTable(red.pcaRaw, true, o.scale, o.learnScale)
+	case "tfllmer":
+		return recPCAIDTable(red.recMain, true, o.scale, o.learnScale)
+	case "tfllmer_lambda0":
+		return recPCAIDTable(red.recZero, true, o.scale, o.learnScale)
+	case "frozen_adapter":
+		return adapterTable(x, o.dim, false, o.scale, o.learnScale, rng)
+	case "frozen_adapter_norm":
+		return adapterTable(x, o.dim, true, o.scale, o.learnScale, rng)
+	case "frozen_adapter_recpca_norm":
+		return adapterTable(red.recAdapter.Z, o.dim, true, o.scale, o.learnScale, rng)
+	case "dualview_recpca":
+		return dualViewTable(red.recHalf, x, o.dim, o.scale, o.learnScale, rng)
+	}
+	return nil, fmt.Errorf("unknown variant %q", v)
+}
+
+// evaluators are the run's protocols: validation (on -valid-users), test
+// with the head/tail groups, and full-ranking test (nil unless -full adds
+// it to a sampled protocol).
+type evaluators struct {
+	valid, test, full *eval.Evaluator
+}
+
+func newEvaluators(o *options, split *data.Split, trainFreq []int, headThr int) (evaluators, error) {
+	var evs evaluators
 	proto, negs, err := eval.ParseProtocol(o.protocol)
 	if err != nil {
-		return err
+		return evs, err
 	}
 	groups := []eval.Grouping{eval.TailItems(trainFreq, headThr)}
-	validEv, err := eval.NewEvaluator(split, eval.Config{Protocol: proto, Negatives: negs, Seed: o.seed, Ks: []int{10}, Users: o.validUsers})
-	if err != nil {
-		return err
+	if evs.valid, err = eval.NewEvaluator(split, eval.Config{Protocol: proto, Negatives: negs, Seed: o.seed, Ks: []int{10}, Users: o.validUsers}); err != nil {
+		return evs, err
 	}
-	testEv, err := eval.NewEvaluator(split, eval.Config{Protocol: proto, Negatives: negs, Seed: o.seed, Ks: []int{10}, Groups: groups})
-	if err != nil {
-		return err
+	if evs.test, err = eval.NewEvaluator(split, eval.Config{Protocol: proto, Negatives: negs, Seed: o.seed, Ks: []int{10}, Groups: groups}); err != nil {
+		return evs, err
 	}
-	var fullEv *eval.Evaluator
 	if o.full && proto != eval.Full {
-		if fullEv, err = eval.NewEvaluator(split, eval.Config{Protocol: eval.Full, Seed: o.seed, Ks: []int{10}, Groups: groups}); err != nil {
-			return err
+		if evs.full, err = eval.NewEvaluator(split, eval.Config{Protocol: eval.Full, Seed: o.seed, Ks: []int{10}, Groups: groups}); err != nil {
+			return evs, err
 		}
 	}
-	// The batch whose curvature is measured: a fixed random set of training
-	// sequences (the same for every variant and seed).
+	return evs, nil
+}
+
+// curvatureBatch returns the batch whose curvature is measured: a fixed
+// random set of training sequences (the same for every variant and seed).
+func curvatureBatch(o *options, split *data.Split) [][]int {
 	crng := rand.New(rand.NewPCG(o.seed, 5))
 	var curvSeqs [][]int
 	for _, u := range crng.Perm(len(split.Train)) {
@@ -401,36 +509,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			curvSeqs = append(curvSeqs, split.Train[u])
 		}
 	}
+	return curvSeqs
+}
 
-	ecfg, err := backbone.DefaultEncoderConfig(backbone.KindSASRec)
-	if err != nil {
-		return err
-	}
-	ecfg.Dim, ecfg.MaxLen, ecfg.Dropout, ecfg.Threads = o.dim, o.maxLen, o.dropout, o.threads
-
-	results := map[string][]seedRun{}
-	say("")
-	say("Training SASRec (d %d, maxlen %d, dropout %.2f, lr %g, batch %d) for at most %d epochs, patience %d, %d seed(s); validation %s NDCG@10:",
-		o.dim, o.maxLen, o.dropout, o.lr, o.batch, o.epochs, o.patience, o.seeds, o.protocol)
-	for _, v := range variants {
-		say("  %-27s %s", v, variantDoc[v])
-	}
-	for _, v := range variants {
-		for s := 0; s < o.seeds; s++ {
-			seed := o.seed + uint64(s)
-			r, err := trainOne(ctx, v, seed, build, ecfg, o, split, validEv, testEv, fullEv, curvSeqs, say)
-			if err != nil {
-				return fmt.Errorf("%s seed %d: %w", v, seed, err)
-			}
-			results[v] = append(results[v], r)
-		}
-	}
-
-	// 4. Table and claims.
-	say("")
+// testTable prints the test metrics of every variant (mean ± std over the
+// seeds), the final training loss, the condition number and the epochs.
+func testTable(say func(string, ...any), o *options, variants []string, results map[string][]seedRun, full bool) {
 	say("Test (%s; mean ± std over %d seed(s), sample std), tail/head by training frequency; cond = λmax/λmin of the batch-average Hessian Cov_p(e) w.r.t. h:", o.protocol, o.seeds)
 	cols := []string{"hr@10", "ndcg@10", "tail_ndcg@10", "head_ndcg@10"}
-	if fullEv != nil {
+	if full {
 		cols = append(cols, "full_hr@10", "full_ndcg@10")
 	}
 	hdr := fmt.Sprintf("  %-27s", "variant")
@@ -450,81 +537,67 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		line += fmt.Sprintf(" %6s", fmt.Sprint(collectInt(rs, func(r seedRun) int { return len(r.Losses) })))
 		say("%s", line)
 	}
-	say("")
-	claims(say, results)
+}
 
-	// 5. Plots.
-	if o.plots != "" {
-		if err := os.MkdirAll(o.plots, 0o755); err != nil {
-			return err
-		}
-		loss, ndcg, cond := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
-		for _, v := range variants {
-			r := results[v][0]
-			loss[v], ndcg[v] = r.Losses, r.ValidNDCG
-			for _, c := range r.Conds {
-				cond[v] = append(cond[v], math.Log10(c))
-			}
-		}
-		title := fmt.Sprintf("SASRec training loss, %s (seed %d)", ds.Name, o.seed)
-		if err := plot.LossCurves(filepath.Join(o.plots, "train_loss.png"), title, loss); err != nil {
-			return err
-		}
-		if err := plot.MetricCurves(filepath.Join(o.plots, "valid_ndcg.png"), "validation NDCG@10, "+ds.Name, "valid NDCG@10", ndcg); err != nil {
-			return err
-		}
-		if err := plot.MetricCurves(filepath.Join(o.plots, "condition.png"), "Hessian condition number along training, "+ds.Name, "log10 cond Cov_p(e)", cond); err != nil {
-			return err
-		}
-		say("")
-		say("Plots: %s, valid_ndcg.png, condition.png", filepath.Join(o.plots, "train_loss.png"))
+// writePlots draws the first seed's training loss, validation NDCG and
+// condition-number curves of every variant into -plots (when set).
+func writePlots(say func(string, ...any), o *options, dataset string, variants []string, results map[string][]seedRun) error {
+	if o.plots == "" {
+		return nil
 	}
-
-	// 6. JSON.
-	rep := reportJSON{Dataset: ds.Name, Users: ds.NumUsers(), Items: ds.NumItems, Protocol: o.protocol, MaxLen: o.maxLen,
-		RecPCA: recStats, Variants: map[string]*variantJSON{}, Settings: settingsJSON{
-			NormSkew: o.normSkew, NormSkewSeed: o.normSkewSeed, Input: inStats, Embeddings: filepath.Base(embFile),
-			Dim: o.dim, Epochs: o.epochs, Patience: o.patience, Batch: o.batch, LR: o.lr, Dropout: o.dropout,
-			ValidUsers: o.validUsers, Lambda: o.lambda, TargetVar: o.targetVar, Window: o.window,
-			UnitInit: o.unitInit, LearnScale: o.learnScale, Scale: o.scale}}
-	for s := 0; s < o.seeds; s++ {
-		rep.Seeds = append(rep.Seeds, o.seed+uint64(s))
-	}
-	for _, v := range variants {
-		j := &variantJSON{}
-		for _, r := range results[v] {
-			j.NDCG10 = append(j.NDCG10, r.Test["ndcg@10"])
-			j.HR10 = append(j.HR10, r.Test["hr@10"])
-			j.TailNDCG10 = append(j.TailNDCG10, r.Test["tail_ndcg@10"])
-			j.HeadNDCG10 = append(j.HeadNDCG10, r.Test["head_ndcg@10"])
-			if fullEv != nil {
-				j.FullNDCG10 = append(j.FullNDCG10, r.Test["full_ndcg@10"])
-				j.FullHR10 = append(j.FullHR10, r.Test["full_hr@10"])
-			}
-			j.FinalTrainLoss = append(j.FinalTrainLoss, r.FinalLoss)
-			j.CondNumber = append(j.CondNumber, finite(r.Cond))
-			j.CondNumberK = append(j.CondNumberK, finite(r.CondK))
-			j.BestEpoch = append(j.BestEpoch, r.BestEpoch)
-			j.ValidNDCG10 = append(j.ValidNDCG10, r.BestValid)
-			j.Epochs = append(j.Epochs, len(r.Losses))
-			j.LossCurve = append(j.LossCurve, r.Losses)
-			var cc []*float64
-			for _, c := range r.Conds {
-				cc = append(cc, finite(c))
-			}
-			j.CondCurve = append(j.CondCurve, cc)
-		}
-		rep.Variants[v] = j
-	}
-	rep.Seconds = time.Since(start).Seconds()
-	say("Total %.1fs on %d threads.", rep.Seconds, o.threads)
-	if err := cli.PrintJSON(stdout, rep); err != nil {
+	if err := os.MkdirAll(o.plots, 0o755); err != nil {
 		return err
 	}
-	if o.jsonOut != "" {
-		return safetensors.WriteFileAtomic(o.jsonOut, func(w io.Writer) error { return cli.PrintJSON(w, rep) })
+	loss, ndcg, cond := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
+	for _, v := range variants {
+		r := results[v][0]
+		loss[v], ndcg[v] = r.Losses, r.ValidNDCG
+		for _, c := range r.Conds {
+			cond[v] = append(cond[v], math.Log10(c))
+		}
 	}
+	title := fmt.Sprintf("SASRec training loss, %s (seed %d)", dataset, o.seed)
+	if err := plot.LossCurves(filepath.Join(o.plots, "train_loss.png"), title, loss); err != nil {
+		return err
+	}
+	if err := plot.MetricCurves(filepath.Join(o.plots, "valid_ndcg.png"), "validation NDCG@10, "+dataset, "valid NDCG@10", ndcg); err != nil {
+		return err
+	}
+	if err := plot.MetricCurves(filepath.Join(o.plots, "condition.png"), "Hessian condition number along training, "+dataset, "log10 cond Cov_p(e)", cond); err != nil {
+		return err
+	}
+	say("")
+	say("Plots: %s, valid_ndcg.png, condition.png", filepath.Join(o.plots, "train_loss.png"))
 	return nil
+}
+
+// newVariantJSON collects a variant's per-seed results for the JSON
+// report (the full-ranking metrics only when they were measured).
+func newVariantJSON(rs []seedRun, full bool) *variantJSON {
+	j := &variantJSON{}
+	for _, r := range rs {
+		j.NDCG10 = append(j.NDCG10, r.Test["ndcg@10"])
+		j.HR10 = append(j.HR10, r.Test["hr@10"])
+		j.TailNDCG10 = append(j.TailNDCG10, r.Test["tail_ndcg@10"])
+		j.HeadNDCG10 = append(j.HeadNDCG10, r.Test["head_ndcg@10"])
+		if full {
+			j.FullNDCG10 = append(j.FullNDCG10, r.Test["full_ndcg@10"])
+			j.FullHR10 = append(j.FullHR10, r.Test["full_hr@10"])
+		}
+		j.FinalTrainLoss = append(j.FinalTrainLoss, r.FinalLoss)
+		j.CondNumber = append(j.CondNumber, finite(r.Cond))
+		j.CondNumberK = append(j.CondNumberK, finite(r.CondK))
+		j.BestEpoch = append(j.BestEpoch, r.BestEpoch)
+		j.ValidNDCG10 = append(j.ValidNDCG10, r.BestValid)
+		j.Epochs = append(j.Epochs, len(r.Losses))
+		j.LossCurve = append(j.LossCurve, r.Losses)
+		var cc []*float64
+		for _, c := range r.Conds {
+			cc = append(cc, finite(c))
+		}
+		j.CondCurve = append(j.CondCurve, cc)
+	}
+	return j
 }
 
 // trainOne trains one variant with one seed and evaluates it.
