@@ -203,7 +203,10 @@ func TestErrorsWrapSentinels(t *testing.T) {
 		}},
 		// FitStats
 		{"fit stats nil", []string{"ErrBadInput"}, func(t *testing.T) error { _, err := FitStats(nil, Options{Dim: 1}); return err }},
-		{"fit stats empty", []string{"ErrBadInput"}, func(t *testing.T) error { _, err := FitStats(acc(t, AccumulatorOptions{}), Options{Dim: 1}); return err }},
+		{"fit stats empty", []string{"ErrBadInput"}, func(t *testing.T) error {
+			_, err := FitStats(acc(t, AccumulatorOptions{}), Options{Dim: 1})
+			return err
+		}},
 		{"fit stats zero variance", []string{"ErrBadInput"}, func(t *testing.T) error {
 			_, err := FitStats(acc(t, AccumulatorOptions{}, []float32{1, 2}, []float32{1, 2}), Options{Dim: 1})
 			return err
