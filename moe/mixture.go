@@ -58,7 +58,7 @@ type Mixture struct {
 	tape                   *autograd.Tape
 	encOps                 []*backbone.EncoderOp
 	tableOps               []*backbone.TableOp
-	scores, hs             []*autograd.Value
+	scores, hs, hcat, ecat []*autograd.Value
 	ce                     mixedCE
 	ids, rows, cands, crow []int
 }
@@ -254,8 +254,7 @@ func (m *Mixture) LossGrad(seqs [][]int, rng *rand.Rand) (float64, error) {
 // their item vectors (m.cands = 1..N).
 func (m *Mixture) crossEntropy(tp *autograd.Tape, hs []*autograd.Value) (*autograd.Value, error) {
 	w := m.Gate.Weights(tp, m.cands) // [N, K]
-	hcat := make([]*autograd.Value, len(hs))
-	ecat := make([]*autograd.Value, len(hs))
+	hcat, ecat := m.hcat[:len(hs)], m.ecat[:len(hs)]
 	for k, h := range hs {
 		hcat[k] = tp.Gather(h, m.rows, -1)
 		ecat[k] = tp.Mul(m.scores[k], tp.Slice(w, 1, k, k+1))
@@ -345,6 +344,8 @@ func (m *Mixture) syncOps() {
 		m.tableOps = make([]*backbone.TableOp, len(m.Experts))
 		m.scores = make([]*autograd.Value, len(m.Experts))
 		m.hs = make([]*autograd.Value, len(m.Experts))
+		m.hcat = make([]*autograd.Value, len(m.Experts))
+		m.ecat = make([]*autograd.Value, len(m.Experts))
 	}
 	for k, e := range m.Experts {
 		if m.encOps[k] == nil || m.encOps[k].Enc != e.Enc {
